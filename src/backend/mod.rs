@@ -1,0 +1,415 @@
+//! Backends and their supervisor (ARCHITECTURE.md, decision 7).
+//!
+//! - **cpal** (`cpal.rs`): a device stream whose callback renders.
+//! - **null** (`null.rs`): a paced thread with no device — chosen by config, or automatically
+//!   (with one clear warning) when no output device exists, and as the fallback after a fault.
+//! - **offline** (`offline.rs`): no thread; `render(frames)` runs on the caller.
+//!
+//! The [`Supervisor`] owns the renderer's [`slot::RendererSlot`]: when the stream errors or
+//! stops calling back, it stops the stream, takes the renderer (the whole graph, state and
+//! all) and hands it to a null backend, reports one typed [`AudioBackendError`], and later
+//! reopens the default device when one is available again.
+
+#[cfg(feature = "cpal")]
+pub mod cpal;
+pub mod null;
+pub mod offline;
+pub mod slot;
+
+use std::sync::Arc;
+#[cfg(feature = "cpal")]
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use thiserror::Error;
+
+use crate::command::RenderShared;
+use crate::render::Renderer;
+use slot::RendererSlot;
+
+/// Which backend renders the graph.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Backend {
+    /// A real output device through cpal (falls back to `Null` when there is none).
+    #[cfg(feature = "cpal")]
+    Cpal(AudioOutputConfig),
+    /// No device: a thread renders at real-time pace and discards the output.
+    Null {
+        /// Sample rate in Hz.
+        sample_rate: u32,
+        /// Output channels.
+        channels: u16,
+    },
+    /// No thread: [`crate::OfflineRenderExt::render`] renders on the caller, as fast as it can.
+    Offline {
+        /// Sample rate in Hz.
+        sample_rate: u32,
+        /// Output channels.
+        channels: u16,
+    },
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        #[cfg(feature = "cpal")]
+        {
+            Self::Cpal(AudioOutputConfig::default())
+        }
+        #[cfg(not(feature = "cpal"))]
+        {
+            Self::Null {
+                sample_rate: 48_000,
+                channels: 2,
+            }
+        }
+    }
+}
+
+/// How to open the output device.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AudioOutputConfig {
+    /// A device name, or `None` for the default device.
+    pub device: Option<String>,
+    /// Sample rate in Hz, or `None` for the device's.
+    pub sample_rate: Option<u32>,
+    /// Channels, or `None` for the device's.
+    pub channels: Option<u16>,
+    /// Buffer size preference.
+    pub latency: LatencyHint,
+}
+
+/// The `latencyHint` of `AudioContextOptions`, mapped to a device buffer size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LatencyHint {
+    /// The smallest buffer the device allows (lowest latency, most risk of xruns).
+    Interactive,
+    /// 512 frames: low latency with headroom.
+    #[default]
+    Balanced,
+    /// 2048 frames: for music playback, power-friendly.
+    Playback,
+    /// Exactly this many frames, clamped to the device's range.
+    Frames(u32),
+}
+
+/// A backend problem, reported once as a Bevy message; the game keeps running on the null
+/// backend.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum AudioBackendError {
+    /// No output device or audio server.
+    #[error("audio device unavailable: {0}")]
+    DeviceUnavailable(String),
+    /// The stream could not be built, or failed while running.
+    #[error("audio stream failed: {0}")]
+    StreamFailed(String),
+    /// The stream stopped calling back (the device or server went away).
+    #[error("audio stream stalled: no callback for {0} ms")]
+    StreamStalled(u64),
+}
+
+/// What was opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Device name ("null" or "offline" without one).
+    pub name: String,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// The buffer size requested (the device may use another; see the context's readings).
+    pub requested_buffer_frames: u32,
+    /// The device's sample format.
+    pub sample_format: String,
+}
+
+/// Which backend is running now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActiveBackend {
+    /// A cpal stream.
+    Cpal,
+    /// The null thread.
+    Null,
+    /// Offline rendering.
+    Offline,
+}
+
+enum Active {
+    #[cfg(feature = "cpal")]
+    Cpal(cpal::CpalBackend, Instant, u64),
+    Null(#[allow(dead_code)] null::NullBackend),
+    Stopped,
+}
+
+/// How long a stream may go without a callback before it counts as dead.
+const STALL: Duration = Duration::from_millis(1500);
+/// How often to try reopening the device after falling back.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// Owns the real-time backends and moves the renderer between them.
+pub struct Supervisor {
+    slot: RendererSlot,
+    active: Active,
+    wanted: Backend,
+    shared: Arc<RenderShared>,
+    sample_rate: u32,
+    channels: u16,
+    info: DeviceInfo,
+    last_retry: Instant,
+    injected_fault: bool,
+}
+
+impl Supervisor {
+    /// Starts the configured real-time backend with `renderer`, falling back to null. Returns
+    /// the supervisor and the error that caused a fallback, if any.
+    pub fn start(
+        wanted: Backend,
+        make_renderer: impl FnOnce(u32, u16) -> Renderer,
+        shared: Arc<RenderShared>,
+    ) -> (Self, Option<AudioBackendError>) {
+        let slot = RendererSlot::default();
+        let mut supervisor = Self {
+            slot,
+            active: Active::Stopped,
+            wanted: wanted.clone(),
+            shared,
+            sample_rate: 48_000,
+            channels: 2,
+            info: DeviceInfo::default(),
+            last_retry: Instant::now(),
+            injected_fault: false,
+        };
+        let error = match wanted {
+            #[cfg(feature = "cpal")]
+            Backend::Cpal(config) => supervisor.start_cpal_first(&config, make_renderer),
+            Backend::Null {
+                sample_rate,
+                channels,
+            }
+            | Backend::Offline {
+                sample_rate,
+                channels,
+            } => {
+                supervisor.sample_rate = sample_rate;
+                supervisor.channels = channels;
+                let _ = supervisor.slot.put(Box::new(make_renderer(sample_rate, channels)));
+                supervisor.start_null();
+                None
+            }
+        };
+        (supervisor, error)
+    }
+
+    #[cfg(feature = "cpal")]
+    fn start_cpal_first(
+        &mut self,
+        config: &AudioOutputConfig,
+        make_renderer: impl FnOnce(u32, u16) -> Renderer,
+    ) -> Option<AudioBackendError> {
+        // Probe the device format first, so the renderer is built at the device's rate.
+        let probe = cpal::CpalBackend::open(config, self.slot.clone(), self.shared.clone(), None);
+        match probe {
+            Ok(backend) => {
+                self.sample_rate = backend.info.sample_rate;
+                self.channels = backend.info.channels;
+                let _ = self
+                    .slot
+                    .put(Box::new(make_renderer(self.sample_rate, self.channels)));
+                self.info = backend.info.clone();
+                let callbacks = backend.health.callbacks.load(Ordering::Acquire);
+                self.active = Active::Cpal(backend, Instant::now(), callbacks);
+                None
+            }
+            Err(error) => {
+                self.sample_rate = config.sample_rate.unwrap_or(48_000);
+                self.channels = config.channels.unwrap_or(2);
+                let _ = self
+                    .slot
+                    .put(Box::new(make_renderer(self.sample_rate, self.channels)));
+                self.start_null();
+                Some(error)
+            }
+        }
+    }
+
+    fn start_null(&mut self) {
+        self.active = Active::Stopped;
+        self.info = DeviceInfo {
+            name: "null".into(),
+            sample_rate: self.sample_rate,
+            channels: self.channels,
+            requested_buffer_frames: 512,
+            sample_format: "F32".into(),
+        };
+        if let Ok(null) = null::NullBackend::start(
+            self.slot.clone(),
+            self.sample_rate as f32,
+            usize::from(self.channels),
+        ) {
+            self.active = Active::Null(null);
+        }
+    }
+
+    /// The context's sample rate.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// The context's channel count.
+    pub fn channels(&self) -> u16 {
+        self.channels
+    }
+
+    /// What is open.
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    /// Which backend runs now.
+    pub fn active(&self) -> ActiveBackend {
+        match self.active {
+            #[cfg(feature = "cpal")]
+            Active::Cpal(..) => ActiveBackend::Cpal,
+            _ => ActiveBackend::Null,
+        }
+    }
+
+    /// Frames in the device's most recent callback, and its output latency in seconds.
+    pub fn device_readings(&self) -> (u32, f64) {
+        match &self.active {
+            #[cfg(feature = "cpal")]
+            Active::Cpal(b, ..) => (
+                b.health.buffer_frames.load(Ordering::Relaxed),
+                f64::from(b.health.output_latency_us.load(Ordering::Relaxed)) / 1e6,
+            ),
+            _ => (512, 0.0),
+        }
+    }
+
+    /// Frames delivered to the device by the current stream.
+    pub fn device_frames(&self) -> u64 {
+        match &self.active {
+            #[cfg(feature = "cpal")]
+            Active::Cpal(b, ..) => b.health.frames.load(Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+
+    /// Test hook: makes the running stream look as if its error callback reported a fatal
+    /// error, to exercise the fallback path without breaking a device.
+    #[doc(hidden)]
+    pub fn inject_stream_error(&mut self) {
+        self.injected_fault = true;
+    }
+
+    /// Checks the stream's health; on a fault moves the renderer to the null backend and
+    /// returns the error. While on the fallback, retries the device. Control thread, once per
+    /// frame.
+    pub fn poll(&mut self) -> Vec<AudioBackendError> {
+        let mut errors = Vec::new();
+        if let Some(error) = self.check_stream() {
+            errors.push(error);
+            self.fall_back();
+        }
+        self.maybe_reopen();
+        errors
+    }
+
+    fn check_stream(&mut self) -> Option<AudioBackendError> {
+        let injected = std::mem::take(&mut self.injected_fault);
+        #[cfg(feature = "cpal")]
+        if let Active::Cpal(backend, last_seen, last_count) = &mut self.active {
+            if injected {
+                return Some(AudioBackendError::StreamFailed("injected test fault".into()));
+            }
+            if backend.health.fatal.load(Ordering::Acquire) {
+                return Some(AudioBackendError::StreamFailed(format!(
+                    "{} stream errors from the device",
+                    backend.health.errors.load(Ordering::Relaxed)
+                )));
+            }
+            let count = backend.health.callbacks.load(Ordering::Acquire);
+            if count != *last_count {
+                *last_count = count;
+                *last_seen = Instant::now();
+            } else if last_seen.elapsed() > STALL {
+                return Some(AudioBackendError::StreamStalled(
+                    last_seen.elapsed().as_millis() as u64,
+                ));
+            }
+        }
+        let _ = injected;
+        None
+    }
+
+    /// Stops the stream (its callback no longer runs), recovers the renderer from the slot,
+    /// and starts the null backend with it.
+    fn fall_back(&mut self) {
+        self.active = Active::Stopped; // drops the stream: its callback is joined
+        self.last_retry = Instant::now();
+        self.start_null();
+    }
+
+    fn maybe_reopen(&mut self) {
+        #[cfg(feature = "cpal")]
+        if let (Active::Null(_), Backend::Cpal(config)) = (&self.active, &self.wanted) {
+            if self.last_retry.elapsed() < RETRY {
+                return;
+            }
+            self.last_retry = Instant::now();
+            let config = AudioOutputConfig {
+                device: None,
+                ..config.clone()
+            };
+            let format = Some((self.sample_rate, self.channels));
+            // Stop the null thread first so the renderer is in the slot when the stream starts.
+            self.active = Active::Stopped;
+            match cpal::CpalBackend::open(&config, self.slot.clone(), self.shared.clone(), format) {
+                Ok(backend) => {
+                    self.info = backend.info.clone();
+                    let count = backend.health.callbacks.load(Ordering::Acquire);
+                    self.active = Active::Cpal(backend, Instant::now(), count);
+                }
+                Err(_) => self.start_null(),
+            }
+        }
+        let _ = RETRY;
+    }
+
+    /// Stops everything and returns the renderer (suspend, or shutting down).
+    pub fn stop(&mut self) -> Option<Box<Renderer>> {
+        self.active = Active::Stopped;
+        self.slot.take()
+    }
+
+    /// Restarts after [`Supervisor::stop`] with the renderer it returned.
+    pub fn resume(&mut self, renderer: Box<Renderer>) {
+        let _ = self.slot.put(renderer);
+        match &self.wanted {
+            #[cfg(feature = "cpal")]
+            Backend::Cpal(config) => {
+                let format = Some((self.sample_rate, self.channels));
+                match cpal::CpalBackend::open(config, self.slot.clone(), self.shared.clone(), format) {
+                    Ok(backend) => {
+                        self.info = backend.info.clone();
+                        let count = backend.health.callbacks.load(Ordering::Acquire);
+                        self.active = Active::Cpal(backend, Instant::now(), count);
+                    }
+                    Err(_) => self.start_null(),
+                }
+            }
+            _ => self.start_null(),
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.active = Active::Stopped;
+    }
+}
+
+/// Logged once when the game starts without a device.
+pub(crate) fn warn_fallback(error: &AudioBackendError) {
+    warn!("bevy_webaudio: {error}; rendering on the null backend (no sound), the game keeps running");
+}

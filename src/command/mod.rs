@@ -1,0 +1,253 @@
+//! The only bridge between the threads (ARCHITECTURE.md): [`Command`]s go from the control
+//! side to the render side, [`Feedback`] comes back, both over wait-free SPSC rings (rtrb).
+//!
+//! Both directions are FIFO because order matters (a node is added before the schedule that
+//! uses it; a ramp follows the value it starts from). Read-backs that only need the latest
+//! value (the clock, render load, xruns) are atomics in [`RenderShared`] instead: the control
+//! side reads them whenever it likes and never waits.
+//!
+//! Every command that carries heap data to the render side has a way back: what the render
+//! side replaces or removes returns as [`Garbage`] and is dropped on the control side.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::node::NodeMessage;
+use crate::node::scheduled::ScheduleEvent;
+use crate::param::AutomationRate;
+use crate::render::schedule::Schedule;
+use crate::render::timeline::{AutomationEvent, Timeline};
+use crate::render::{NodeArena, RenderNode};
+
+/// Control → render.
+pub enum Command {
+    /// Put a node (built on the control side) into arena slot `id`.
+    AddNode {
+        /// The slot.
+        id: u32,
+        /// The node.
+        node: Box<RenderNode>,
+    },
+    /// Take a node out (it comes back as garbage).
+    RemoveNode {
+        /// The slot.
+        id: u32,
+    },
+    /// Swap in a new schedule (the old one comes back as garbage).
+    SetSchedule(Box<Schedule>),
+    /// One automation event for one param.
+    ParamEvent {
+        /// The node's slot.
+        node: u32,
+        /// The param's index in the node's order.
+        param: usize,
+        /// The event.
+        event: AutomationEvent,
+    },
+    /// A param's automation rate changed.
+    SetAutomationRate {
+        /// The node's slot.
+        node: u32,
+        /// The param's index.
+        param: usize,
+        /// The new rate.
+        rate: AutomationRate,
+    },
+    /// A larger timeline for a param (its events move over; the old storage comes back).
+    ReplaceTimeline {
+        /// The node's slot.
+        node: u32,
+        /// The param's index.
+        param: usize,
+        /// The new, larger timeline.
+        timeline: Box<Timeline>,
+    },
+    /// `start(when)` / `stop(when)` of a scheduled source.
+    Schedule {
+        /// The node's slot.
+        node: u32,
+        /// The call.
+        event: ScheduleEvent,
+    },
+    /// New attributes for a processor (the message comes back as garbage).
+    Message {
+        /// The node's slot.
+        node: u32,
+        /// The data.
+        message: NodeMessage,
+    },
+    /// A larger node arena (the nodes move over; the old one comes back).
+    ReplaceArena(NodeArena),
+}
+
+impl Command {
+    /// The variant's name, for diagnostics and tests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::AddNode { .. } => "AddNode",
+            Self::RemoveNode { .. } => "RemoveNode",
+            Self::SetSchedule(_) => "SetSchedule",
+            Self::ParamEvent { .. } => "ParamEvent",
+            Self::SetAutomationRate { .. } => "SetAutomationRate",
+            Self::ReplaceTimeline { .. } => "ReplaceTimeline",
+            Self::Schedule { .. } => "Schedule",
+            Self::Message { .. } => "Message",
+            Self::ReplaceArena(_) => "ReplaceArena",
+        }
+    }
+}
+
+/// Heap data the render side is done with, to be dropped on the control side.
+pub enum Garbage {
+    /// A removed node.
+    Node(Box<RenderNode>),
+    /// A replaced schedule.
+    Schedule(Box<Schedule>),
+    /// A value curve that left a timeline.
+    Curve(Box<[f32]>),
+    /// A replaced timeline's storage.
+    Timeline(Box<Timeline>),
+    /// A processor message, now holding what it replaced.
+    Message(NodeMessage),
+    /// A replaced arena.
+    Arena(NodeArena),
+}
+
+/// Render → control.
+pub enum Feedback {
+    /// A scheduled source reached its stop time.
+    Ended(u32),
+    /// Something to drop.
+    Garbage(Garbage),
+}
+
+/// Latest-value read-backs, written by the render thread, read by anyone (lock-free).
+#[derive(Debug, Default)]
+pub struct RenderShared {
+    /// Frames rendered since the context started: the clock.
+    pub frames: AtomicU64,
+    /// Render load of the last callback (busy time / audio time), as f32 bits.
+    pub load: AtomicU32,
+    /// The highest load seen, as f32 bits.
+    pub peak_load: AtomicU32,
+    /// Smoothed average load, as f32 bits.
+    pub average_load: AtomicU32,
+    /// Output underruns/overruns reported by the device, or callbacks that overran.
+    pub xruns: AtomicU64,
+    /// Commands applied on the render thread.
+    pub commands_applied: AtomicU64,
+    /// Feedback messages that had to wait because the feedback queue was full.
+    pub feedback_stalls: AtomicU64,
+    /// Garbage that could not be returned (both the queue and the overflow were full) and was
+    /// leaked rather than freed on the real-time thread. Zero in any sane configuration.
+    pub leaked: AtomicU64,
+}
+
+impl RenderShared {
+    /// Records a render load measurement. Called on the real-time thread.
+    pub fn record_load(&self, load: f32) {
+        self.load.store(load.to_bits(), Ordering::Relaxed);
+        let peak = f32::from_bits(self.peak_load.load(Ordering::Relaxed));
+        if load > peak {
+            self.peak_load.store(load.to_bits(), Ordering::Relaxed);
+        }
+        let avg = f32::from_bits(self.average_load.load(Ordering::Relaxed));
+        let avg = if avg == 0.0 { load } else { avg + (load - avg) * 0.05 };
+        self.average_load.store(avg.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Frames rendered (Acquire: pairs with the render thread's Release store).
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Acquire)
+    }
+
+    /// `(current, average, peak)` render load.
+    pub fn loads(&self) -> (f32, f32, f32) {
+        let read = |a: &AtomicU32| f32::from_bits(a.load(Ordering::Relaxed));
+        (read(&self.load), read(&self.average_load), read(&self.peak_load))
+    }
+}
+
+/// Command ring capacity.
+pub const COMMAND_CAPACITY: usize = 8192;
+/// Feedback ring capacity.
+pub const FEEDBACK_CAPACITY: usize = 8192;
+
+/// The control side's ends: it pushes commands (with back-pressure) and pops feedback.
+pub struct ControlChannel {
+    commands: rtrb::Producer<Command>,
+    feedback: rtrb::Consumer<Feedback>,
+    backlog: VecDeque<Command>,
+    /// How many times commands had to wait for a later frame because the ring was full.
+    pub back_pressure: u64,
+}
+
+/// The render side's ends.
+pub struct RenderChannel {
+    pub(crate) commands: rtrb::Consumer<Command>,
+    pub(crate) feedback: rtrb::Producer<Feedback>,
+}
+
+/// Makes a connected pair of channels.
+pub fn channel(commands: usize, feedback: usize) -> (ControlChannel, RenderChannel) {
+    let (cp, cc) = rtrb::RingBuffer::new(commands);
+    let (fp, fc) = rtrb::RingBuffer::new(feedback);
+    (
+        ControlChannel {
+            commands: cp,
+            feedback: fc,
+            backlog: VecDeque::new(),
+            back_pressure: 0,
+        },
+        RenderChannel {
+            commands: cc,
+            feedback: fp,
+        },
+    )
+}
+
+impl ControlChannel {
+    /// Queues a command; it goes out now if the ring has room, else at the next `flush`.
+    pub fn send(&mut self, command: Command) {
+        self.backlog.push_back(command);
+    }
+
+    /// Pushes as much of the backlog as fits (real time: the rest waits for the next frame,
+    /// counted, never dropped). Returns how many commands still wait.
+    pub fn flush(&mut self) -> usize {
+        while let Some(command) = self.backlog.pop_front() {
+            if let Err(rtrb::PushError::Full(command)) = self.commands.push(command) {
+                self.backlog.push_front(command);
+                self.back_pressure += 1;
+                break;
+            }
+        }
+        self.backlog.len()
+    }
+
+    /// Takes the backlog (offline: applied directly, with no back-pressure).
+    pub fn take_backlog(&mut self) -> impl Iterator<Item = Command> + '_ {
+        self.backlog.drain(..)
+    }
+
+    /// Commands waiting for room.
+    pub fn backlog_len(&self) -> usize {
+        self.backlog.len()
+    }
+
+    /// Commands in the ring not yet applied by the render side.
+    pub fn in_flight(&self) -> usize {
+        self.commands.buffer().capacity() - self.commands.slots()
+    }
+
+    /// Pops one feedback message.
+    pub fn receive(&mut self) -> Option<Feedback> {
+        self.feedback.pop().ok()
+    }
+}
+
+/// Shared atomics, created once per context.
+pub fn shared() -> Arc<RenderShared> {
+    Arc::new(RenderShared::default())
+}

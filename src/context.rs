@@ -1,0 +1,132 @@
+//! The `AudioContext` resource: the context's clock, format, state and engine readings,
+//! refreshed from the render side at the start of every frame.
+
+use bevy::prelude::*;
+
+use crate::backend::{ActiveBackend, DeviceInfo};
+use crate::render::bus::RENDER_QUANTUM;
+
+/// `AudioContextState`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Reflect)]
+pub enum AudioContextState {
+    /// Rendering.
+    #[default]
+    Running,
+    /// Suspended by [`AudioContext::suspend`]: the clock stops, nothing renders.
+    Suspended,
+}
+
+/// The context, like the Web Audio `AudioContext`: names the destination node entity and
+/// reports sample rate, `currentTime`, latency, state and the engine's health.
+#[derive(Resource, Clone, Debug)]
+pub struct AudioContext {
+    pub(crate) destination: Entity,
+    pub(crate) sample_rate: f32,
+    pub(crate) channels: u16,
+    pub(crate) frames: u64,
+    pub(crate) state: AudioContextState,
+    pub(crate) requested_state: Option<AudioContextState>,
+    pub(crate) backend: ActiveBackend,
+    pub(crate) device: DeviceInfo,
+    pub(crate) buffer_frames: u32,
+    pub(crate) output_latency: f64,
+    pub(crate) render_load: (f32, f32, f32),
+    pub(crate) xruns: u64,
+    pub(crate) back_pressure: u64,
+    pub(crate) command_backlog: usize,
+    pub(crate) node_count: usize,
+}
+
+impl AudioContext {
+    /// The `AudioDestinationNode` entity: connect to it to be heard.
+    pub fn destination(&self) -> Entity {
+        self.destination
+    }
+
+    /// `sampleRate` in Hz.
+    pub fn sample_rate(&self) -> f32 {
+        self.sample_rate
+    }
+
+    /// Output channels.
+    pub fn channels(&self) -> u16 {
+        self.channels
+    }
+
+    /// `currentTime` in seconds: frames rendered / sample rate (read at the start of this
+    /// frame; the render thread may be slightly ahead).
+    pub fn current_time(&self) -> f64 {
+        self.frames as f64 / f64::from(self.sample_rate)
+    }
+
+    /// Frames rendered so far.
+    pub fn current_frame(&self) -> u64 {
+        self.frames
+    }
+
+    /// `state`.
+    pub fn state(&self) -> AudioContextState {
+        self.state
+    }
+
+    /// `suspend()`: stops the render thread (the device is closed) at the end of this frame.
+    pub fn suspend(&mut self) {
+        self.requested_state = Some(AudioContextState::Suspended);
+    }
+
+    /// `resume()`: reopens the device and continues from where the clock stopped.
+    pub fn resume(&mut self) {
+        self.requested_state = Some(AudioContextState::Running);
+    }
+
+    /// `baseLatency`: the processing latency of one render quantum, in seconds.
+    pub fn base_latency(&self) -> f64 {
+        RENDER_QUANTUM as f64 / f64::from(self.sample_rate)
+    }
+
+    /// `outputLatency`: from the callback to the speaker, as the device reports it (seconds).
+    pub fn output_latency(&self) -> f64 {
+        self.output_latency
+    }
+
+    /// Which backend renders now.
+    pub fn backend(&self) -> ActiveBackend {
+        self.backend
+    }
+
+    /// The open device.
+    pub fn device(&self) -> &DeviceInfo {
+        &self.device
+    }
+
+    /// Frames per device callback, as last observed.
+    pub fn buffer_frames(&self) -> u32 {
+        self.buffer_frames
+    }
+
+    /// Render load like `AudioRenderCapacity`: `(last, average, peak)` of time spent rendering
+    /// over the audio time rendered (1.0 = no headroom left).
+    pub fn render_load(&self) -> (f32, f32, f32) {
+        self.render_load
+    }
+
+    /// Device xruns and callbacks that took longer than their audio.
+    pub fn xruns(&self) -> u64 {
+        self.xruns
+    }
+
+    /// How often commands had to wait a frame because the command queue was full.
+    pub fn back_pressure(&self) -> u64 {
+        self.back_pressure
+    }
+
+    /// Commands waiting on the control side for room in the queue.
+    pub fn command_backlog(&self) -> usize {
+        self.command_backlog
+    }
+
+    /// Nodes alive on the render side (as the control side knows them).
+    pub fn node_count(&self) -> usize {
+        self.node_count
+    }
+}

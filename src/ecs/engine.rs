@@ -1,0 +1,411 @@
+//! `AudioEngine`: the control side's private state — the command channel, the backend, the
+//! Entity → render-id map and the graph the schedule compiler works on. All allocation for the
+//! render side happens here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bevy::platform::cell::SyncCell;
+use bevy::prelude::*;
+
+use super::connection::{AudioConnection, ConnectionTarget};
+use crate::backend::{ActiveBackend, AudioBackendError, DeviceInfo, Supervisor};
+use crate::backend::offline::OfflineBackend;
+use crate::command::{Command, ControlChannel, RenderShared};
+use crate::error::WebAudioError;
+use crate::graph::{Edge, EdgeTarget, Graph, GraphNode};
+use crate::node::oscillator::WaveTableCache;
+use crate::node::{AudioNode, BuildContext, ChannelConfig, NodeShape, OutputChannels};
+use crate::param::ParamId;
+use crate::render::timeline::{AutomationEvent, Timeline};
+use crate::render::{ParamState, RenderNode, Renderer};
+
+/// Initial event capacity of a param's render-side timeline.
+const TIMELINE_CAPACITY: usize = 16;
+/// Initial node arena size.
+pub(crate) const ARENA_CAPACITY: usize = 256;
+
+/// Where rendering happens.
+pub(crate) enum EngineBackend {
+    /// A thread (cpal callback or null) under the supervisor; `parked` holds the renderer
+    /// while the context is suspended.
+    Realtime {
+        supervisor: Supervisor,
+        parked: Option<Box<Renderer>>,
+    },
+    /// On the caller of `render()`.
+    Offline(OfflineBackend),
+}
+
+impl EngineBackend {
+    /// Checks the stream's health (real time only).
+    pub fn poll(&mut self) -> Vec<AudioBackendError> {
+        match self {
+            Self::Realtime { supervisor, parked } if parked.is_none() => supervisor.poll(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Suspends (stops the stream, parks the renderer) or resumes.
+    pub fn set_running(&mut self, running: bool) {
+        if let Self::Realtime { supervisor, parked } = self {
+            if running {
+                if let Some(renderer) = parked.take() {
+                    supervisor.resume(renderer);
+                }
+            } else if parked.is_none() {
+                *parked = supervisor.stop();
+            }
+        }
+    }
+
+    /// Which backend renders.
+    pub fn active(&self) -> ActiveBackend {
+        match self {
+            Self::Realtime { supervisor, .. } => supervisor.active(),
+            Self::Offline(_) => ActiveBackend::Offline,
+        }
+    }
+
+    /// What is open.
+    pub fn device_info(&self) -> DeviceInfo {
+        match self {
+            Self::Realtime { supervisor, .. } => supervisor.info().clone(),
+            Self::Offline(o) => DeviceInfo {
+                name: "offline".into(),
+                sample_rate: o.sample_rate(),
+                channels: o.channels(),
+                requested_buffer_frames: 0,
+                sample_format: "F32".into(),
+            },
+        }
+    }
+
+    /// Frames per callback and output latency in seconds.
+    pub fn device_readings(&self) -> (u32, f64) {
+        match self {
+            Self::Realtime { supervisor, .. } => supervisor.device_readings(),
+            Self::Offline(_) => (0, 0.0),
+        }
+    }
+}
+
+/// The control side's record of one node.
+pub(crate) struct NodeRecord {
+    pub id: u32,
+    pub name: &'static str,
+    pub params: Vec<ParamId>,
+    pub capacities: Vec<usize>,
+    pub shape: NodeShape,
+    pub config: ChannelConfig,
+    pub outputs: Vec<OutputChannels>,
+}
+
+/// One edge as the ECS has it.
+#[derive(Clone, Copy)]
+pub(crate) struct EdgeRecord {
+    pub from: Entity,
+    pub to: Entity,
+    pub connection: AudioConnection,
+}
+
+/// The control side's engine state.
+#[derive(Resource)]
+pub(crate) struct AudioEngine {
+    pub control: SyncCell<ControlChannel>,
+    pub backend: SyncCell<EngineBackend>,
+    pub shared: Arc<RenderShared>,
+    pub sample_rate: f32,
+    pub channels: u16,
+    pub destination: Entity,
+    pub nodes: HashMap<Entity, NodeRecord>,
+    pub ids: HashMap<u32, Entity>,
+    pub edges: HashMap<Entity, EdgeRecord>,
+    free_ids: Vec<u32>,
+    next_id: u32,
+    arena_capacity: usize,
+    pub dirty: bool,
+    pending_removals: Vec<u32>,
+    wavetables: WaveTableCache,
+    /// Frames delivered by an offline backend.
+    pub offline_frames: u64,
+}
+
+impl AudioEngine {
+    pub fn new(
+        control: ControlChannel,
+        backend: EngineBackend,
+        shared: Arc<RenderShared>,
+        sample_rate: f32,
+        channels: u16,
+        destination: Entity,
+    ) -> Self {
+        Self {
+            control: SyncCell::new(control),
+            backend: SyncCell::new(backend),
+            shared,
+            sample_rate,
+            channels,
+            destination,
+            nodes: HashMap::new(),
+            ids: HashMap::new(),
+            edges: HashMap::new(),
+            free_ids: Vec::new(),
+            next_id: 0,
+            arena_capacity: ARENA_CAPACITY,
+            dirty: true,
+            pending_removals: Vec::new(),
+            wavetables: WaveTableCache::default(),
+            offline_frames: 0,
+        }
+    }
+
+    fn send(&mut self, command: Command) {
+        self.control.get().send(command);
+    }
+
+    /// A free render id; grows the render-side arena first when needed.
+    fn allocate_id(&mut self) -> u32 {
+        let id = self.free_ids.pop().unwrap_or_else(|| {
+            self.next_id += 1;
+            self.next_id - 1
+        });
+        if id as usize >= self.arena_capacity {
+            self.arena_capacity = (self.arena_capacity * 2).max(id as usize + 1);
+            let arena = (0..self.arena_capacity).map(|_| None).collect();
+            self.send(Command::ReplaceArena(arena));
+        }
+        id
+    }
+
+    /// Builds the node's processor and params and sends them over.
+    pub fn add_node<T: AudioNode>(&mut self, entity: Entity, node: &mut T, config: ChannelConfig) {
+        let id = self.allocate_id();
+        let (sample_rate, channels) = (self.sample_rate, usize::from(self.channels));
+        let mut ctx = BuildContext {
+            sample_rate,
+            max_channels: channels.max(config.count),
+            wavetables: &mut self.wavetables,
+        };
+        let processor = node.build_processor(&mut ctx);
+        let (mut params, mut states) = (Vec::new(), Vec::new());
+        node.for_each_param(&mut |pid, p| {
+            params.push(pid);
+            states.push(ParamState::new(
+                &p.descriptor(),
+                sample_rate,
+                p.value(),
+                p.automation_rate(),
+                TIMELINE_CAPACITY,
+            ));
+            p.mark_sent();
+        });
+        let shape = node.shape();
+        let record = NodeRecord {
+            id,
+            name: T::NAME,
+            capacities: vec![TIMELINE_CAPACITY; params.len()],
+            params,
+            shape,
+            config,
+            outputs: (0..shape.outputs).map(|k| node.output_channels(k)).collect(),
+        };
+        self.send(Command::AddNode {
+            id,
+            node: Box::new(RenderNode::new(processor, states)),
+        });
+        self.nodes.insert(entity, record);
+        self.ids.insert(id, entity);
+        self.dirty = true;
+    }
+
+    /// Forgets a node; its slot is freed after the next schedule no longer uses it.
+    pub fn remove_node(&mut self, entity: Entity) {
+        if let Some(record) = self.nodes.remove(&entity) {
+            self.ids.remove(&record.id);
+            self.pending_removals.push(record.id);
+            self.dirty = true;
+        }
+    }
+
+    /// New attributes for a running processor.
+    pub fn update_attributes<T: AudioNode>(&mut self, entity: Entity, node: &T) {
+        let Some(id) = self.nodes.get(&entity).map(|r| r.id) else {
+            return;
+        };
+        let mut ctx = BuildContext {
+            sample_rate: self.sample_rate,
+            max_channels: usize::from(self.channels),
+            wavetables: &mut self.wavetables,
+        };
+        if let Some(message) = node.attributes_message(&mut ctx) {
+            self.send(Command::Message { node: id, message });
+        }
+    }
+
+    /// A new channel configuration (validated by the caller).
+    pub fn set_config(&mut self, entity: Entity, config: ChannelConfig) {
+        if let Some(record) = self.nodes.get_mut(&entity)
+            && record.config != config
+        {
+            record.config = config;
+            self.dirty = true;
+        }
+    }
+
+    /// Sends each param's pending events in call order, growing timelines first if needed.
+    pub fn drain_params<T: AudioNode>(&mut self, entity: Entity, node: &mut T, now: f64) {
+        let Some(id) = self.nodes.get(&entity).map(|r| r.id) else {
+            return;
+        };
+        let mut index = 0;
+        let mut batches: Vec<(usize, Vec<AutomationEvent>, Option<_>, usize)> = Vec::new();
+        node.for_each_param(&mut |_, p| {
+            if p.needs_sync() {
+                let mut events = Vec::new();
+                let rate = p.drain_pending(&mut |e| events.push(e));
+                p.forget_before(now);
+                batches.push((index, events, rate, p.scheduled_len()));
+            }
+            index += 1;
+        });
+        for (param, events, rate, scheduled) in batches {
+            self.ensure_capacity(entity, id, param, scheduled + 2 * events.len() + 4);
+            if let Some(rate) = rate {
+                self.send(Command::SetAutomationRate {
+                    node: id,
+                    param,
+                    rate,
+                });
+            }
+            for event in events {
+                self.send(Command::ParamEvent {
+                    node: id,
+                    param,
+                    event,
+                });
+            }
+        }
+    }
+
+    fn ensure_capacity(&mut self, entity: Entity, id: u32, param: usize, required: usize) {
+        let Some(capacity) = self
+            .nodes
+            .get_mut(&entity)
+            .and_then(|r| r.capacities.get_mut(param))
+        else {
+            return;
+        };
+        if required <= *capacity {
+            return;
+        }
+        let new = required.next_power_of_two().max(*capacity * 2);
+        *capacity = new;
+        self.send(Command::ReplaceTimeline {
+            node: id,
+            param,
+            timeline: Box::new(Timeline::new(0.0, new)),
+        });
+    }
+
+    /// Sends start/stop calls.
+    pub fn drain_schedule<T: AudioNode>(&mut self, entity: Entity, node: &mut T) {
+        let Some(id) = self.nodes.get(&entity).map(|r| r.id) else {
+            return;
+        };
+        if let Some(source) = node.scheduled()
+            && source.has_pending()
+        {
+            let events: Vec<_> = source.drain().collect();
+            for event in events {
+                self.send(Command::Schedule { node: id, event });
+            }
+        }
+    }
+
+    /// Checks an edge against its endpoints' shapes.
+    pub fn validate_edge(&self, edge: &EdgeRecord) -> Result<(), WebAudioError> {
+        let (Some(from), Some(to)) = (self.nodes.get(&edge.from), self.nodes.get(&edge.to)) else {
+            return Ok(()); // an endpoint is not an audio node yet; checked again at compile
+        };
+        if edge.connection.output as usize >= from.shape.outputs {
+            return Err(WebAudioError::IndexSize(format!(
+                "{} has {} outputs, output {} does not exist",
+                from.name, from.shape.outputs, edge.connection.output
+            )));
+        }
+        match edge.connection.target {
+            ConnectionTarget::Input(i) if i as usize >= to.shape.inputs => {
+                Err(WebAudioError::IndexSize(format!(
+                    "{} has {} inputs, input {i} does not exist",
+                    to.name, to.shape.inputs
+                )))
+            }
+            ConnectionTarget::Param(p) if !to.params.contains(&p) => Err(
+                WebAudioError::InvalidState(format!("{} has no param {p}", to.name)),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    fn graph(&self) -> Graph {
+        let nodes = self
+            .nodes
+            .values()
+            .map(|r| {
+                (
+                    r.id,
+                    GraphNode {
+                        shape: r.shape,
+                        config: r.config,
+                        outputs: r.outputs.clone(),
+                    },
+                )
+            })
+            .collect();
+        let edges = self.edges.values().filter_map(|e| self.resolve(e)).collect();
+        Graph {
+            nodes,
+            edges,
+            destination: self.nodes.get(&self.destination).map(|r| r.id),
+        }
+    }
+
+    fn resolve(&self, edge: &EdgeRecord) -> Option<Edge> {
+        let from = self.nodes.get(&edge.from)?;
+        let to = self.nodes.get(&edge.to)?;
+        self.validate_edge(edge).ok()?;
+        let target = match edge.connection.target {
+            ConnectionTarget::Input(i) => EdgeTarget::Input(i as usize),
+            ConnectionTarget::Param(p) => EdgeTarget::Param(to.params.iter().position(|q| *q == p)?),
+        };
+        Some(Edge {
+            from: from.id,
+            output: edge.connection.output as usize,
+            to: to.id,
+            target,
+        })
+    }
+
+    /// Compiles and sends a new schedule if the graph changed, then frees removed slots.
+    pub fn commit(&mut self) {
+        if self.dirty {
+            let (schedule, _report) = self.graph().compile();
+            self.send(Command::SetSchedule(Box::new(schedule)));
+            self.dirty = false;
+        }
+        let removals = std::mem::take(&mut self.pending_removals);
+        for id in removals {
+            self.send(Command::RemoveNode { id });
+            self.free_ids.push(id);
+        }
+    }
+
+    /// Pushes queued commands to the render thread (real time only; offline applies them in
+    /// `render`).
+    pub fn flush(&mut self) {
+        if matches!(self.backend.get(), EngineBackend::Realtime { .. }) {
+            self.control.get().flush();
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The main-thread side: systems that mirror node components, connection entities and
+//! despawns into commands, and that bring feedback (the clock, 'ended', faults) back.
+
+pub mod connection;
+pub(crate) mod engine;
+
+use std::collections::HashMap;
+
+use bevy::prelude::*;
+
+use crate::backend::AudioBackendError;
+use crate::command::Feedback;
+use crate::context::{AudioContext, AudioContextState};
+use crate::error::WebAudioError;
+use crate::node::{AudioNode, ChannelConfig};
+use connection::{AudioConnection, ConnectionFrom, ConnectionTo};
+use engine::{AudioEngine, EdgeRecord, EngineBackend};
+
+/// A scheduled source reached its stop time: a Bevy message, and an observer event on the
+/// node's entity (`On<Ended>`).
+#[derive(Message, EntityEvent, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// The source node's entity.
+    pub entity: Entity,
+}
+
+/// A graph operation failed the spec's checks (an invalid channel configuration, a
+/// connection to a missing output or param).
+#[derive(Message, Clone, Debug, PartialEq)]
+pub struct AudioGraphError {
+    /// The entity concerned (node or edge).
+    pub entity: Entity,
+    /// What was wrong.
+    pub error: WebAudioError,
+}
+
+/// The output backend failed; rendering continues on the null backend.
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+pub struct AudioBackendFault(pub AudioBackendError);
+
+/// Mirrors one node type: adds new nodes, sends param events, start/stop, attributes and
+/// channel configuration changes, and removes despawned ones.
+#[allow(clippy::type_complexity)]
+pub(crate) fn sync_nodes<T: AudioNode>(
+    mut engine: ResMut<AudioEngine>,
+    context: Res<AudioContext>,
+    mut nodes: Query<
+        (Entity, &mut T, Ref<ChannelConfig>),
+        Or<(Changed<T>, Changed<ChannelConfig>)>,
+    >,
+    mut sent: Local<HashMap<Entity, T::Attributes>>,
+    mut removed: RemovedComponents<T>,
+    mut errors: MessageWriter<AudioGraphError>,
+) {
+    for entity in removed.read() {
+        engine.remove_node(entity);
+        sent.remove(&entity);
+    }
+    let now = context.current_time();
+    for (entity, mut node, config) in &mut nodes {
+        let node = node.bypass_change_detection();
+        let valid = match T::validate_channels(&config) {
+            Ok(()) => Some(*config),
+            Err(error) => {
+                if config.is_changed() {
+                    errors.write(AudioGraphError { entity, error });
+                }
+                None
+            }
+        };
+        if !engine.nodes.contains_key(&entity) {
+            let fallback = ChannelConfig::default();
+            engine.add_node(entity, node, valid.unwrap_or(fallback));
+            sent.insert(entity, node.attributes());
+        } else {
+            if let Some(config) = valid {
+                engine.set_config(entity, config);
+            }
+            let attributes = node.attributes();
+            if sent.get(&entity) != Some(&attributes) {
+                engine.update_attributes(entity, node);
+                sent.insert(entity, attributes);
+            }
+        }
+        engine.drain_params(entity, node, now);
+        engine.drain_schedule(entity, node);
+    }
+}
+
+/// Mirrors connection entities.
+#[allow(clippy::type_complexity)]
+pub(crate) fn sync_connections(
+    mut engine: ResMut<AudioEngine>,
+    edges: Query<
+        (Entity, &ConnectionFrom, &ConnectionTo, &AudioConnection),
+        Or<(Changed<ConnectionFrom>, Changed<ConnectionTo>, Changed<AudioConnection>)>,
+    >,
+    mut removed: RemovedComponents<AudioConnection>,
+    mut errors: MessageWriter<AudioGraphError>,
+    mut commands: Commands,
+) {
+    for entity in removed.read() {
+        if engine.edges.remove(&entity).is_some() {
+            engine.dirty = true;
+        }
+    }
+    for (entity, from, to, connection) in &edges {
+        let record = EdgeRecord {
+            from: from.0,
+            to: to.0,
+            connection: *connection,
+        };
+        if let Err(error) = engine.validate_edge(&record) {
+            errors.write(AudioGraphError { entity, error });
+            commands.entity(entity).despawn();
+            continue;
+        }
+        engine.edges.insert(entity, record);
+        engine.dirty = true;
+    }
+}
+
+/// Compiles the schedule if anything changed and pushes the commands out.
+pub(crate) fn commit(mut engine: ResMut<AudioEngine>) {
+    engine.commit();
+    engine.flush();
+}
+
+/// Reads the render side back: the clock, 'ended', garbage, faults, state changes.
+pub(crate) fn receive_feedback(
+    mut engine: ResMut<AudioEngine>,
+    mut context: ResMut<AudioContext>,
+    mut ended: MessageWriter<Ended>,
+    mut faults: MessageWriter<AudioBackendFault>,
+    mut commands: Commands,
+) {
+    let engine = &mut *engine;
+    while let Some(feedback) = engine.control.get().receive() {
+        match feedback {
+            Feedback::Ended(id) => {
+                if let Some(&entity) = engine.ids.get(&id) {
+                    ended.write(Ended { entity });
+                    commands.trigger(Ended { entity });
+                }
+            }
+            Feedback::Garbage(garbage) => drop(garbage),
+        }
+    }
+    for error in engine.backend.get().poll() {
+        crate::backend::warn_fallback(&error);
+        faults.write(AudioBackendFault(error));
+    }
+    apply_state_request(engine, &mut context);
+    refresh_context(engine, &mut context);
+}
+
+fn apply_state_request(engine: &mut AudioEngine, context: &mut AudioContext) {
+    let Some(state) = context.requested_state.take() else {
+        return;
+    };
+    if state != context.state {
+        engine.backend.get().set_running(state == AudioContextState::Running);
+        context.state = state;
+    }
+}
+
+fn refresh_context(engine: &mut AudioEngine, context: &mut AudioContext) {
+    let backend = engine.backend.get();
+    context.frames = match backend {
+        EngineBackend::Offline(_) => engine.offline_frames,
+        EngineBackend::Realtime { .. } => engine.shared.frames(),
+    };
+    context.backend = backend.active();
+    context.device = backend.device_info();
+    let (buffer_frames, latency) = backend.device_readings();
+    context.buffer_frames = buffer_frames;
+    context.output_latency = latency;
+    context.render_load = engine.shared.loads();
+    context.xruns = engine.shared.xruns.load(std::sync::atomic::Ordering::Relaxed);
+    let control = engine.control.get();
+    context.back_pressure = control.back_pressure;
+    context.command_backlog = control.backlog_len();
+    context.node_count = engine.nodes.len();
+}

@@ -1,0 +1,402 @@
+//! The schedule compiler (control side): turns the node/edge graph into a [`Schedule`] — the
+//! processing order, cycle handling and buffer assignment — which is sent to the render
+//! thread and swapped in whole.
+//!
+//! - Order: topological (Kahn), stable in node-id order so renders are deterministic.
+//! - Cycles: a cycle that contains a `DelayNode` is broken at the delay, which is split into
+//!   a read step (first) and a write step (after its inputs); its delay is then at least one
+//!   render quantum (spec, "DelayNode"). The nodes of a cycle with no delay are muted.
+//! - Buffers: each output gets a pool buffer, reused once its last consumer has run.
+//! - Channel bounds: the most channels each output can carry, so buffers never grow.
+
+use std::collections::HashMap;
+
+use crate::node::{ChannelConfig, NodeShape, OutputChannels, ProcessPhase};
+use crate::render::bus::MAX_CHANNELS;
+use crate::render::mix::computed_number_of_channels;
+use crate::render::schedule::{Schedule, Step, StepKind};
+
+/// Where an edge ends: a node input or a param (by its index in the node's param order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EdgeTarget {
+    /// Input `n`.
+    Input(usize),
+    /// Param `n` (the order of `AudioNode::for_each_param`).
+    Param(usize),
+}
+
+/// One connection, by render ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Edge {
+    /// The source node.
+    pub from: u32,
+    /// The source node's output index.
+    pub output: usize,
+    /// The destination node.
+    pub to: u32,
+    /// The input or param it feeds.
+    pub target: EdgeTarget,
+}
+
+/// What the compiler knows about a node.
+#[derive(Clone, Debug)]
+pub struct GraphNode {
+    /// Inputs, outputs, delay-ness.
+    pub shape: NodeShape,
+    /// channelCount / mode / interpretation.
+    pub config: ChannelConfig,
+    /// The channel rule of each output.
+    pub outputs: Vec<OutputChannels>,
+}
+
+/// The whole graph as the ECS sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    /// Nodes by render id.
+    pub nodes: HashMap<u32, GraphNode>,
+    /// Every connection.
+    pub edges: Vec<Edge>,
+    /// The destination's render id.
+    pub destination: Option<u32>,
+}
+
+/// What the compiler decided, for diagnostics and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompileReport {
+    /// Delay nodes that break a cycle.
+    pub cycle_delays: Vec<u32>,
+    /// Nodes muted because they sit in a cycle without a delay.
+    pub muted: Vec<u32>,
+    /// Pool buffers allocated.
+    pub buffers: usize,
+}
+
+impl Graph {
+    /// Compiles the schedule. Allocates: control thread only.
+    pub fn compile(&self) -> (Schedule, CompileReport) {
+        let ids = self.sorted_ids();
+        let (cycle_delays, muted) = self.break_cycles(&ids);
+        let order = self.order(&ids, &cycle_delays, &muted);
+        let bounds = self.channel_bounds(&order);
+        let capacity = bounds.values().copied().max().unwrap_or(1).max(2);
+        let (steps, buffers) = self.assign(&order, &bounds, capacity);
+        let report = CompileReport {
+            cycle_delays: sorted(cycle_delays),
+            muted: sorted(muted),
+            buffers,
+        };
+        let max_inputs = self.nodes.values().map(|n| n.shape.inputs).max().unwrap_or(0);
+        let max_outputs = self.nodes.values().map(|n| n.shape.outputs).max().unwrap_or(0);
+        let destination = self.destination.and_then(|d| {
+            steps
+                .iter()
+                .find(|s| s.node == d && s.kind == StepKind::Process(ProcessPhase::Whole))
+                .and_then(|s| s.outputs.first().copied())
+        });
+        let schedule = Schedule::new(steps, buffers, capacity, max_inputs, max_outputs, destination);
+        (schedule, report)
+    }
+
+    fn sorted_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.nodes.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Edges that define processing order (param edges included; dangling ones dropped).
+    fn live_edges(&self) -> impl Iterator<Item = &Edge> {
+        self.edges
+            .iter()
+            .filter(|e| self.nodes.contains_key(&e.from) && self.nodes.contains_key(&e.to))
+    }
+
+    /// Finds cycles: delays inside one are split; cycles left without one are muted.
+    fn break_cycles(&self, ids: &[u32]) -> (Vec<u32>, Vec<u32>) {
+        let mut split: Vec<u32> = Vec::new();
+        for scc in self.cycles(ids, &split, &[]) {
+            split.extend(scc.iter().copied().filter(|id| self.nodes[id].shape.is_delay));
+        }
+        let muted: Vec<u32> = self.cycles(ids, &split, &[]).into_iter().flatten().collect();
+        (split, muted)
+    }
+
+    /// Strongly connected components that form cycles, ignoring edges out of `split` delays
+    /// and edges touching `muted` nodes (Tarjan, iterative).
+    fn cycles(&self, ids: &[u32], split: &[u32], muted: &[u32]) -> Vec<Vec<u32>> {
+        let adjacency = self.adjacency(split, muted);
+        let mut finder = Tarjan::new(&adjacency);
+        for &id in ids {
+            finder.visit(id);
+        }
+        finder
+            .components
+            .into_iter()
+            .filter(|c| c.len() > 1 || adjacency.get(&c[0]).is_some_and(|n| n.contains(&c[0])))
+            .collect()
+    }
+
+    fn adjacency(&self, split: &[u32], muted: &[u32]) -> HashMap<u32, Vec<u32>> {
+        let mut adjacency: HashMap<u32, Vec<u32>> = HashMap::new();
+        for e in self.live_edges() {
+            if split.contains(&e.from) || muted.contains(&e.from) || muted.contains(&e.to) {
+                continue;
+            }
+            adjacency.entry(e.from).or_default().push(e.to);
+        }
+        for next in adjacency.values_mut() {
+            next.sort_unstable();
+            next.dedup();
+        }
+        adjacency
+    }
+
+    /// The processing order: muted nodes and cycle reads first, then Kahn's algorithm.
+    fn order(&self, ids: &[u32], split: &[u32], muted: &[u32]) -> Vec<(u32, StepKind)> {
+        let mut order: Vec<(u32, StepKind)> = muted.iter().map(|&id| (id, StepKind::Silent)).collect();
+        order.extend(split.iter().map(|&id| (id, StepKind::Process(ProcessPhase::CycleRead))));
+        let adjacency = self.adjacency(split, muted);
+        let mut indegree: HashMap<u32, usize> = ids.iter().map(|&id| (id, 0)).collect();
+        for next in adjacency.values() {
+            for n in next {
+                *indegree.entry(*n).or_default() += 1;
+            }
+        }
+        let mut ready: std::collections::BTreeSet<u32> = ids
+            .iter()
+            .copied()
+            .filter(|id| indegree[id] == 0 && !muted.contains(id))
+            .collect();
+        while let Some(id) = ready.pop_first() {
+            let phase = if split.contains(&id) {
+                ProcessPhase::CycleWrite
+            } else {
+                ProcessPhase::Whole
+            };
+            order.push((id, StepKind::Process(phase)));
+            for n in adjacency.get(&id).into_iter().flatten() {
+                let d = indegree.entry(*n).or_default();
+                *d -= 1;
+                if *d == 0 && !muted.contains(n) {
+                    ready.insert(*n);
+                }
+            }
+        }
+        order
+    }
+
+    /// The most channels each (node, output) can carry: iterate the rules to a fixed point.
+    fn channel_bounds(&self, order: &[(u32, StepKind)]) -> HashMap<(u32, usize), usize> {
+        let mut bounds: HashMap<(u32, usize), usize> = HashMap::new();
+        for _ in 0..4 {
+            let mut changed = false;
+            for (id, _) in order {
+                let node = &self.nodes[id];
+                let widest = self
+                    .live_edges()
+                    .filter(|e| e.to == *id && matches!(e.target, EdgeTarget::Input(_)))
+                    .map(|e| bounds.get(&(e.from, e.output)).copied().unwrap_or(1))
+                    .max()
+                    .unwrap_or(1);
+                let input = computed_number_of_channels(&node.config, widest);
+                for (k, rule) in node.outputs.iter().enumerate() {
+                    let b = rule.resolve(input).clamp(1, MAX_CHANNELS);
+                    if bounds.insert((*id, k), b) != Some(b) {
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        bounds
+    }
+
+    /// Builds the steps with their input lists and assigns pool buffers by liveness.
+    fn assign(
+        &self,
+        order: &[(u32, StepKind)],
+        bounds: &HashMap<(u32, usize), usize>,
+        _capacity: usize,
+    ) -> (Vec<Step>, usize) {
+        // The step that last reads each (node, output).
+        let consumer_step = |e: &Edge| {
+            order.iter().position(|(id, kind)| {
+                *id == e.to
+                    && matches!(
+                        kind,
+                        StepKind::Process(ProcessPhase::Whole | ProcessPhase::CycleWrite)
+                    )
+            })
+        };
+        let mut last_use: HashMap<(u32, usize), usize> = HashMap::new();
+        for e in self.live_edges() {
+            if let Some(step) = consumer_step(e) {
+                let entry = last_use.entry((e.from, e.output)).or_insert(step);
+                *entry = (*entry).max(step);
+            }
+        }
+        let mut buffer_of: HashMap<(u32, usize), usize> = HashMap::new();
+        let mut free: Vec<usize> = Vec::new();
+        let mut count = 0;
+        let mut steps = Vec::with_capacity(order.len());
+        for (index, &(id, kind)) in order.iter().enumerate() {
+            let node = &self.nodes[&id];
+            let writes_outputs = !matches!(kind, StepKind::Process(ProcessPhase::CycleWrite));
+            let mut outputs = Vec::new();
+            if writes_outputs {
+                for k in 0..node.shape.outputs {
+                    let b = free.pop().unwrap_or_else(|| {
+                        count += 1;
+                        count - 1
+                    });
+                    buffer_of.insert((id, k), b);
+                    outputs.push(b);
+                }
+            } else {
+                outputs.extend((0..node.shape.outputs).filter_map(|k| buffer_of.get(&(id, k)).copied()));
+            }
+            let reads_inputs = !matches!(
+                kind,
+                StepKind::Silent | StepKind::Process(ProcessPhase::CycleRead)
+            );
+            let (inputs, params) = if reads_inputs {
+                self.step_inputs(id, node, &buffer_of)
+            } else {
+                (vec![Vec::new(); node.shape.inputs], Vec::new())
+            };
+            steps.push(Step {
+                node: id,
+                kind,
+                config: node.config,
+                inputs,
+                params,
+                outputs,
+            });
+            // Release what nobody reads after this step.
+            for k in 0..node.shape.outputs {
+                let key = (id, k);
+                if writes_outputs && !last_use.contains_key(&key) {
+                    free.push(buffer_of[&key]);
+                }
+            }
+            for (key, &last) in &last_use {
+                if last == index && let Some(&b) = buffer_of.get(key) {
+                    free.push(b);
+                }
+            }
+            free.sort_unstable_by(|a, b| b.cmp(a));
+            free.dedup();
+        }
+        let _ = bounds;
+        (steps, count)
+    }
+
+    /// For one node: the buffers feeding each input, and each param's feeding buffers.
+    fn step_inputs(
+        &self,
+        id: u32,
+        node: &GraphNode,
+        buffer_of: &HashMap<(u32, usize), usize>,
+    ) -> (Vec<Vec<usize>>, Vec<(usize, Vec<usize>)>) {
+        let mut inputs = vec![Vec::new(); node.shape.inputs];
+        let mut params: Vec<(usize, Vec<usize>)> = Vec::new();
+        for e in self.live_edges().filter(|e| e.to == id) {
+            let Some(&b) = buffer_of.get(&(e.from, e.output)) else {
+                continue;
+            };
+            match e.target {
+                EdgeTarget::Input(i) if i < inputs.len() => inputs[i].push(b),
+                EdgeTarget::Input(_) => {}
+                EdgeTarget::Param(p) => match params.iter_mut().find(|(q, _)| *q == p) {
+                    Some((_, list)) => list.push(b),
+                    None => params.push((p, vec![b])),
+                },
+            }
+        }
+        (inputs, params)
+    }
+}
+
+fn sorted(mut v: Vec<u32>) -> Vec<u32> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Tarjan's strongly connected components, iterative so deep graphs cannot overflow the stack.
+struct Tarjan<'a> {
+    adjacency: &'a HashMap<u32, Vec<u32>>,
+    index: HashMap<u32, usize>,
+    low: HashMap<u32, usize>,
+    on_stack: std::collections::HashSet<u32>,
+    stack: Vec<u32>,
+    next: usize,
+    components: Vec<Vec<u32>>,
+}
+
+impl<'a> Tarjan<'a> {
+    fn new(adjacency: &'a HashMap<u32, Vec<u32>>) -> Self {
+        Self {
+            adjacency,
+            index: HashMap::new(),
+            low: HashMap::new(),
+            on_stack: Default::default(),
+            stack: Vec::new(),
+            next: 0,
+            components: Vec::new(),
+        }
+    }
+
+    fn visit(&mut self, root: u32) {
+        if self.index.contains_key(&root) {
+            return;
+        }
+        let empty = Vec::new();
+        // (node, position in its successor list)
+        let mut work: Vec<(u32, usize)> = vec![(root, 0)];
+        self.open(root);
+        while let Some(&mut (v, ref mut pos)) = work.last_mut() {
+            let successors = self.adjacency.get(&v).unwrap_or(&empty);
+            if let Some(&w) = successors.get(*pos) {
+                *pos += 1;
+                if !self.index.contains_key(&w) {
+                    self.open(w);
+                    work.push((w, 0));
+                } else if self.on_stack.contains(&w) {
+                    let low = self.low[&v].min(self.index[&w]);
+                    self.low.insert(v, low);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                let low = self.low[&parent].min(self.low[&v]);
+                self.low.insert(parent, low);
+            }
+            if self.low[&v] == self.index[&v] {
+                self.close(v);
+            }
+        }
+    }
+
+    fn open(&mut self, v: u32) {
+        self.index.insert(v, self.next);
+        self.low.insert(v, self.next);
+        self.next += 1;
+        self.stack.push(v);
+        self.on_stack.insert(v);
+    }
+
+    fn close(&mut self, v: u32) {
+        let mut component = Vec::new();
+        while let Some(w) = self.stack.pop() {
+            self.on_stack.remove(&w);
+            component.push(w);
+            if w == v {
+                break;
+            }
+        }
+        self.components.push(component);
+    }
+}

@@ -1,0 +1,271 @@
+//! # bevy_webaudio
+//!
+//! A Web Audio API–style audio graph for Bevy. Audio nodes are ECS components
+//! ([`OscillatorNode`](node::oscillator::OscillatorNode), [`GainNode`](node::gain::GainNode),
+//! ...), connections are entities, params are automated with the spec's methods, and a
+//! dedicated real-time thread (the cpal output callback) renders the graph. Changes travel
+//! there through a lock-free command queue; the render thread never allocates, locks or
+//! blocks in steady state.
+//!
+//! ```no_run
+//! use bevy::prelude::*;
+//! use bevy_webaudio::prelude::*;
+//!
+//! fn main() {
+//!     App::new()
+//!         .add_plugins((MinimalPlugins, WebAudioPlugin::default()))
+//!         .add_systems(Startup, beep)
+//!         .run();
+//! }
+//!
+//! fn beep(mut commands: Commands, context: Res<AudioContext>) -> Result {
+//!     let mut osc = OscillatorNode::new(OscillatorType::Sine, 440.0);
+//!     osc.start(0.0)?;
+//!     let mut gain = GainNode::new(0.0);
+//!     let now = context.current_time();
+//!     gain.gain
+//!         .linear_ramp_to_value_at_time(0.3, now + 0.05)?
+//!         .set_target_at_time(0.0, now + 0.5, 0.1)?;
+//!     let gain = commands.spawn(gain).connect(context.destination()).id();
+//!     commands.spawn(osc).connect(gain);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Offline rendering is the same plugin with [`Backend::Offline`]: `app.update()` syncs the
+//! ECS, then [`OfflineRenderExt::render`] renders on the calling thread, deterministically.
+//!
+//! See `DESIGN.md` for the threads, the node lifecycle and the real-time rules.
+
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod command;
+pub mod context;
+pub mod ecs;
+pub mod error;
+pub mod graph;
+pub mod node;
+pub mod param;
+pub mod render;
+
+use bevy::prelude::*;
+use bevy::transform::TransformSystems;
+
+pub use backend::{AudioBackendError, AudioOutputConfig, Backend, LatencyHint};
+pub use context::{AudioContext, AudioContextState};
+pub use ecs::{AudioBackendFault, AudioGraphError, Ended};
+pub use error::{AudioParamError, WebAudioError};
+
+use backend::Supervisor;
+use backend::offline::OfflineBackend;
+use command::{COMMAND_CAPACITY, FEEDBACK_CAPACITY};
+use ecs::engine::{ARENA_CAPACITY, AudioEngine, EngineBackend};
+use node::{AudioNode, ChannelConfig, ChannelCountMode, ChannelInterpretation};
+use render::Renderer;
+
+/// The things most apps need.
+pub mod prelude {
+    pub use crate::backend::{AudioOutputConfig, Backend, LatencyHint};
+    pub use crate::context::{AudioContext, AudioContextState};
+    pub use crate::ecs::connection::{
+        AudioConnectExt, AudioConnection, ConnectionFrom, ConnectionTarget, ConnectionTo,
+    };
+    pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
+    pub use crate::error::WebAudioError;
+    pub use crate::node::constant_source::ConstantSourceNode;
+    pub use crate::node::delay::DelayNode;
+    pub use crate::node::destination::AudioDestinationNode;
+    pub use crate::node::gain::GainNode;
+    pub use crate::node::oscillator::{OscillatorNode, OscillatorType};
+    pub use crate::node::periodic_wave::PeriodicWave;
+    pub use crate::node::stereo_panner::StereoPannerNode;
+    pub use crate::node::{ChannelConfig, ChannelCountMode, ChannelInterpretation};
+    pub use crate::param::{AudioParam, AutomationRate, ParamId};
+    pub use crate::{AudioNodeAppExt, OfflineRenderExt, WebAudioPlugin, WebAudioSystems};
+}
+
+/// The plugin's system sets.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WebAudioSystems {
+    /// `First`: read the render side back (clock, 'ended', faults) into [`AudioContext`].
+    Feedback,
+    /// `PostUpdate`, after transform propagation: mirror node components and connection
+    /// entities into commands.
+    Sync,
+    /// `PostUpdate`, after `Sync`: compile the schedule if the graph changed and push the
+    /// commands to the render thread.
+    Commit,
+}
+
+/// Adds the audio context, its destination entity, and the systems that mirror the graph.
+#[derive(Clone, Debug, Default)]
+pub struct WebAudioPlugin {
+    /// Which backend renders.
+    pub backend: Backend,
+}
+
+impl WebAudioPlugin {
+    /// An offline context (no thread, no device) at `sample_rate` with `channels` outputs.
+    pub fn offline(sample_rate: u32, channels: u16) -> Self {
+        Self {
+            backend: Backend::Offline {
+                sample_rate,
+                channels,
+            },
+        }
+    }
+}
+
+impl Plugin for WebAudioPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_message::<Ended>()
+            .add_message::<AudioGraphError>()
+            .add_message::<AudioBackendFault>()
+            .register_type::<ChannelConfig>()
+            .register_type::<ecs::connection::ConnectionFrom>()
+            .register_type::<ecs::connection::ConnectionTo>()
+            .register_type::<ecs::connection::AudioOutputs>()
+            .register_type::<ecs::connection::AudioInputs>()
+            .register_type::<ecs::connection::AudioConnection>()
+            .configure_sets(
+                PostUpdate,
+                (WebAudioSystems::Sync, WebAudioSystems::Commit)
+                    .chain()
+                    .after(TransformSystems::Propagate),
+            )
+            .add_systems(First, ecs::receive_feedback.in_set(WebAudioSystems::Feedback))
+            .add_systems(
+                PostUpdate,
+                (
+                    ecs::sync_connections.in_set(WebAudioSystems::Sync),
+                    ecs::commit.in_set(WebAudioSystems::Commit),
+                ),
+            );
+        let (engine, context) = start_engine(app.world_mut(), &self.backend);
+        app.insert_resource(context).insert_resource(engine);
+        app.add_audio_node::<node::destination::AudioDestinationNode>()
+            .add_audio_node::<node::gain::GainNode>()
+            .add_audio_node::<node::oscillator::OscillatorNode>()
+            .add_audio_node::<node::constant_source::ConstantSourceNode>()
+            .add_audio_node::<node::delay::DelayNode>()
+            .add_audio_node::<node::stereo_panner::StereoPannerNode>();
+    }
+}
+
+/// Opens the backend, spawns the destination, and builds the engine and context resources.
+fn start_engine(world: &mut World, backend: &Backend) -> (AudioEngine, AudioContext) {
+    let shared = command::shared();
+    let (control, render_channel) = command::channel(COMMAND_CAPACITY, FEEDBACK_CAPACITY);
+    let renderer_shared = shared.clone();
+    let make_renderer = move |rate: u32, channels: u16| {
+        Renderer::new(
+            render_channel,
+            renderer_shared,
+            rate as f32,
+            usize::from(channels),
+            ARENA_CAPACITY,
+        )
+    };
+    let (engine_backend, rate, channels) = match *backend {
+        Backend::Offline {
+            sample_rate,
+            channels,
+        } => (
+            EngineBackend::Offline(OfflineBackend::new(make_renderer(sample_rate, channels))),
+            sample_rate,
+            channels,
+        ),
+        ref realtime => {
+            let (supervisor, error) = Supervisor::start(realtime.clone(), make_renderer, shared.clone());
+            if let Some(error) = &error {
+                backend::warn_fallback(error);
+            }
+            let (rate, channels) = (supervisor.sample_rate(), supervisor.channels());
+            let backend = EngineBackend::Realtime {
+                supervisor,
+                parked: None,
+            };
+            (backend, rate, channels)
+        }
+    };
+    let destination = world
+        .spawn((
+            node::destination::AudioDestinationNode {
+                max_channel_count: usize::from(channels),
+            },
+            ChannelConfig::new(
+                usize::from(channels),
+                ChannelCountMode::Explicit,
+                ChannelInterpretation::Speakers,
+            ),
+            Name::new("AudioDestinationNode"),
+        ))
+        .id();
+    let context = AudioContext {
+        destination,
+        sample_rate: rate as f32,
+        channels,
+        frames: 0,
+        state: AudioContextState::Running,
+        requested_state: None,
+        backend: engine_backend.active(),
+        device: engine_backend.device_info(),
+        buffer_frames: 0,
+        output_latency: 0.0,
+        render_load: (0.0, 0.0, 0.0),
+        xruns: 0,
+        back_pressure: 0,
+        command_backlog: 0,
+        node_count: 0,
+    };
+    let engine = AudioEngine::new(control, engine_backend, shared, rate as f32, channels, destination);
+    (engine, context)
+}
+
+/// Registers a node type (built-in ones are registered by the plugin; custom processors use
+/// this too).
+pub trait AudioNodeAppExt {
+    /// Mirrors components of type `T` into the graph.
+    fn add_audio_node<T: AudioNode + bevy::reflect::GetTypeRegistration>(&mut self) -> &mut Self;
+}
+
+impl AudioNodeAppExt for App {
+    fn add_audio_node<T: AudioNode + bevy::reflect::GetTypeRegistration>(&mut self) -> &mut Self {
+        self.register_type::<T>()
+            .add_systems(PostUpdate, ecs::sync_nodes::<T>.in_set(WebAudioSystems::Sync).before(ecs::sync_connections))
+    }
+}
+
+/// Offline rendering on an [`App`] or [`World`] whose plugin uses [`Backend::Offline`].
+pub trait OfflineRenderExt {
+    /// Applies every pending command, then renders `frames` frames on the calling thread.
+    /// Returns one `Vec` per output channel. Call `app.update()` first so the ECS is synced.
+    ///
+    /// # Errors
+    /// `InvalidStateError` when the context is not offline.
+    fn render(&mut self, frames: usize) -> Result<Vec<Vec<f32>>, WebAudioError>;
+}
+
+impl OfflineRenderExt for World {
+    fn render(&mut self, frames: usize) -> Result<Vec<Vec<f32>>, WebAudioError> {
+        let mut engine = self.resource_mut::<AudioEngine>();
+        let engine = &mut *engine;
+        let EngineBackend::Offline(offline) = engine.backend.get() else {
+            return Err(WebAudioError::InvalidState(
+                "render() needs WebAudioPlugin with Backend::Offline".into(),
+            ));
+        };
+        let out = offline.render(engine.control.get(), frames);
+        engine.offline_frames += frames as u64;
+        let frames_now = engine.offline_frames;
+        self.resource_mut::<AudioContext>().frames = frames_now;
+        Ok(out)
+    }
+}
+
+impl OfflineRenderExt for App {
+    fn render(&mut self, frames: usize) -> Result<Vec<Vec<f32>>, WebAudioError> {
+        self.world_mut().render(frames)
+    }
+}

@@ -1,0 +1,251 @@
+//! The node traits, and one file per Web Audio node type.
+//!
+//! A node is two halves (ARCHITECTURE.md, decision 1):
+//! - its **component** (public, in the ECS): plain data with the spec's attributes and
+//!   [`AudioParam`](crate::param::AudioParam)s, implementing [`AudioNode`];
+//! - its **processor** (private, on the render thread): built from the component on the
+//!   control thread by [`AudioNode::build_processor`], boxed, and sent over; it implements
+//!   [`AudioProcessor`].
+
+use std::any::Any;
+
+use bevy::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::WebAudioError;
+use crate::param::{AudioParam, ParamId};
+use crate::render::bus::{AudioBus, MAX_CHANNELS};
+
+pub mod constant_source;
+pub mod delay;
+pub mod destination;
+pub mod gain;
+pub mod oscillator;
+pub mod periodic_wave;
+pub mod scheduled;
+pub mod stereo_panner;
+pub(crate) mod wavetable;
+
+/// How a node's input channel count is computed from its connections (spec: `channelCountMode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Reflect, Serialize, Deserialize)]
+pub enum ChannelCountMode {
+    /// The widest connection decides; `channelCount` is ignored.
+    #[default]
+    Max,
+    /// The widest connection, but at most `channelCount`.
+    ClampedMax,
+    /// Exactly `channelCount`.
+    Explicit,
+}
+
+/// How channels are up- or down-mixed (spec: `channelInterpretation`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Reflect, Serialize, Deserialize)]
+pub enum ChannelInterpretation {
+    /// The speaker layouts mono, stereo, quad and 5.1 mix by the spec's equations.
+    #[default]
+    Speakers,
+    /// Channels are matched by index; extra channels are dropped or filled with silence.
+    Discrete,
+}
+
+/// A node's `channelCount`, `channelCountMode` and `channelInterpretation`, as a component on
+/// the node's entity. Each node type requires it with the spec's default; changing it rebuilds
+/// the render schedule.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq, Reflect, Serialize, Deserialize)]
+#[reflect(Component)]
+pub struct ChannelConfig {
+    /// `channelCount`: 1 to 32.
+    pub count: usize,
+    /// `channelCountMode`.
+    pub mode: ChannelCountMode,
+    /// `channelInterpretation`.
+    pub interpretation: ChannelInterpretation,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        Self::new(2, ChannelCountMode::Max, ChannelInterpretation::Speakers)
+    }
+}
+
+impl ChannelConfig {
+    /// A configuration (not validated; see [`ChannelConfig::validate`]).
+    pub const fn new(
+        count: usize,
+        mode: ChannelCountMode,
+        interpretation: ChannelInterpretation,
+    ) -> Self {
+        Self {
+            count,
+            mode,
+            interpretation,
+        }
+    }
+
+    /// The spec's generic check: `channelCount` must be 1..=32 (`NotSupportedError`).
+    ///
+    /// # Errors
+    /// [`WebAudioError::NotSupported`] when the count is out of range.
+    pub fn validate(&self) -> Result<(), WebAudioError> {
+        if (1..=MAX_CHANNELS).contains(&self.count) {
+            Ok(())
+        } else {
+            Err(WebAudioError::NotSupported(format!(
+                "channelCount {} is outside 1..=32",
+                self.count
+            )))
+        }
+    }
+}
+
+/// What a node needs to know to build its processor (on the control thread).
+pub struct BuildContext<'a> {
+    /// The context's sample rate in Hz.
+    pub sample_rate: f32,
+    /// The most channels the node's input is expected to carry (state such as a delay line is
+    /// sized for it).
+    pub max_channels: usize,
+    /// Shared band-limited tables of the built-in oscillator types.
+    pub wavetables: &'a mut oscillator::WaveTableCache,
+}
+
+/// The static shape of a node, read by the schedule compiler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeShape {
+    /// Number of inputs.
+    pub inputs: usize,
+    /// Number of outputs.
+    pub outputs: usize,
+    /// Whether this node may break a cycle (a DelayNode).
+    pub is_delay: bool,
+}
+
+/// The control-side half of a node: a component with the spec's attributes and params.
+pub trait AudioNode: Component<Mutability = bevy::ecs::component::Mutable> + Clone {
+    /// Attributes that are not params and are sent to the processor when they change
+    /// (an oscillator's `type`, a periodic wave). `()` for nodes without any.
+    type Attributes: PartialEq + Clone + Send + Sync + 'static;
+
+    /// The Web Audio interface name, for messages and the inspector.
+    const NAME: &'static str;
+
+    /// Inputs, outputs and whether it is a delay.
+    fn shape(&self) -> NodeShape;
+
+    /// Visits every param with its id, in a fixed order (the render side's param index).
+    fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam));
+
+    /// The current attributes.
+    fn attributes(&self) -> Self::Attributes;
+
+    /// Builds the processor (on the control thread: may allocate).
+    fn build_processor(&self, ctx: &mut BuildContext) -> Box<dyn AudioProcessor>;
+
+    /// Builds the message that tells a running processor about new attributes.
+    fn attributes_message(&self, _ctx: &mut BuildContext) -> Option<NodeMessage> {
+        None
+    }
+
+    /// How many channels output `index` carries (the schedule sizes buffers with it).
+    /// Default: as many as the computed input.
+    fn output_channels(&self, _index: usize) -> OutputChannels {
+        OutputChannels::FollowInput
+    }
+
+    /// Checks a channel configuration against this node's constraints (the generic 1..=32
+    /// rule unless the spec adds more).
+    ///
+    /// # Errors
+    /// `NotSupportedError` (or `InvalidStateError`) as the node's spec section says.
+    fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
+        config.validate()
+    }
+
+    /// The scheduled-source state, for nodes that have `start`/`stop`.
+    fn scheduled(&mut self) -> Option<&mut scheduled::ScheduledSource> {
+        None
+    }
+}
+
+/// How many channels a node output carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputChannels {
+    /// As many as the node's computed input channel count.
+    FollowInput,
+    /// A fixed count (an oscillator's 1, a stereo panner's 2).
+    Fixed(usize),
+}
+
+impl OutputChannels {
+    /// The count for a computed input of `input_channels` channels.
+    pub fn resolve(self, input_channels: usize) -> usize {
+        match self {
+            Self::FollowInput => input_channels,
+            Self::Fixed(n) => n,
+        }
+    }
+}
+
+/// Data for a running processor (new attributes); it comes back as garbage to be dropped on
+/// the control side.
+pub type NodeMessage = Box<dyn Any + Send>;
+
+/// Whether a processor keeps going.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessStatus {
+    /// Still running.
+    Active,
+    /// A scheduled source reached its stop time this quantum: report 'ended' once.
+    Ended,
+}
+
+/// The buffers and param values a processor works on for one render quantum.
+pub struct ProcessIo<'a> {
+    /// Mixed inputs, each already up/down-mixed to the computed channel count.
+    pub inputs: &'a [AudioBus],
+    /// Outputs; the processor sets each one's channel count and fills it.
+    pub outputs: &'a mut [AudioBus],
+    /// Each param's computed values: 128 values (a-rate) or 1 (k-rate or constant).
+    pub params: &'a [&'a [f32]],
+}
+
+/// Per-quantum facts every processor may need.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcessContext {
+    /// Sample rate in Hz.
+    pub sample_rate: f32,
+    /// The first frame of this quantum, counted from the context's start.
+    pub frame: u64,
+}
+
+/// How a processor takes part in the schedule this quantum (only a DelayNode in a cycle sees
+/// anything but `Whole`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessPhase {
+    /// Read inputs and produce outputs.
+    Whole,
+    /// In a cycle: produce the outputs from state only (before anything else runs).
+    CycleRead,
+    /// In a cycle: consume the inputs only (after its inputs ran).
+    CycleWrite,
+}
+
+/// The render-side half of a node. Every method is called on the real-time thread: it must
+/// not allocate, free, lock, block or panic.
+pub trait AudioProcessor: Send + 'static {
+    /// Renders one quantum.
+    fn process(
+        &mut self,
+        io: ProcessIo<'_>,
+        ctx: &ProcessContext,
+        phase: ProcessPhase,
+    ) -> ProcessStatus;
+
+    /// A `start(when)` / `stop(when)` call arrived (scheduled sources only).
+    fn schedule(&mut self, _event: scheduled::ScheduleEvent) {}
+
+    /// New attributes arrived: take what is needed out of `message` (swap, do not drop);
+    /// the message box then goes back to the control side.
+    fn update(&mut self, _message: &mut NodeMessage) {}
+}
+

@@ -1,0 +1,121 @@
+//! `start(when)` / `stop(when)` for AudioScheduledSourceNode types (oscillator, constant
+//! source, buffer source): the control-side state with the spec's errors, and the render-side
+//! clock that turns the times into sample-accurate frame ranges.
+
+use bevy::prelude::*;
+
+use crate::error::{self, WebAudioError};
+use crate::render::bus::RENDER_QUANTUM;
+
+/// A start or stop request, in context seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ScheduleEvent {
+    /// `start(when)`.
+    Start(f64),
+    /// `stop(when)`.
+    Stop(f64),
+}
+
+/// The control-side half: remembers what was called so the spec's errors can be raised, and
+/// queues the calls for the sync.
+#[derive(Clone, Debug, Default, Reflect)]
+pub struct ScheduledSource {
+    started: bool,
+    #[reflect(ignore)]
+    pending: Vec<ScheduleEvent>,
+}
+
+impl ScheduledSource {
+    /// `start(when)`.
+    ///
+    /// # Errors
+    /// `InvalidStateError` if `start` was already called; `RangeError` for a negative or
+    /// non-finite `when`.
+    pub fn start(&mut self, when: f64) -> Result<(), WebAudioError> {
+        error::time("when", when)?;
+        if self.started {
+            return Err(WebAudioError::InvalidState(
+                "start() may only be called once".into(),
+            ));
+        }
+        self.started = true;
+        self.pending.push(ScheduleEvent::Start(when));
+        Ok(())
+    }
+
+    /// `stop(when)`; calling it again replaces the stop time.
+    ///
+    /// # Errors
+    /// `InvalidStateError` if `start` was not called; `RangeError` for a negative or
+    /// non-finite `when`.
+    pub fn stop(&mut self, when: f64) -> Result<(), WebAudioError> {
+        error::time("when", when)?;
+        if !self.started {
+            return Err(WebAudioError::InvalidState(
+                "stop() called before start()".into(),
+            ));
+        }
+        self.pending.push(ScheduleEvent::Stop(when));
+        Ok(())
+    }
+
+    /// Whether `start` has been called.
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = ScheduleEvent> + '_ {
+        self.pending.drain(..)
+    }
+}
+
+/// The render-side half: when the source plays, in frames.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SourceClock {
+    start: Option<u64>,
+    stop: Option<u64>,
+    ended: bool,
+}
+
+/// The first frame at or after `when` seconds.
+fn frame_at(when: f64, sample_rate: f32) -> u64 {
+    (when * f64::from(sample_rate)).ceil().max(0.0) as u64
+}
+
+impl SourceClock {
+    /// Applies a start/stop call. Called on the real-time thread.
+    pub fn schedule(&mut self, event: ScheduleEvent, sample_rate: f32) {
+        match event {
+            ScheduleEvent::Start(when) => self.start = Some(frame_at(when, sample_rate)),
+            ScheduleEvent::Stop(when) => self.stop = Some(frame_at(when, sample_rate)),
+        }
+    }
+
+    /// The frame at which the source started, if it has been scheduled.
+    pub fn start_frame(&self) -> Option<u64> {
+        self.start
+    }
+
+    /// The part of the quantum starting at `frame` in which the source plays, as
+    /// `start..end` sample indices (empty when silent), and whether it ended in this quantum.
+    /// Called on the real-time thread.
+    pub fn active_range(&mut self, frame: u64) -> (std::ops::Range<usize>, bool) {
+        let Some(start) = self.start else {
+            return (0..0, false);
+        };
+        if self.ended {
+            return (0..0, false);
+        }
+        let end_frame = frame + RENDER_QUANTUM as u64;
+        let stop = self.stop.unwrap_or(u64::MAX).max(start);
+        let from = start.clamp(frame, end_frame);
+        let to = stop.clamp(frame, end_frame);
+        let ended = stop < end_frame;
+        self.ended = ended;
+        ((from - frame) as usize..(to.max(from) - frame) as usize, ended)
+    }
+}

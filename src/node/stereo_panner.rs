@@ -1,0 +1,131 @@
+//! `StereoPannerNode`: the spec's equal-power stereo panning of a mono or stereo input.
+
+use std::f32::consts::FRAC_PI_2;
+
+use bevy::prelude::*;
+
+use super::{
+    AudioNode, AudioProcessor, BuildContext, ChannelConfig, ChannelCountMode,
+    ChannelInterpretation, NodeShape, OutputChannels, ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
+};
+use crate::error::WebAudioError;
+use crate::param::{AudioParam, ParamDescriptor, ParamId};
+
+/// The spec's `StereoPannerNode`: `pan` (a-rate, −1 left … 1 right). `channelCount` is at
+/// most 2 and `channelCountMode` is never `max` ([`StereoPannerNode::validate_channels`]).
+#[derive(Component, Clone, Debug, Reflect)]
+#[reflect(Component)]
+#[require(ChannelConfig = ChannelConfig::new(2, ChannelCountMode::ClampedMax, ChannelInterpretation::Speakers))]
+pub struct StereoPannerNode {
+    /// `pan`: a-rate, default 0, nominal range −1..=1.
+    pub pan: AudioParam,
+}
+
+const PAN: ParamDescriptor = ParamDescriptor::a_rate(0.0, -1.0, 1.0);
+
+impl Default for StereoPannerNode {
+    fn default() -> Self {
+        Self::new(0.0)
+    }
+}
+
+impl StereoPannerNode {
+    /// A panner with `StereoPannerOptions { pan }`.
+    pub fn new(pan: f32) -> Self {
+        Self {
+            pan: AudioParam::with_value(PAN, pan),
+        }
+    }
+
+    /// The spec's constraints on this node's channel configuration.
+    ///
+    /// # Errors
+    /// `NotSupportedError` for `channelCount` > 2 or mode `max`.
+    pub fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
+        config.validate()?;
+        if config.count > 2 || config.mode == ChannelCountMode::Max {
+            return Err(WebAudioError::NotSupported(
+                "StereoPannerNode needs channelCount <= 2 and a mode other than max".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl AudioNode for StereoPannerNode {
+    type Attributes = ();
+    const NAME: &'static str = "StereoPannerNode";
+
+    fn shape(&self) -> NodeShape {
+        NodeShape {
+            inputs: 1,
+            outputs: 1,
+            is_delay: false,
+        }
+    }
+
+    fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
+        f(ParamId::Pan, &mut self.pan);
+    }
+
+    fn attributes(&self) {}
+
+    fn build_processor(&self, _ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
+        Box::new(StereoPannerProcessor)
+    }
+
+    fn output_channels(&self, _index: usize) -> OutputChannels {
+        OutputChannels::Fixed(2)
+    }
+
+    fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
+        Self::validate_channels(config)
+    }
+}
+
+struct StereoPannerProcessor;
+
+/// The spec's gains for one sample: `(gainL, gainR)` of `x` in 0..=1.
+fn equal_power(x: f32) -> (f32, f32) {
+    ((x * FRAC_PI_2).cos(), (x * FRAC_PI_2).sin())
+}
+
+impl AudioProcessor for StereoPannerProcessor {
+    fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
+        let input = &io.inputs[0];
+        let output = &mut io.outputs[0];
+        if input.is_silent() {
+            output.make_silent(2);
+            return ProcessStatus::Active;
+        }
+        let pan = io.params[0];
+        let pan_at = |i: usize| if let [p] = pan { *p } else { pan[i] };
+        output.set_channels(2);
+        let [left, right] = output.channels_mut() else {
+            return ProcessStatus::Active;
+        };
+        if input.channels() == 1 {
+            let mono = input.channel(0);
+            for i in 0..mono.len() {
+                let (gl, gr) = equal_power((pan_at(i) + 1.0) / 2.0);
+                left[i] = mono[i] * gl;
+                right[i] = mono[i] * gr;
+            }
+        } else {
+            let (in_l, in_r) = (input.channel(0), input.channel(1));
+            for i in 0..in_l.len() {
+                let p = pan_at(i);
+                if p <= 0.0 {
+                    let (gl, gr) = equal_power(p + 1.0);
+                    left[i] = in_l[i] + in_r[i] * gl;
+                    right[i] = in_r[i] * gr;
+                } else {
+                    let (gl, gr) = equal_power(p);
+                    left[i] = in_l[i] * gl;
+                    right[i] = in_r[i] + in_l[i] * gr;
+                }
+            }
+        }
+        ProcessStatus::Active
+    }
+}

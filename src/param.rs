@@ -1,0 +1,529 @@
+//! `AudioParam`, the component side: the intrinsic value, the automation rate, and the
+//! automation events not yet sent to the render thread (ARCHITECTURE.md, decision 2).
+//!
+//! Every automation method validates its arguments exactly as the spec says and returns
+//! `Result<&mut AudioParam, AudioParamError>`, so calls chain with `?`. The sync system drains
+//! the pending events of changed components, in call order, into the command queue. The
+//! computed (automated) value lives on the render side and is only read back for display.
+
+use bevy::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{self, AudioParamError, WebAudioError};
+use crate::render::timeline::AutomationEvent;
+
+/// Names a param by its Web Audio attribute name (`"gain"`, `"frequency"`, `"Q"`, ...),
+/// for connections into params, the inspector and scenes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Reflect, Serialize, Deserialize)]
+pub enum ParamId {
+    /// `gain` (GainNode, BiquadFilterNode).
+    Gain,
+    /// `frequency` (OscillatorNode, BiquadFilterNode).
+    Frequency,
+    /// `detune` (OscillatorNode, BiquadFilterNode, AudioBufferSourceNode).
+    Detune,
+    /// `Q` (BiquadFilterNode).
+    Q,
+    /// `offset` (ConstantSourceNode).
+    Offset,
+    /// `delayTime` (DelayNode).
+    DelayTime,
+    /// `pan` (StereoPannerNode).
+    Pan,
+    /// `playbackRate` (AudioBufferSourceNode).
+    PlaybackRate,
+    /// `positionX` (PannerNode, AudioListener).
+    PositionX,
+    /// `positionY`.
+    PositionY,
+    /// `positionZ`.
+    PositionZ,
+    /// `orientationX` (PannerNode).
+    OrientationX,
+    /// `orientationY`.
+    OrientationY,
+    /// `orientationZ`.
+    OrientationZ,
+    /// `forwardX` (AudioListener).
+    ForwardX,
+    /// `forwardY`.
+    ForwardY,
+    /// `forwardZ`.
+    ForwardZ,
+    /// `upX` (AudioListener).
+    UpX,
+    /// `upY`.
+    UpY,
+    /// `upZ`.
+    UpZ,
+    /// `threshold` (DynamicsCompressorNode).
+    Threshold,
+    /// `knee`.
+    Knee,
+    /// `ratio`.
+    Ratio,
+    /// `attack`.
+    Attack,
+    /// `release`.
+    Release,
+}
+
+impl ParamId {
+    /// Every id, in declaration order.
+    pub const ALL: [ParamId; 25] = [
+        Self::Gain,
+        Self::Frequency,
+        Self::Detune,
+        Self::Q,
+        Self::Offset,
+        Self::DelayTime,
+        Self::Pan,
+        Self::PlaybackRate,
+        Self::PositionX,
+        Self::PositionY,
+        Self::PositionZ,
+        Self::OrientationX,
+        Self::OrientationY,
+        Self::OrientationZ,
+        Self::ForwardX,
+        Self::ForwardY,
+        Self::ForwardZ,
+        Self::UpX,
+        Self::UpY,
+        Self::UpZ,
+        Self::Threshold,
+        Self::Knee,
+        Self::Ratio,
+        Self::Attack,
+        Self::Release,
+    ];
+
+    /// The spec's attribute name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gain => "gain",
+            Self::Frequency => "frequency",
+            Self::Detune => "detune",
+            Self::Q => "Q",
+            Self::Offset => "offset",
+            Self::DelayTime => "delayTime",
+            Self::Pan => "pan",
+            Self::PlaybackRate => "playbackRate",
+            Self::PositionX => "positionX",
+            Self::PositionY => "positionY",
+            Self::PositionZ => "positionZ",
+            Self::OrientationX => "orientationX",
+            Self::OrientationY => "orientationY",
+            Self::OrientationZ => "orientationZ",
+            Self::ForwardX => "forwardX",
+            Self::ForwardY => "forwardY",
+            Self::ForwardZ => "forwardZ",
+            Self::UpX => "upX",
+            Self::UpY => "upY",
+            Self::UpZ => "upZ",
+            Self::Threshold => "threshold",
+            Self::Knee => "knee",
+            Self::Ratio => "ratio",
+            Self::Attack => "attack",
+            Self::Release => "release",
+        }
+    }
+
+    /// Looks an id up by its spec name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|id| id.name() == name)
+    }
+}
+
+impl std::fmt::Display for ParamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `a-rate` (a value per sample) or `k-rate` (one value per render quantum).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Reflect, Serialize, Deserialize)]
+pub enum AutomationRate {
+    /// One value per sample frame.
+    #[default]
+    ARate,
+    /// One value per 128-frame render quantum.
+    KRate,
+}
+
+/// The fixed facts of a param: default, nominal range, and whether the rate may change.
+#[derive(Clone, Copy, Debug, PartialEq, Reflect)]
+pub struct ParamDescriptor {
+    /// `defaultValue`.
+    pub default_value: f32,
+    /// `minValue` (the nominal range's lower end).
+    pub min_value: f32,
+    /// `maxValue`.
+    pub max_value: f32,
+    /// The default `automationRate`.
+    pub rate: AutomationRate,
+    /// Whether the spec fixes the rate (changing it is an `InvalidStateError`).
+    pub fixed_rate: bool,
+    /// Whether the nominal range is ±Nyquist of the context (an oscillator's or filter's
+    /// `frequency`); `min_value`/`max_value` are then resolved when the node is built.
+    pub nyquist_range: bool,
+}
+
+impl Default for ParamDescriptor {
+    fn default() -> Self {
+        Self::a_rate(0.0, -Self::MAX, Self::MAX)
+    }
+}
+
+impl ParamDescriptor {
+    /// The largest finite f32, the spec's "most-positive-single-float".
+    pub const MAX: f32 = f32::MAX;
+
+    /// An a-rate param with the given default and nominal range.
+    pub const fn a_rate(default_value: f32, min_value: f32, max_value: f32) -> Self {
+        Self {
+            default_value,
+            min_value,
+            max_value,
+            rate: AutomationRate::ARate,
+            fixed_rate: false,
+            nyquist_range: false,
+        }
+    }
+
+    /// A k-rate param with the given default and nominal range.
+    pub const fn k_rate(default_value: f32, min_value: f32, max_value: f32) -> Self {
+        Self {
+            rate: AutomationRate::KRate,
+            ..Self::a_rate(default_value, min_value, max_value)
+        }
+    }
+
+    /// The same, with the nominal range ±Nyquist (`0..=Nyquist` when `min_value` is 0).
+    pub const fn nyquist(self) -> Self {
+        Self {
+            nyquist_range: true,
+            ..self
+        }
+    }
+
+    /// The nominal range at `sample_rate`.
+    pub fn range_at(&self, sample_rate: f32) -> (f32, f32) {
+        if self.nyquist_range {
+            let nyquist = sample_rate / 2.0;
+            let min = if self.min_value == 0.0 { 0.0 } else { -nyquist };
+            (min, nyquist)
+        } else {
+            (self.min_value, self.max_value)
+        }
+    }
+
+    /// The same, with a rate the spec does not allow to change.
+    pub const fn fixed(self) -> Self {
+        Self {
+            fixed_rate: true,
+            ..self
+        }
+    }
+}
+
+/// A scheduled time span for the spec's value-curve overlap checks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Span {
+    start: f64,
+    end: f64,
+    curve: bool,
+}
+
+/// An automatable parameter, as a field of a node component (`GainNode { gain: AudioParam }`).
+///
+/// # Examples
+/// ```
+/// use bevy_webaudio::prelude::*;
+/// let mut gain = GainNode::default();
+/// gain.gain
+///     .set_value_at_time(0.0, 0.0)?
+///     .linear_ramp_to_value_at_time(1.0, 0.5)?
+///     .exponential_ramp_to_value_at_time(0.01, 2.0)?;
+/// assert!(gain.gain.exponential_ramp_to_value_at_time(0.0, 3.0).is_err());
+/// # Ok::<(), bevy_webaudio::WebAudioError>(())
+/// ```
+#[derive(Clone, Debug, Reflect)]
+pub struct AudioParam {
+    value: f32,
+    automation_rate: AutomationRate,
+    #[reflect(ignore)]
+    descriptor: ParamDescriptor,
+    #[reflect(ignore)]
+    pending: Vec<AutomationEvent>,
+    #[reflect(ignore)]
+    spans: Vec<Span>,
+    #[reflect(ignore)]
+    sent_value: f32,
+    #[reflect(ignore)]
+    sent_rate: AutomationRate,
+}
+
+impl AudioParam {
+    /// A param at its default value.
+    pub fn new(descriptor: ParamDescriptor) -> Self {
+        Self::with_value(descriptor, descriptor.default_value)
+    }
+
+    /// A param with an initial value (a node option such as `GainOptions::gain`). The initial
+    /// value is the intrinsic value before any automation, not an event.
+    pub fn with_value(descriptor: ParamDescriptor, value: f32) -> Self {
+        Self {
+            value,
+            automation_rate: descriptor.rate,
+            descriptor,
+            pending: Vec::new(),
+            spans: Vec::new(),
+            sent_value: value,
+            sent_rate: descriptor.rate,
+        }
+    }
+
+    /// The intrinsic value last set (`value` attribute as set by code; the render side's
+    /// computed value is read back separately).
+    pub fn value(&self) -> f32 {
+        self.value
+    }
+
+    /// Assigns `value`, which the spec defines as `setValueAtTime(value, currentTime)`.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite value.
+    pub fn set_value(&mut self, value: f32) -> Result<&mut Self, AudioParamError> {
+        error::finite("value", f64::from(value))?;
+        self.value = value;
+        self.sent_value = value;
+        self.pending.push(AutomationEvent::SetValue { value, time: 0.0 });
+        Ok(self)
+    }
+
+    /// `defaultValue`.
+    pub fn default_value(&self) -> f32 {
+        self.descriptor.default_value
+    }
+
+    /// `minValue`.
+    pub fn min_value(&self) -> f32 {
+        self.descriptor.min_value
+    }
+
+    /// `maxValue`.
+    pub fn max_value(&self) -> f32 {
+        self.descriptor.max_value
+    }
+
+    /// The fixed facts of this param.
+    pub fn descriptor(&self) -> ParamDescriptor {
+        self.descriptor
+    }
+
+    /// `automationRate`.
+    pub fn automation_rate(&self) -> AutomationRate {
+        self.automation_rate
+    }
+
+    /// Sets `automationRate`.
+    ///
+    /// # Errors
+    /// `InvalidStateError` when the spec fixes this param's rate and `rate` differs.
+    pub fn set_automation_rate(&mut self, rate: AutomationRate) -> Result<&mut Self, AudioParamError> {
+        if self.descriptor.fixed_rate && rate != self.descriptor.rate {
+            return Err(WebAudioError::InvalidState(format!(
+                "this param's automationRate must stay {:?}",
+                self.descriptor.rate
+            )));
+        }
+        self.automation_rate = rate;
+        Ok(self)
+    }
+
+    /// `setValueAtTime(value, start_time)`.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite value or a negative/non-finite time; `NotSupportedError`
+    /// inside a scheduled value curve.
+    pub fn set_value_at_time(&mut self, value: f32, start_time: f64) -> Result<&mut Self, AudioParamError> {
+        error::finite("value", f64::from(value))?;
+        error::time("startTime", start_time)?;
+        self.push(AutomationEvent::SetValue {
+            value,
+            time: start_time,
+        })
+    }
+
+    /// `linearRampToValueAtTime(value, end_time)`.
+    ///
+    /// # Errors
+    /// As [`AudioParam::set_value_at_time`].
+    pub fn linear_ramp_to_value_at_time(&mut self, value: f32, end_time: f64) -> Result<&mut Self, AudioParamError> {
+        error::finite("value", f64::from(value))?;
+        error::time("endTime", end_time)?;
+        self.push(AutomationEvent::LinearRamp { value, end_time })
+    }
+
+    /// `exponentialRampToValueAtTime(value, end_time)`. A ramp whose ends differ in sign, or
+    /// that starts at 0, holds its start value until `end_time` (spec), which is not an error.
+    ///
+    /// # Errors
+    /// `RangeError` when `value` is 0, not finite, or the time is negative or not finite.
+    pub fn exponential_ramp_to_value_at_time(&mut self, value: f32, end_time: f64) -> Result<&mut Self, AudioParamError> {
+        error::finite("value", f64::from(value))?;
+        if value == 0.0 {
+            return Err(WebAudioError::Range(
+                "exponentialRampToValueAtTime cannot ramp to 0".into(),
+            ));
+        }
+        error::time("endTime", end_time)?;
+        self.push(AutomationEvent::ExponentialRamp { value, end_time })
+    }
+
+    /// `setTargetAtTime(target, start_time, time_constant)`; a time constant of 0 jumps to the
+    /// target (spec).
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite target, a negative or non-finite start time, or a negative
+    /// or non-finite time constant.
+    pub fn set_target_at_time(&mut self, target: f32, start_time: f64, time_constant: f64) -> Result<&mut Self, AudioParamError> {
+        error::finite("target", f64::from(target))?;
+        error::time("startTime", start_time)?;
+        error::time("timeConstant", time_constant)?;
+        self.push(AutomationEvent::SetTarget {
+            target,
+            start_time,
+            time_constant,
+        })
+    }
+
+    /// `setValueCurveAtTime(values, start_time, duration)`.
+    ///
+    /// # Errors
+    /// `InvalidStateError` for fewer than 2 values; `RangeError` for a non-finite value, a
+    /// negative start time or a non-positive duration; `NotSupportedError` when the curve
+    /// overlaps another event.
+    pub fn set_value_curve_at_time(&mut self, values: &[f32], start_time: f64, duration: f64) -> Result<&mut Self, AudioParamError> {
+        if values.len() < 2 {
+            return Err(WebAudioError::InvalidState(format!(
+                "setValueCurveAtTime needs at least 2 values, got {}",
+                values.len()
+            )));
+        }
+        if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+            return Err(WebAudioError::Range(format!("curve values must be finite, got {v}")));
+        }
+        error::time("startTime", start_time)?;
+        error::finite("duration", duration)?;
+        if duration <= 0.0 {
+            return Err(WebAudioError::Range(format!(
+                "duration must be strictly positive, got {duration}"
+            )));
+        }
+        let end = start_time + duration;
+        if self.spans.iter().any(|s| s.start > start_time && s.start < end) {
+            return Err(WebAudioError::NotSupported(
+                "setValueCurveAtTime overlaps a scheduled event".into(),
+            ));
+        }
+        self.push(AutomationEvent::SetValueCurve {
+            values: values.into(),
+            start_time,
+            duration,
+        })
+    }
+
+    /// `cancelScheduledValues(cancel_time)`.
+    ///
+    /// # Errors
+    /// `RangeError` for a negative or non-finite time.
+    pub fn cancel_scheduled_values(&mut self, cancel_time: f64) -> Result<&mut Self, AudioParamError> {
+        error::time("cancelTime", cancel_time)?;
+        self.spans
+            .retain(|s| s.start < cancel_time && !(s.curve && s.end >= cancel_time));
+        self.pending
+            .push(AutomationEvent::CancelScheduledValues { cancel_time });
+        Ok(self)
+    }
+
+    /// `cancelAndHoldAtTime(cancel_time)`.
+    ///
+    /// # Errors
+    /// `RangeError` for a negative or non-finite time.
+    pub fn cancel_and_hold_at_time(&mut self, cancel_time: f64) -> Result<&mut Self, AudioParamError> {
+        error::time("cancelTime", cancel_time)?;
+        self.spans.retain(|s| s.start <= cancel_time);
+        for s in &mut self.spans {
+            s.end = s.end.min(cancel_time);
+        }
+        self.pending.push(AutomationEvent::CancelAndHold { cancel_time });
+        Ok(self)
+    }
+
+    /// Checks the value-curve rule and queues the event.
+    fn push(&mut self, event: AutomationEvent) -> Result<&mut Self, AudioParamError> {
+        let t = event.time();
+        if self
+            .spans
+            .iter()
+            .any(|s| s.curve && t >= s.start && t < s.end)
+        {
+            return Err(WebAudioError::NotSupported(format!(
+                "an automation event at {t} s falls inside a scheduled value curve"
+            )));
+        }
+        self.spans.push(Span {
+            start: t,
+            end: event.end_time(),
+            curve: matches!(event, AutomationEvent::SetValueCurve { .. }),
+        });
+        self.pending.push(event);
+        Ok(self)
+    }
+
+    /// Records that the render side starts from the current value and rate.
+    pub(crate) fn mark_sent(&mut self) {
+        self.sent_value = self.value;
+        self.sent_rate = self.automation_rate;
+    }
+
+    /// Whether there is anything for the sync to send.
+    pub(crate) fn needs_sync(&self) -> bool {
+        !self.pending.is_empty()
+            || self.value != self.sent_value
+            || self.automation_rate != self.sent_rate
+    }
+
+    /// Drains what the render side has not seen yet, in call order: a value edited through
+    /// reflection (inspector, scene) becomes a `setValueAtTime(value, now)`.
+    pub(crate) fn drain_pending(&mut self, out: &mut impl FnMut(AutomationEvent)) -> Option<AutomationRate> {
+        if self.value != self.sent_value && self.value.is_finite() {
+            self.sent_value = self.value;
+            out(AutomationEvent::SetValue {
+                value: self.value,
+                time: 0.0,
+            });
+        }
+        for event in self.pending.drain(..) {
+            out(event);
+        }
+        (self.automation_rate != self.sent_rate).then(|| {
+            self.sent_rate = self.automation_rate;
+            self.automation_rate
+        })
+    }
+
+    /// Forgets spans that ended before `now` (they can no longer conflict).
+    pub(crate) fn forget_before(&mut self, now: f64) {
+        if self.spans.len() > 64 {
+            self.spans.retain(|s| s.end >= now);
+        }
+    }
+
+    /// How many events the mirror holds (an upper bound of the render side's timeline length).
+    pub(crate) fn scheduled_len(&self) -> usize {
+        self.spans.len()
+    }
+}

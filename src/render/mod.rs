@@ -1,0 +1,501 @@
+//! The render side: real-time safe code only (no Bevy types, no allocation, no locks, no
+//! logging, no panics in steady state).
+//!
+//! [`Renderer`] owns the node arena and the compiled schedule, applies [`Command`]s at the
+//! start of each render quantum, runs the steps, and hands out the destination's output. The
+//! cpal callback, the null backend's thread and the offline `render()` all drive the same
+//! `Renderer`.
+
+pub mod bus;
+pub mod mix;
+pub mod schedule;
+pub mod timeline;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bus::{AudioBus, RENDER_QUANTUM};
+use schedule::{Schedule, StepKind};
+use timeline::{AutomationEvent, Timeline};
+
+use crate::command::{Command, Feedback, Garbage, RenderChannel, RenderShared};
+use crate::node::{
+    AudioProcessor, ChannelInterpretation, ProcessContext, ProcessIo, ProcessStatus,
+};
+use crate::param::{AutomationRate, ParamDescriptor};
+
+/// The most params one node may have.
+pub const MAX_PARAMS: usize = 16;
+
+/// Node slots, indexed by render id.
+pub type NodeArena = Vec<Option<Box<RenderNode>>>;
+
+/// One param's render-side state: timeline, rate, range, and this quantum's values.
+#[derive(Debug)]
+pub struct ParamState {
+    timeline: Timeline,
+    rate: AutomationRate,
+    min: f32,
+    max: f32,
+    default: f32,
+    values: [f32; RENDER_QUANTUM],
+    len: usize,
+}
+
+impl ParamState {
+    /// A param holding `initial`, with room for `capacity` events. Control thread only.
+    pub fn new(
+        descriptor: &ParamDescriptor,
+        sample_rate: f32,
+        initial: f32,
+        rate: AutomationRate,
+        capacity: usize,
+    ) -> Self {
+        let (min, max) = descriptor.range_at(sample_rate);
+        Self {
+            timeline: Timeline::new(initial, capacity),
+            rate,
+            min,
+            max,
+            default: descriptor.default_value,
+            values: [initial; RENDER_QUANTUM],
+            len: 1,
+        }
+    }
+
+    /// This quantum's computed values (1 when constant or k-rate, else 128).
+    pub fn values(&self) -> &[f32] {
+        &self.values[..self.len]
+    }
+
+    /// The timeline's event capacity.
+    pub fn capacity(&self) -> usize {
+        self.timeline.capacity()
+    }
+
+    /// Computes the intrinsic values for the quantum at `frame`.
+    fn compute(&mut self, frame: u64, sample_rate: f64, garbage: &mut impl FnMut(Box<[f32]>)) {
+        self.len = match self.rate {
+            AutomationRate::KRate => {
+                self.timeline
+                    .compute(frame, sample_rate, &mut self.values[..1], garbage);
+                1
+            }
+            AutomationRate::ARate => {
+                let constant = self.timeline.compute(frame, sample_rate, &mut self.values, garbage);
+                if constant { 1 } else { RENDER_QUANTUM }
+            }
+        };
+    }
+
+    /// Adds a down-mixed audio-rate input (spec: computedValue = intrinsic + input).
+    fn add_input(&mut self, input: &[f32; RENDER_QUANTUM]) {
+        match self.rate {
+            AutomationRate::KRate => self.values[0] += input[0],
+            AutomationRate::ARate => {
+                if self.len == 1 {
+                    let v = self.values[0];
+                    self.values.fill(v);
+                    self.len = RENDER_QUANTUM;
+                }
+                for (v, i) in self.values.iter_mut().zip(input) {
+                    *v += i;
+                }
+            }
+        }
+    }
+
+    /// Clamps to the nominal range; NaN becomes the default value (spec).
+    fn finish(&mut self) {
+        for v in &mut self.values[..self.len] {
+            *v = if v.is_nan() {
+                self.default
+            } else {
+                v.clamp(self.min, self.max)
+            };
+        }
+    }
+}
+
+/// A node on the render side: its processor and its params.
+pub struct RenderNode {
+    processor: Box<dyn AudioProcessor>,
+    params: Vec<ParamState>,
+}
+
+impl std::fmt::Debug for RenderNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderNode").field("params", &self.params.len()).finish()
+    }
+}
+
+impl RenderNode {
+    /// A node ready to send. Control thread only.
+    pub fn new(processor: Box<dyn AudioProcessor>, params: Vec<ParamState>) -> Self {
+        Self { processor, params }
+    }
+
+    /// The params' states.
+    pub fn params(&self) -> &[ParamState] {
+        &self.params
+    }
+}
+
+/// Returns feedback without allocating: the ring first, then a preallocated overflow list
+/// that is retried every quantum; only if both are full is garbage leaked (never freed here).
+struct FeedbackSink {
+    producer: rtrb::Producer<Feedback>,
+    overflow: Vec<Feedback>,
+    shared: Arc<RenderShared>,
+}
+
+impl FeedbackSink {
+    fn push(&mut self, feedback: Feedback) {
+        if !self.overflow.is_empty() {
+            self.retry();
+        }
+        let feedback = match self.producer.push(feedback) {
+            Ok(()) => return,
+            Err(rtrb::PushError::Full(f)) => f,
+        };
+        self.shared.feedback_stalls.fetch_add(1, Ordering::Relaxed);
+        if self.overflow.len() < self.overflow.capacity() {
+            self.overflow.push(feedback);
+        } else {
+            self.shared.leaked.fetch_add(1, Ordering::Relaxed);
+            std::mem::forget(feedback);
+        }
+    }
+
+    fn retry(&mut self) {
+        while let Some(f) = self.overflow.pop() {
+            if let Err(rtrb::PushError::Full(f)) = self.producer.push(f) {
+                self.overflow.push(f);
+                return;
+            }
+        }
+    }
+
+    fn garbage(&mut self, garbage: Garbage) {
+        self.push(Feedback::Garbage(garbage));
+    }
+}
+
+/// Capacity of the feedback overflow list.
+const OVERFLOW_CAPACITY: usize = 4096;
+
+/// The graph renderer. Every method but [`Renderer::new`] is called on the real-time thread
+/// (or the offline caller) and is real-time safe.
+pub struct Renderer {
+    nodes: NodeArena,
+    schedule: Box<Schedule>,
+    commands: rtrb::Consumer<Command>,
+    sink: FeedbackSink,
+    sample_rate: f32,
+    channels: usize,
+    frame: u64,
+    shared: Arc<RenderShared>,
+    out: AudioBus,
+    out_pos: usize,
+}
+
+impl Renderer {
+    /// A renderer with room for `arena` nodes. Allocates: control thread only.
+    pub fn new(
+        channel: RenderChannel,
+        shared: Arc<RenderShared>,
+        sample_rate: f32,
+        channels: usize,
+        arena: usize,
+    ) -> Self {
+        Self {
+            nodes: (0..arena).map(|_| None).collect(),
+            schedule: Box::new(Schedule::empty()),
+            commands: channel.commands,
+            sink: FeedbackSink {
+                producer: channel.feedback,
+                overflow: Vec::with_capacity(OVERFLOW_CAPACITY),
+                shared: shared.clone(),
+            },
+            sample_rate,
+            channels,
+            frame: shared.frames(),
+            shared,
+            out: AudioBus::with_capacity(channels),
+            out_pos: RENDER_QUANTUM,
+        }
+    }
+
+    /// The sample rate.
+    pub fn sample_rate(&self) -> f32 {
+        self.sample_rate
+    }
+
+    /// Output channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Frames rendered so far.
+    pub fn frame(&self) -> u64 {
+        self.frame
+    }
+
+    /// The atomics this renderer writes.
+    pub fn shared(&self) -> &Arc<RenderShared> {
+        &self.shared
+    }
+
+    /// Applies one command (offline: directly, without the ring).
+    pub fn apply(&mut self, command: Command) {
+        let now = self.frame as f64 / f64::from(self.sample_rate);
+        match command {
+            Command::AddNode { id, node } => self.add_node(id, node),
+            Command::RemoveNode { id } => {
+                if let Some(node) = self.nodes.get_mut(id as usize).and_then(Option::take) {
+                    self.sink.garbage(Garbage::Node(node));
+                }
+            }
+            Command::SetSchedule(schedule) => {
+                let old = std::mem::replace(&mut self.schedule, schedule);
+                self.sink.garbage(Garbage::Schedule(old));
+            }
+            Command::ParamEvent { node, param, event } => self.param_event(node, param, event, now),
+            Command::SetAutomationRate { node, param, rate } => {
+                if let Some(state) = self.param_mut(node, param) {
+                    state.rate = rate;
+                }
+            }
+            Command::ReplaceTimeline {
+                node,
+                param,
+                mut timeline,
+            } => {
+                if let Some(state) = self.param_mut(node, param) {
+                    state.timeline.move_into(&mut timeline);
+                }
+                self.sink.garbage(Garbage::Timeline(timeline));
+            }
+            Command::Schedule { node, event } => {
+                if let Some(n) = self.node_mut(node) {
+                    n.processor.schedule(event);
+                }
+            }
+            Command::Message { node, mut message } => {
+                if let Some(n) = self.node_mut(node) {
+                    n.processor.update(&mut message);
+                }
+                self.sink.garbage(Garbage::Message(message));
+            }
+            Command::ReplaceArena(arena) => self.replace_arena(arena),
+        }
+        self.shared.commands_applied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn add_node(&mut self, id: u32, node: Box<RenderNode>) {
+        match self.nodes.get_mut(id as usize) {
+            Some(slot) => {
+                if let Some(old) = slot.replace(node) {
+                    self.sink.garbage(Garbage::Node(old));
+                }
+            }
+            None => self.sink.garbage(Garbage::Node(node)),
+        }
+    }
+
+    fn replace_arena(&mut self, mut arena: NodeArena) {
+        for (new, old) in arena.iter_mut().zip(self.nodes.iter_mut()) {
+            *new = old.take();
+        }
+        std::mem::swap(&mut self.nodes, &mut arena);
+        self.sink.garbage(Garbage::Arena(arena));
+    }
+
+    fn param_event(&mut self, node: u32, param: usize, event: AutomationEvent, now: f64) {
+        let Self { nodes, sink, .. } = self;
+        let state = nodes
+            .get_mut(node as usize)
+            .and_then(|n| n.as_mut())
+            .and_then(|n| n.params.get_mut(param));
+        let mut garbage = |values| sink.garbage(Garbage::Curve(values));
+        match state {
+            Some(state) => state.timeline.insert(event, now, &mut garbage),
+            None => {
+                if let AutomationEvent::SetValueCurve { values, .. } = event {
+                    garbage(values);
+                }
+            }
+        }
+    }
+
+    fn node_mut(&mut self, id: u32) -> Option<&mut RenderNode> {
+        self.nodes.get_mut(id as usize).and_then(|n| n.as_deref_mut())
+    }
+
+    fn param_mut(&mut self, node: u32, param: usize) -> Option<&mut ParamState> {
+        self.node_mut(node).and_then(|n| n.params.get_mut(param))
+    }
+
+    /// Applies every queued command.
+    fn drain_commands(&mut self) {
+        while let Ok(command) = self.commands.pop() {
+            self.apply(command);
+        }
+    }
+
+    /// Renders one quantum into the internal output bus and advances the clock.
+    pub fn render_quantum(&mut self) -> &AudioBus {
+        self.drain_commands();
+        let ctx = ProcessContext {
+            sample_rate: self.sample_rate,
+            frame: self.frame,
+        };
+        self.run_steps(&ctx);
+        self.copy_destination();
+        self.frame += RENDER_QUANTUM as u64;
+        self.shared.frames.store(self.frame, Ordering::Release);
+        if !self.sink.overflow.is_empty() {
+            self.sink.retry();
+        }
+        &self.out
+    }
+
+    fn copy_destination(&mut self) {
+        let channels = self.channels;
+        self.out.make_silent(channels);
+        if let Some(b) = self.schedule.destination {
+            mix::mix_into(&mut self.out, &self.schedule.buffers[b], ChannelInterpretation::Discrete);
+        }
+    }
+
+    fn run_steps(&mut self, ctx: &ProcessContext) {
+        let Self {
+            nodes,
+            schedule,
+            sink,
+            ..
+        } = self;
+        let Schedule {
+            steps,
+            buffers,
+            inputs,
+            outputs,
+            param_input,
+            ..
+        } = &mut **schedule;
+        for step in steps.iter() {
+            let node = nodes.get_mut(step.node as usize).and_then(|n| n.as_deref_mut());
+            let (Some(node), StepKind::Process(phase)) = (node, step.kind) else {
+                for &b in &step.outputs {
+                    buffers[b].make_silent(1);
+                }
+                continue;
+            };
+            mix_inputs(step, buffers, inputs);
+            compute_params(node, step, buffers, param_input, ctx, sink);
+            let mut slices: [&[f32]; MAX_PARAMS] = [&[]; MAX_PARAMS];
+            for (slot, state) in slices.iter_mut().zip(&node.params) {
+                *slot = state.values();
+            }
+            for &b in &step.outputs {
+                outputs.push(std::mem::take(&mut buffers[b]));
+            }
+            let io = ProcessIo {
+                inputs: &inputs[..step.inputs.len()],
+                outputs: &mut outputs[..],
+                params: &slices[..node.params.len().min(MAX_PARAMS)],
+            };
+            let status = node.processor.process(io, ctx, phase);
+            for (&b, bus) in step.outputs.iter().zip(outputs.drain(..)) {
+                buffers[b] = bus;
+            }
+            if status == ProcessStatus::Ended {
+                sink.push(Feedback::Ended(step.node));
+            }
+        }
+    }
+
+    /// Fills an interleaved device buffer of any size, rendering whole quanta and carrying
+    /// the remainder to the next call.
+    pub fn fill_interleaved(&mut self, data: &mut [f32], channels: usize) {
+        let channels = channels.max(1);
+        for frame in data.chunks_exact_mut(channels) {
+            if self.out_pos == RENDER_QUANTUM {
+                self.render_quantum();
+                self.out_pos = 0;
+            }
+            for (c, sample) in frame.iter_mut().enumerate() {
+                *sample = if c < self.out.channels() {
+                    self.out.channel(c)[self.out_pos]
+                } else {
+                    0.0
+                };
+            }
+            self.out_pos += 1;
+        }
+    }
+
+    /// Appends `frames` frames to planar `out` (one `Vec` per channel), rendering whole
+    /// quanta and carrying the remainder to the next call, like [`Renderer::fill_interleaved`].
+    /// Offline rendering uses this.
+    pub fn render_planar(&mut self, frames: usize, out: &mut [Vec<f32>]) {
+        let mut done = 0;
+        while done < frames {
+            if self.out_pos == RENDER_QUANTUM {
+                self.render_quantum();
+                self.out_pos = 0;
+            }
+            let n = (RENDER_QUANTUM - self.out_pos).min(frames - done);
+            let range = self.out_pos..self.out_pos + n;
+            for (c, dst) in out.iter_mut().enumerate() {
+                if c < self.out.channels() {
+                    dst.extend_from_slice(&self.out.channel(c)[range.clone()]);
+                } else {
+                    dst.extend(std::iter::repeat_n(0.0, n));
+                }
+            }
+            self.out_pos += n;
+            done += n;
+        }
+    }
+}
+
+/// Sums each input's connections into the input scratch, up/down-mixed to the computed
+/// channel count.
+fn mix_inputs(step: &schedule::Step, buffers: &[AudioBus], inputs: &mut [AudioBus]) {
+    for (sources, input) in step.inputs.iter().zip(inputs.iter_mut()) {
+        let widest = sources.iter().map(|&b| buffers[b].channels()).max().unwrap_or(0);
+        let channels = mix::computed_number_of_channels(&step.config, widest);
+        input.make_silent(channels);
+        for &b in sources {
+            mix::mix_into(input, &buffers[b], step.config.interpretation);
+        }
+    }
+}
+
+/// Computes every param of a node: timeline, plus connected audio (down-mixed to mono),
+/// clamped to the nominal range.
+fn compute_params(
+    node: &mut RenderNode,
+    step: &schedule::Step,
+    buffers: &[AudioBus],
+    param_input: &mut AudioBus,
+    ctx: &ProcessContext,
+    sink: &mut FeedbackSink,
+) {
+    let sr = f64::from(ctx.sample_rate);
+    let mut garbage = |values| sink.garbage(Garbage::Curve(values));
+    for (index, state) in node.params.iter_mut().enumerate() {
+        state.compute(ctx.frame, sr, &mut garbage);
+        if let Some((_, sources)) = step.params.iter().find(|(p, _)| *p == index) {
+            param_input.make_silent(1);
+            for &b in sources {
+                mix::mix_into(param_input, &buffers[b], ChannelInterpretation::Speakers);
+            }
+            if !param_input.is_silent() {
+                state.add_input(param_input.channel(0));
+            }
+        }
+        state.finish();
+    }
+}

@@ -1,0 +1,559 @@
+//! The render side of an `AudioParam`: its automation timeline and the per-quantum computation
+//! of its values, following the spec's formulas ("AudioParam" and "Computation of Value").
+//!
+//! Events arrive already validated by the control side (`crate::param::AudioParam`). The
+//! timeline's storage is preallocated there too; when it could overflow, the control side sends
+//! a larger [`Timeline`] through `Command::ReplaceTimeline` first, so inserting never allocates.
+//! Events that leave the timeline holding heap data (value curves) are handed back through the
+//! caller's garbage sink instead of being freed here.
+
+use std::collections::VecDeque;
+
+/// One automation event, as the spec's methods create it. Times are context seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AutomationEvent {
+    /// `setValueAtTime(value, time)`.
+    SetValue {
+        /// The new value.
+        value: f32,
+        /// When it takes effect.
+        time: f64,
+    },
+    /// `linearRampToValueAtTime(value, end_time)`.
+    LinearRamp {
+        /// The value reached at `end_time`.
+        value: f32,
+        /// When the ramp ends.
+        end_time: f64,
+    },
+    /// `exponentialRampToValueAtTime(value, end_time)`.
+    ExponentialRamp {
+        /// The value reached at `end_time` (never 0).
+        value: f32,
+        /// When the ramp ends.
+        end_time: f64,
+    },
+    /// `setTargetAtTime(target, start_time, time_constant)`.
+    SetTarget {
+        /// The value approached.
+        target: f32,
+        /// When the approach starts.
+        start_time: f64,
+        /// The first-order time constant in seconds (0 jumps to the target).
+        time_constant: f64,
+    },
+    /// `setValueCurveAtTime(values, start_time, duration)`.
+    SetValueCurve {
+        /// The curve's points, equally spaced over `duration`.
+        values: Box<[f32]>,
+        /// When the curve starts.
+        start_time: f64,
+        /// How long it lasts.
+        duration: f64,
+    },
+    /// `cancelScheduledValues(cancel_time)`.
+    CancelScheduledValues {
+        /// Events at or after this time are removed.
+        cancel_time: f64,
+    },
+    /// `cancelAndHoldAtTime(cancel_time)`.
+    CancelAndHold {
+        /// The automation is frozen at its value at this time.
+        cancel_time: f64,
+    },
+}
+
+impl AutomationEvent {
+    /// The time that orders this event in the timeline (a ramp's end time, a curve's start).
+    pub fn time(&self) -> f64 {
+        match *self {
+            Self::SetValue { time, .. } => time,
+            Self::LinearRamp { end_time, .. } | Self::ExponentialRamp { end_time, .. } => end_time,
+            Self::SetTarget { start_time, .. } | Self::SetValueCurve { start_time, .. } => start_time,
+            Self::CancelScheduledValues { cancel_time } | Self::CancelAndHold { cancel_time } => {
+                cancel_time
+            }
+        }
+    }
+
+    /// The time until which this event controls the value, if it has a duration of its own.
+    pub fn end_time(&self) -> f64 {
+        match *self {
+            Self::SetValueCurve {
+                start_time,
+                duration,
+                ..
+            } => start_time + duration,
+            _ => self.time(),
+        }
+    }
+
+    fn is_ramp(&self) -> bool {
+        matches!(self, Self::LinearRamp { .. } | Self::ExponentialRamp { .. })
+    }
+
+    fn with_time(mut self, t: f64) -> Self {
+        match &mut self {
+            Self::SetValue { time, .. } => *time = t,
+            Self::LinearRamp { end_time, .. } | Self::ExponentialRamp { end_time, .. } => {
+                *end_time = t
+            }
+            Self::SetTarget { start_time, .. } | Self::SetValueCurve { start_time, .. } => {
+                *start_time = t
+            }
+            Self::CancelScheduledValues { cancel_time } | Self::CancelAndHold { cancel_time } => {
+                *cancel_time = t
+            }
+        }
+        self
+    }
+}
+
+/// The value curve between events: what the param does once the last passed event took over.
+#[derive(Debug)]
+enum Segment {
+    /// A constant value.
+    Hold(f32),
+    /// An exponential approach that started at `start` from `v0`.
+    Target {
+        start: f64,
+        v0: f32,
+        target: f32,
+        tau: f64,
+    },
+    /// A value curve in progress (or finished: then it holds its last value).
+    Curve {
+        values: Box<[f32]>,
+        start: f64,
+        duration: f64,
+        /// The value before the curve started (restored if the curve is cancelled).
+        before: f32,
+    },
+}
+
+impl Segment {
+    fn value_at(&self, t: f64) -> f32 {
+        match self {
+            Self::Hold(v) => *v,
+            Self::Target {
+                start,
+                v0,
+                target,
+                tau,
+            } => set_target_value(*v0, *target, *start, *tau, t),
+            Self::Curve {
+                values,
+                start,
+                duration,
+                ..
+            } => curve_value(values, *start, *duration, t),
+        }
+    }
+}
+
+/// The spec's setTargetAtTime formula: `V1 + (V0 - V1) e^(-(t - T0)/τ)`.
+pub fn set_target_value(v0: f32, v1: f32, t0: f64, tau: f64, t: f64) -> f32 {
+    if tau <= 0.0 {
+        return v1;
+    }
+    let (v0, v1) = (f64::from(v0), f64::from(v1));
+    (v1 + (v0 - v1) * (-(t - t0) / tau).exp()) as f32
+}
+
+/// The spec's setValueCurveAtTime interpolation; holds the last point at and after the end.
+pub fn curve_value(values: &[f32], start: f64, duration: f64, t: f64) -> f32 {
+    let n = values.len();
+    let Some(&last) = values.last() else {
+        return 0.0;
+    };
+    if t >= start + duration || n < 2 {
+        return last;
+    }
+    let pos = (n - 1) as f64 / duration * (t - start).max(0.0);
+    let k = pos.floor() as usize;
+    if k + 1 >= n {
+        return last;
+    }
+    let (a, b) = (f64::from(values[k]), f64::from(values[k + 1]));
+    (a + (b - a) * (pos - k as f64)) as f32
+}
+
+/// The spec's linear ramp formula.
+pub fn linear_ramp_value(v0: f32, v1: f32, t0: f64, t1: f64, t: f64) -> f32 {
+    if t1 <= t0 {
+        return v1;
+    }
+    let (v0, v1) = (f64::from(v0), f64::from(v1));
+    (v0 + (v1 - v0) * (t - t0) / (t1 - t0)) as f32
+}
+
+/// The spec's exponential ramp formula; holds `v0` when the ends differ in sign or `v0` is 0.
+pub fn exponential_ramp_value(v0: f32, v1: f32, t0: f64, t1: f64, t: f64) -> f32 {
+    if v0 == 0.0 || (v0 < 0.0) != (v1 < 0.0) {
+        return v0;
+    }
+    if t1 <= t0 {
+        return v1;
+    }
+    let (v0, v1) = (f64::from(v0), f64::from(v1));
+    (v0 * (v1 / v0).powf((t - t0) / (t1 - t0))) as f32
+}
+
+/// An AudioParam's automation timeline on the render side.
+#[derive(Debug)]
+pub struct Timeline {
+    /// Events not yet passed, sorted by time (stable for equal times).
+    events: VecDeque<AutomationEvent>,
+    /// What the value does after the last passed event.
+    segment: Segment,
+    /// Where a following ramp starts from: the time and value of the last passed event.
+    origin: (f64, f32),
+    /// Whether any event has been passed (a ramp with no preceding event starts "now").
+    has_history: bool,
+}
+
+impl Timeline {
+    /// An empty timeline holding `initial`, with room for `capacity` events.
+    /// Allocates: control thread only.
+    pub fn new(initial: f32, capacity: usize) -> Self {
+        Self {
+            events: VecDeque::with_capacity(capacity),
+            segment: Segment::Hold(initial),
+            origin: (0.0, initial),
+            has_history: false,
+        }
+    }
+
+    /// How many events fit without allocating.
+    pub fn capacity(&self) -> usize {
+        self.events.capacity()
+    }
+
+    /// How many events are stored.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether no events are pending (the value is then constant).
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Moves this timeline's events into `bigger` (which has more capacity) and keeps that
+    /// storage; `bigger` is left holding the old, empty storage, to be dropped on the control
+    /// side. Called on the real-time thread.
+    pub fn move_into(&mut self, bigger: &mut Timeline) {
+        bigger.events.clear();
+        while let Some(e) = self.events.pop_front() {
+            if bigger.events.len() < bigger.events.capacity() {
+                bigger.events.push_back(e);
+            }
+        }
+        std::mem::swap(&mut self.events, &mut bigger.events);
+    }
+
+    /// The value right now (`t` = the current time), for the "current value" of ramps and
+    /// for read-back.
+    pub fn value_at_now(&self, t: f64) -> f32 {
+        match self.events.front() {
+            Some(e) if e.is_ramp() && t < e.time() => self.ramp_value(e, t),
+            _ => self.segment.value_at(t),
+        }
+    }
+
+    /// Inserts an event (or applies a cancel) at `now` seconds. `garbage` receives any heap
+    /// data that leaves the timeline. Called on the real-time thread; never allocates as long as
+    /// the control side sized the timeline (it does, see the module docs).
+    pub fn insert(
+        &mut self,
+        event: AutomationEvent,
+        now: f64,
+        garbage: &mut impl FnMut(Box<[f32]>),
+    ) {
+        let event = if event.time() < now {
+            event.with_time(now)
+        } else {
+            event
+        };
+        match event {
+            AutomationEvent::CancelScheduledValues { cancel_time } => {
+                self.cancel_from(cancel_time, garbage)
+            }
+            AutomationEvent::CancelAndHold { cancel_time } => {
+                self.cancel_and_hold(cancel_time, now, garbage)
+            }
+            e if e.is_ramp() => self.insert_ramp(e, now, garbage),
+            e => self.insert_sorted(e, garbage),
+        }
+    }
+
+    /// Inserts after every event at the same time (spec). If the control side's sizing was
+    /// ever wrong and the timeline is full, the event is dropped (its curve data, if any, goes
+    /// to `garbage`) rather than allocating here.
+    fn insert_sorted(&mut self, event: AutomationEvent, garbage: &mut impl FnMut(Box<[f32]>)) {
+        let t = event.time();
+        let index = self.events.partition_point(|e| e.time() <= t);
+        if self.events.len() < self.events.capacity() {
+            self.events.insert(index, event);
+        } else if let AutomationEvent::SetValueCurve { values, .. } = event {
+            garbage(values);
+        }
+    }
+
+    /// A ramp starts from the previous event; with none, from the current value now; after a
+    /// SetTarget, from that SetTarget's value (spec, linearRampToValueAtTime).
+    fn insert_ramp(
+        &mut self,
+        ramp: AutomationEvent,
+        now: f64,
+        garbage: &mut impl FnMut(Box<[f32]>),
+    ) {
+        let t = ramp.time();
+        let index = self.events.partition_point(|e| e.time() <= t);
+        let previous = index.checked_sub(1).map(|i| &self.events[i]);
+        match previous {
+            None if !self.has_history => {
+                let value = self.value_at_now(now);
+                self.insert_sorted(AutomationEvent::SetValue { value, time: now }, garbage);
+            }
+            None if matches!(self.segment, Segment::Target { .. }) => {
+                // The SetTarget already started: the ramp starts now from its current value.
+                let value = self.segment.value_at(now);
+                self.insert_sorted(AutomationEvent::SetValue { value, time: now }, garbage);
+            }
+            Some(AutomationEvent::SetTarget { start_time, .. }) => {
+                // Not started yet: the ramp replaces it, from the value just before it.
+                let start = *start_time;
+                let before = self.value_before(index - 1, start);
+                self.events[index - 1] = AutomationEvent::SetValue {
+                    value: before,
+                    time: start,
+                };
+            }
+            _ => {}
+        }
+        self.insert_sorted(ramp, garbage);
+    }
+
+    /// The value the timeline has at `t` from the events before `index` alone.
+    fn value_before(&self, index: usize, t: f64) -> f32 {
+        let mut origin = self.origin;
+        let mut last: Option<&AutomationEvent> = None;
+        for e in self.events.range(..index) {
+            last = Some(e);
+            origin = (e.end_time(), Self::event_end_value(e, origin));
+        }
+        match last {
+            None => self.segment.value_at(t),
+            Some(AutomationEvent::SetTarget {
+                target,
+                start_time,
+                time_constant,
+            }) => set_target_value(origin.1, *target, *start_time, *time_constant, t),
+            Some(_) => origin.1,
+        }
+    }
+
+    /// The value an event leaves behind once it has run, given where it started from.
+    fn event_end_value(e: &AutomationEvent, origin: (f64, f32)) -> f32 {
+        match e {
+            AutomationEvent::SetValue { value, .. }
+            | AutomationEvent::LinearRamp { value, .. }
+            | AutomationEvent::ExponentialRamp { value, .. } => *value,
+            AutomationEvent::SetValueCurve { values, .. } => values.last().copied().unwrap_or(0.0),
+            _ => origin.1,
+        }
+    }
+
+    /// cancelScheduledValues: events at or after `cancel_time` go, and so does a value curve
+    /// whose span contains it (restoring the value from before the curve).
+    fn cancel_from(&mut self, cancel_time: f64, garbage: &mut impl FnMut(Box<[f32]>)) {
+        let mut keep = self.events.partition_point(|e| e.time() < cancel_time);
+        if keep > 0
+            && let Some(e @ AutomationEvent::SetValueCurve { .. }) = self.events.get(keep - 1)
+            && e.end_time() >= cancel_time
+        {
+            keep -= 1;
+        }
+        self.cancel_from_index(keep, garbage);
+        if let Segment::Curve {
+            start,
+            duration,
+            before,
+            ..
+        } = self.segment
+            && cancel_time <= start + duration
+        {
+            self.origin = (start, before);
+            if let Segment::Curve { values, .. } =
+                std::mem::replace(&mut self.segment, Segment::Hold(before))
+            {
+                garbage(values);
+            }
+        }
+    }
+
+    /// cancelAndHoldAtTime: freeze the automation at its value at `cancel_time`.
+    fn cancel_and_hold(
+        &mut self,
+        cancel_time: f64,
+        now: f64,
+        garbage: &mut impl FnMut(Box<[f32]>),
+    ) {
+        let hold = self.value_at_time(cancel_time, now);
+        let index = self.events.partition_point(|e| e.time() <= cancel_time);
+        // A ramp in progress at `cancel_time` is cut short and ends at the held value.
+        let cut_ramp = match self.events.get(index) {
+            Some(AutomationEvent::LinearRamp { .. }) => Some(AutomationEvent::LinearRamp {
+                value: hold,
+                end_time: cancel_time,
+            }),
+            Some(AutomationEvent::ExponentialRamp { .. }) => {
+                Some(AutomationEvent::ExponentialRamp {
+                    value: hold,
+                    end_time: cancel_time,
+                })
+            }
+            _ => None,
+        };
+        self.cancel_from_index(index, garbage);
+        let hold_event = cut_ramp.unwrap_or(AutomationEvent::SetValue {
+            value: hold,
+            time: cancel_time,
+        });
+        self.insert_sorted(hold_event, garbage);
+    }
+
+    fn cancel_from_index(&mut self, index: usize, garbage: &mut impl FnMut(Box<[f32]>)) {
+        while self.events.len() > index {
+            if let Some(AutomationEvent::SetValueCurve { values, .. }) = self.events.pop_back() {
+                garbage(values);
+            }
+        }
+    }
+
+    /// The timeline's value at a time at or after `now`, without changing anything.
+    fn value_at_time(&self, t: f64, now: f64) -> f32 {
+        let index = self.events.partition_point(|e| e.time() <= t);
+        match self.events.get(index) {
+            Some(e) if e.is_ramp() => {
+                let origin = self.origin_before(index, now);
+                ramp_formula(e, origin, t)
+            }
+            _ => self.value_before(index, t),
+        }
+    }
+
+    /// Where a ramp at `index` starts from.
+    fn origin_before(&self, index: usize, _now: f64) -> (f64, f32) {
+        let mut origin = self.origin;
+        for e in self.events.range(..index) {
+            origin = (e.end_time(), Self::event_end_value(e, origin));
+        }
+        origin
+    }
+
+    fn ramp_value(&self, ramp: &AutomationEvent, t: f64) -> f32 {
+        ramp_formula(ramp, self.origin, t)
+    }
+
+    /// Passes every event whose time has come by `t`. Returns heap data that left through
+    /// `garbage`. Called on the real-time thread.
+    fn advance_to(&mut self, t: f64, garbage: &mut impl FnMut(Box<[f32]>)) {
+        while let Some(front) = self.events.front() {
+            if front.time() > t {
+                break;
+            }
+            let Some(event) = self.events.pop_front() else {
+                break;
+            };
+            self.pass(event, garbage);
+        }
+    }
+
+    fn pass(&mut self, event: AutomationEvent, garbage: &mut impl FnMut(Box<[f32]>)) {
+        let t = event.time();
+        let value_before = self.segment.value_at(t);
+        let (origin, segment) = match event {
+            AutomationEvent::SetValue { value, time } => ((time, value), Segment::Hold(value)),
+            AutomationEvent::LinearRamp { value, end_time }
+            | AutomationEvent::ExponentialRamp { value, end_time } => {
+                ((end_time, value), Segment::Hold(value))
+            }
+            AutomationEvent::SetTarget {
+                target,
+                start_time,
+                time_constant,
+            } => (
+                (start_time, value_before),
+                Segment::Target {
+                    start: start_time,
+                    v0: value_before,
+                    target,
+                    tau: time_constant,
+                },
+            ),
+            AutomationEvent::SetValueCurve {
+                values,
+                start_time,
+                duration,
+            } => {
+                let last = values.last().copied().unwrap_or(value_before);
+                (
+                    (start_time + duration, last),
+                    Segment::Curve {
+                        values,
+                        start: start_time,
+                        duration,
+                        before: value_before,
+                    },
+                )
+            }
+            // Cancels are applied on insertion and never stored.
+            AutomationEvent::CancelScheduledValues { .. }
+            | AutomationEvent::CancelAndHold { .. } => ((t, value_before), Segment::Hold(value_before)),
+        };
+        self.origin = origin;
+        if let Segment::Curve { values, .. } = std::mem::replace(&mut self.segment, segment) {
+            garbage(values);
+        }
+        self.has_history = true;
+    }
+
+    /// Fills `out` with the timeline's value at each sample time `t0 + i / sample_rate`
+    /// (a-rate), or `out[0]` only (k-rate: pass a one-element slice). Returns whether every
+    /// written value is the same (no automation running). Called on the real-time thread.
+    pub fn compute(
+        &mut self,
+        start_frame: u64,
+        sample_rate: f64,
+        out: &mut [f32],
+        garbage: &mut impl FnMut(Box<[f32]>),
+    ) -> bool {
+        let last = (start_frame + out.len() as u64 - 1) as f64 / sample_rate;
+        if self.events.front().is_none_or(|e| e.time() > last && !e.is_ramp()) {
+            if let Segment::Hold(v) = self.segment {
+                out.fill(v);
+                return true;
+            }
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            let t = (start_frame + i as u64) as f64 / sample_rate;
+            self.advance_to(t, garbage);
+            *o = self.value_at_now(t);
+        }
+        false
+    }
+}
+
+fn ramp_formula(ramp: &AutomationEvent, origin: (f64, f32), t: f64) -> f32 {
+    match *ramp {
+        AutomationEvent::LinearRamp { value, end_time } => {
+            linear_ramp_value(origin.1, value, origin.0, end_time, t)
+        }
+        AutomationEvent::ExponentialRamp { value, end_time } => {
+            exponential_ramp_value(origin.1, value, origin.0, end_time, t)
+        }
+        _ => origin.1,
+    }
+}
