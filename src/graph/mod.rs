@@ -276,7 +276,8 @@ impl Graph {
             // Release what nobody reads after this step.
             for k in 0..node.shape.outputs {
                 let key = (id, k);
-                if writes_outputs && !last_use.contains_key(&key) {
+                let keep = Some(id) == self.destination;
+                if writes_outputs && !keep && !last_use.contains_key(&key) {
                     free.push(buffer_of[&key]);
                 }
             }
