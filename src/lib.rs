@@ -39,6 +39,7 @@
 
 #![warn(missing_docs)]
 
+pub mod asset;
 pub mod backend;
 pub mod command;
 pub mod context;
@@ -66,6 +67,7 @@ use render::Renderer;
 
 /// The things most apps need.
 pub mod prelude {
+    pub use crate::asset::AudioBuffer;
     pub use crate::backend::{AudioOutputConfig, Backend, LatencyHint};
     pub use crate::context::{AudioContext, AudioContextState};
     pub use crate::ecs::connection::{
@@ -142,6 +144,11 @@ impl Plugin for WebAudioPlugin {
                     ecs::commit.in_set(WebAudioSystems::Commit),
                 ),
             );
+        if app.world().contains_resource::<AssetServer>() {
+            app.init_asset::<asset::AudioBuffer>();
+        } else {
+            app.init_resource::<Assets<asset::AudioBuffer>>();
+        }
         let (engine, context) = start_engine(app.world_mut(), &self.backend);
         app.insert_resource(context).insert_resource(engine);
         app.add_audio_node::<node::destination::AudioDestinationNode>()

@@ -9,6 +9,7 @@ use bevy::platform::cell::SyncCell;
 use bevy::prelude::*;
 
 use super::connection::{AudioConnection, ConnectionTarget};
+use crate::asset::AudioBuffer;
 use crate::backend::{ActiveBackend, AudioBackendError, DeviceInfo, Supervisor};
 use crate::backend::offline::OfflineBackend;
 use crate::command::{Command, ControlChannel, RenderShared};
@@ -179,13 +180,20 @@ impl AudioEngine {
     }
 
     /// Builds the node's processor and params and sends them over.
-    pub fn add_node<T: AudioNode>(&mut self, entity: Entity, node: &mut T, config: ChannelConfig) {
+    pub fn add_node<T: AudioNode>(
+        &mut self,
+        entity: Entity,
+        node: &mut T,
+        config: ChannelConfig,
+        buffers: Option<&Assets<AudioBuffer>>,
+    ) {
         let id = self.allocate_id();
         let (sample_rate, channels) = (self.sample_rate, usize::from(self.channels));
         let mut ctx = BuildContext {
             sample_rate,
             max_channels: channels.max(config.count),
             wavetables: &mut self.wavetables,
+            buffers,
         };
         let processor = node.build_processor(&mut ctx);
         let (mut params, mut states) = (Vec::new(), Vec::new());
@@ -229,7 +237,12 @@ impl AudioEngine {
     }
 
     /// New attributes for a running processor.
-    pub fn update_attributes<T: AudioNode>(&mut self, entity: Entity, node: &T) {
+    pub fn update_attributes<T: AudioNode>(
+        &mut self,
+        entity: Entity,
+        node: &T,
+        buffers: Option<&Assets<AudioBuffer>>,
+    ) {
         let Some(id) = self.nodes.get(&entity).map(|r| r.id) else {
             return;
         };
@@ -237,6 +250,7 @@ impl AudioEngine {
             sample_rate: self.sample_rate,
             max_channels: usize::from(self.channels),
             wavetables: &mut self.wavetables,
+            buffers,
         };
         if let Some(message) = node.attributes_message(&mut ctx) {
             self.send(Command::Message { node: id, message });

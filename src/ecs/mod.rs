@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use bevy::prelude::*;
 
+use crate::asset::AudioBuffer;
 use crate::backend::AudioBackendError;
 use crate::command::Feedback;
 use crate::context::{AudioContext, AudioContextState};
@@ -51,7 +52,9 @@ pub(crate) fn sync_nodes<T: AudioNode>(
     mut sent: Local<HashMap<Entity, T::Attributes>>,
     mut removed: RemovedComponents<T>,
     mut errors: MessageWriter<AudioGraphError>,
+    buffers: Option<Res<Assets<AudioBuffer>>>,
 ) {
+    let buffers = buffers.as_deref();
     for entity in removed.read() {
         engine.remove_node(entity);
         sent.remove(&entity);
@@ -70,7 +73,7 @@ pub(crate) fn sync_nodes<T: AudioNode>(
         };
         if !engine.nodes.contains_key(&entity) {
             let fallback = ChannelConfig::default();
-            engine.add_node(entity, node, valid.unwrap_or(fallback));
+            engine.add_node(entity, node, valid.unwrap_or(fallback), buffers);
             sent.insert(entity, node.attributes());
         } else {
             if let Some(config) = valid {
@@ -78,7 +81,7 @@ pub(crate) fn sync_nodes<T: AudioNode>(
             }
             let attributes = node.attributes();
             if sent.get(&entity) != Some(&attributes) {
-                engine.update_attributes(entity, node);
+                engine.update_attributes(entity, node, buffers);
                 sent.insert(entity, attributes);
             }
         }

@@ -107,6 +107,8 @@ pub struct BuildContext<'a> {
     pub max_channels: usize,
     /// Shared band-limited tables of the built-in oscillator types.
     pub wavetables: &'a mut oscillator::WaveTableCache,
+    /// Loaded audio buffers, to resolve a node's `Handle<AudioBuffer>`.
+    pub buffers: Option<&'a Assets<crate::asset::AudioBuffer>>,
 }
 
 /// The static shape of a node, read by the schedule compiler.
