@@ -1,5 +1,7 @@
 //! One test binary (each file in tests/ would link Bevy again).
 
 mod app;
+mod automation;
+mod mixing;
 mod oscillator;
 mod support;
