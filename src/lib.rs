@@ -71,7 +71,8 @@ pub mod prelude {
     pub use crate::backend::{AudioOutputConfig, Backend, LatencyHint};
     pub use crate::context::{AudioContext, AudioContextState};
     pub use crate::ecs::connection::{
-        AudioConnectExt, AudioConnection, ConnectionFrom, ConnectionTarget, ConnectionTo,
+        AudioConnectExt, AudioConnection, AudioInputs, AudioOutputs, ConnectionFrom,
+        ConnectionTarget, ConnectionTo,
     };
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;

@@ -2,6 +2,7 @@
 
 mod app;
 mod automation;
+mod delay;
 mod mixing;
 mod oscillator;
 mod support;
