@@ -1,8 +1,10 @@
 //! One test binary (each file in tests/ would link Bevy again).
 
+mod alloc_counter;
 mod app;
 mod automation;
 mod delay;
 mod mixing;
+mod realtime;
 mod oscillator;
 mod support;
