@@ -35,6 +35,7 @@ pub struct AudioContext {
     pub(crate) back_pressure: u64,
     pub(crate) command_backlog: usize,
     pub(crate) node_count: usize,
+    pub(crate) device_frames: u64,
 }
 
 impl AudioContext {
@@ -123,6 +124,11 @@ impl AudioContext {
     /// Commands waiting on the control side for room in the queue.
     pub fn command_backlog(&self) -> usize {
         self.command_backlog
+    }
+
+    /// Frames the output device has taken from the current stream (0 without a device).
+    pub fn device_frames(&self) -> u64 {
+        self.device_frames
     }
 
     /// Nodes alive on the render side (as the control side knows them).

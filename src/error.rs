@@ -35,7 +35,9 @@ pub(crate) fn finite(name: &str, value: f64) -> Result<(), WebAudioError> {
     if value.is_finite() {
         Ok(())
     } else {
-        Err(WebAudioError::Range(format!("{name} must be finite, got {value}")))
+        Err(WebAudioError::Range(format!(
+            "{name} must be finite, got {value}"
+        )))
     }
 }
 

@@ -68,7 +68,7 @@ use render::Renderer;
 /// The things most apps need.
 pub mod prelude {
     pub use crate::asset::AudioBuffer;
-    pub use crate::backend::{AudioOutputConfig, Backend, LatencyHint};
+    pub use crate::backend::{AudioBackendError, AudioOutputConfig, Backend, LatencyHint};
     pub use crate::context::{AudioContext, AudioContextState};
     pub use crate::ecs::connection::{
         AudioConnectExt, AudioConnection, AudioInputs, AudioOutputs, ConnectionFrom,
@@ -106,6 +106,8 @@ pub enum WebAudioSystems {
 pub struct WebAudioPlugin {
     /// Which backend renders.
     pub backend: Backend,
+    /// Called on the render thread around every render (profiling, allocation checks).
+    pub render_hooks: Option<backend::slot::RenderHooks>,
 }
 
 impl WebAudioPlugin {
@@ -116,6 +118,7 @@ impl WebAudioPlugin {
                 sample_rate,
                 channels,
             },
+            render_hooks: None,
         }
     }
 }
@@ -137,7 +140,10 @@ impl Plugin for WebAudioPlugin {
                     .chain()
                     .after(TransformSystems::Propagate),
             )
-            .add_systems(First, ecs::receive_feedback.in_set(WebAudioSystems::Feedback))
+            .add_systems(
+                First,
+                ecs::receive_feedback.in_set(WebAudioSystems::Feedback),
+            )
             .add_systems(
                 PostUpdate,
                 (
@@ -150,7 +156,7 @@ impl Plugin for WebAudioPlugin {
         } else {
             app.init_resource::<Assets<asset::AudioBuffer>>();
         }
-        let (engine, context) = start_engine(app.world_mut(), &self.backend);
+        let (engine, context) = start_engine(app.world_mut(), &self.backend, self.render_hooks);
         app.insert_resource(context).insert_resource(engine);
         app.add_audio_node::<node::destination::AudioDestinationNode>()
             .add_audio_node::<node::gain::GainNode>()
@@ -162,7 +168,11 @@ impl Plugin for WebAudioPlugin {
 }
 
 /// Opens the backend, spawns the destination, and builds the engine and context resources.
-fn start_engine(world: &mut World, backend: &Backend) -> (AudioEngine, AudioContext) {
+fn start_engine(
+    world: &mut World,
+    backend: &Backend,
+    hooks: Option<backend::slot::RenderHooks>,
+) -> (AudioEngine, AudioContext) {
     let shared = command::shared();
     let (control, render_channel) = command::channel(COMMAND_CAPACITY, FEEDBACK_CAPACITY);
     let renderer_shared = shared.clone();
@@ -175,6 +185,7 @@ fn start_engine(world: &mut World, backend: &Backend) -> (AudioEngine, AudioCont
             ARENA_CAPACITY,
         )
     };
+    let mut startup_error = None;
     let (engine_backend, rate, channels) = match *backend {
         Backend::Offline {
             sample_rate,
@@ -185,13 +196,15 @@ fn start_engine(world: &mut World, backend: &Backend) -> (AudioEngine, AudioCont
             channels,
         ),
         ref realtime => {
-            let (supervisor, error) = Supervisor::start(realtime.clone(), make_renderer, shared.clone());
+            let (supervisor, error) =
+                Supervisor::start(realtime.clone(), make_renderer, shared.clone(), hooks);
             if let Some(error) = &error {
                 backend::warn_fallback(error);
             }
+            startup_error = error;
             let (rate, channels) = (supervisor.sample_rate(), supervisor.channels());
             let backend = EngineBackend::Realtime {
-                supervisor,
+                supervisor: Box::new(supervisor),
                 parked: None,
             };
             (backend, rate, channels)
@@ -226,8 +239,17 @@ fn start_engine(world: &mut World, backend: &Backend) -> (AudioEngine, AudioCont
         back_pressure: 0,
         command_backlog: 0,
         node_count: 0,
+        device_frames: 0,
     };
-    let engine = AudioEngine::new(control, engine_backend, shared, rate as f32, channels, destination);
+    let mut engine = AudioEngine::new(
+        control,
+        engine_backend,
+        shared,
+        rate as f32,
+        channels,
+        destination,
+    );
+    engine.startup_error = startup_error;
     (engine, context)
 }
 
@@ -240,8 +262,12 @@ pub trait AudioNodeAppExt {
 
 impl AudioNodeAppExt for App {
     fn add_audio_node<T: AudioNode + bevy::reflect::GetTypeRegistration>(&mut self) -> &mut Self {
-        self.register_type::<T>()
-            .add_systems(PostUpdate, ecs::sync_nodes::<T>.in_set(WebAudioSystems::Sync).before(ecs::sync_connections))
+        self.register_type::<T>().add_systems(
+            PostUpdate,
+            ecs::sync_nodes::<T>
+                .in_set(WebAudioSystems::Sync)
+                .before(ecs::sync_connections),
+        )
     }
 }
 
@@ -275,5 +301,21 @@ impl OfflineRenderExt for World {
 impl OfflineRenderExt for App {
     fn render(&mut self, frames: usize) -> Result<Vec<Vec<f32>>, WebAudioError> {
         self.world_mut().render(frames)
+    }
+}
+
+/// Test hooks (not part of the stable API).
+#[doc(hidden)]
+pub mod testing {
+    use bevy::prelude::*;
+
+    use crate::ecs::engine::{AudioEngine, EngineBackend};
+
+    /// Makes the running output stream report a fatal error, as a device failure would.
+    pub fn inject_stream_error(world: &mut World) {
+        let mut engine = world.resource_mut::<AudioEngine>();
+        if let EngineBackend::Realtime { supervisor, .. } = engine.backend.get() {
+            supervisor.inject_stream_error();
+        }
     }
 }

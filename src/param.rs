@@ -298,7 +298,8 @@ impl AudioParam {
         error::finite("value", f64::from(value))?;
         self.value = value;
         self.sent_value = value;
-        self.pending.push(AutomationEvent::SetValue { value, time: 0.0 });
+        self.pending
+            .push(AutomationEvent::SetValue { value, time: 0.0 });
         Ok(self)
     }
 
@@ -331,7 +332,10 @@ impl AudioParam {
     ///
     /// # Errors
     /// `InvalidStateError` when the spec fixes this param's rate and `rate` differs.
-    pub fn set_automation_rate(&mut self, rate: AutomationRate) -> Result<&mut Self, AudioParamError> {
+    pub fn set_automation_rate(
+        &mut self,
+        rate: AutomationRate,
+    ) -> Result<&mut Self, AudioParamError> {
         if self.descriptor.fixed_rate && rate != self.descriptor.rate {
             return Err(WebAudioError::InvalidState(format!(
                 "this param's automationRate must stay {:?}",
@@ -347,7 +351,11 @@ impl AudioParam {
     /// # Errors
     /// `RangeError` for a non-finite value or a negative/non-finite time; `NotSupportedError`
     /// inside a scheduled value curve.
-    pub fn set_value_at_time(&mut self, value: f32, start_time: f64) -> Result<&mut Self, AudioParamError> {
+    pub fn set_value_at_time(
+        &mut self,
+        value: f32,
+        start_time: f64,
+    ) -> Result<&mut Self, AudioParamError> {
         error::finite("value", f64::from(value))?;
         error::time("startTime", start_time)?;
         self.push(AutomationEvent::SetValue {
@@ -360,7 +368,11 @@ impl AudioParam {
     ///
     /// # Errors
     /// As [`AudioParam::set_value_at_time`].
-    pub fn linear_ramp_to_value_at_time(&mut self, value: f32, end_time: f64) -> Result<&mut Self, AudioParamError> {
+    pub fn linear_ramp_to_value_at_time(
+        &mut self,
+        value: f32,
+        end_time: f64,
+    ) -> Result<&mut Self, AudioParamError> {
         error::finite("value", f64::from(value))?;
         error::time("endTime", end_time)?;
         self.push(AutomationEvent::LinearRamp { value, end_time })
@@ -371,7 +383,11 @@ impl AudioParam {
     ///
     /// # Errors
     /// `RangeError` when `value` is 0, not finite, or the time is negative or not finite.
-    pub fn exponential_ramp_to_value_at_time(&mut self, value: f32, end_time: f64) -> Result<&mut Self, AudioParamError> {
+    pub fn exponential_ramp_to_value_at_time(
+        &mut self,
+        value: f32,
+        end_time: f64,
+    ) -> Result<&mut Self, AudioParamError> {
         error::finite("value", f64::from(value))?;
         if value == 0.0 {
             return Err(WebAudioError::Range(
@@ -388,7 +404,12 @@ impl AudioParam {
     /// # Errors
     /// `RangeError` for a non-finite target, a negative or non-finite start time, or a negative
     /// or non-finite time constant.
-    pub fn set_target_at_time(&mut self, target: f32, start_time: f64, time_constant: f64) -> Result<&mut Self, AudioParamError> {
+    pub fn set_target_at_time(
+        &mut self,
+        target: f32,
+        start_time: f64,
+        time_constant: f64,
+    ) -> Result<&mut Self, AudioParamError> {
         error::finite("target", f64::from(target))?;
         error::time("startTime", start_time)?;
         error::time("timeConstant", time_constant)?;
@@ -405,7 +426,12 @@ impl AudioParam {
     /// `InvalidStateError` for fewer than 2 values; `RangeError` for a non-finite value, a
     /// negative start time or a non-positive duration; `NotSupportedError` when the curve
     /// overlaps another event.
-    pub fn set_value_curve_at_time(&mut self, values: &[f32], start_time: f64, duration: f64) -> Result<&mut Self, AudioParamError> {
+    pub fn set_value_curve_at_time(
+        &mut self,
+        values: &[f32],
+        start_time: f64,
+        duration: f64,
+    ) -> Result<&mut Self, AudioParamError> {
         if values.len() < 2 {
             return Err(WebAudioError::InvalidState(format!(
                 "setValueCurveAtTime needs at least 2 values, got {}",
@@ -413,7 +439,9 @@ impl AudioParam {
             )));
         }
         if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-            return Err(WebAudioError::Range(format!("curve values must be finite, got {v}")));
+            return Err(WebAudioError::Range(format!(
+                "curve values must be finite, got {v}"
+            )));
         }
         error::time("startTime", start_time)?;
         error::finite("duration", duration)?;
@@ -423,7 +451,11 @@ impl AudioParam {
             )));
         }
         let end = start_time + duration;
-        if self.spans.iter().any(|s| s.start > start_time && s.start < end) {
+        if self
+            .spans
+            .iter()
+            .any(|s| s.start > start_time && s.start < end)
+        {
             return Err(WebAudioError::NotSupported(
                 "setValueCurveAtTime overlaps a scheduled event".into(),
             ));
@@ -439,7 +471,10 @@ impl AudioParam {
     ///
     /// # Errors
     /// `RangeError` for a negative or non-finite time.
-    pub fn cancel_scheduled_values(&mut self, cancel_time: f64) -> Result<&mut Self, AudioParamError> {
+    pub fn cancel_scheduled_values(
+        &mut self,
+        cancel_time: f64,
+    ) -> Result<&mut Self, AudioParamError> {
         error::time("cancelTime", cancel_time)?;
         self.spans
             .retain(|s| s.start < cancel_time && !(s.curve && s.end >= cancel_time));
@@ -452,13 +487,17 @@ impl AudioParam {
     ///
     /// # Errors
     /// `RangeError` for a negative or non-finite time.
-    pub fn cancel_and_hold_at_time(&mut self, cancel_time: f64) -> Result<&mut Self, AudioParamError> {
+    pub fn cancel_and_hold_at_time(
+        &mut self,
+        cancel_time: f64,
+    ) -> Result<&mut Self, AudioParamError> {
         error::time("cancelTime", cancel_time)?;
         self.spans.retain(|s| s.start <= cancel_time);
         for s in &mut self.spans {
             s.end = s.end.min(cancel_time);
         }
-        self.pending.push(AutomationEvent::CancelAndHold { cancel_time });
+        self.pending
+            .push(AutomationEvent::CancelAndHold { cancel_time });
         Ok(self)
     }
 
@@ -498,7 +537,10 @@ impl AudioParam {
 
     /// Drains what the render side has not seen yet, in call order: a value edited through
     /// reflection (inspector, scene) becomes a `setValueAtTime(value, now)`.
-    pub(crate) fn drain_pending(&mut self, out: &mut impl FnMut(AutomationEvent)) -> Option<AutomationRate> {
+    pub(crate) fn drain_pending(
+        &mut self,
+        out: &mut impl FnMut(AutomationEvent),
+    ) -> Option<AutomationRate> {
         if self.value != self.sent_value && self.value.is_finite() {
             self.sent_value = self.value;
             out(AutomationEvent::SetValue {

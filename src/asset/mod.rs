@@ -52,7 +52,9 @@ impl AudioBuffer {
         }
         let length = channels[0].len();
         if length == 0 {
-            return Err(WebAudioError::NotSupported("length must be at least 1".into()));
+            return Err(WebAudioError::NotSupported(
+                "length must be at least 1".into(),
+            ));
         }
         if channels.iter().any(|c| c.len() != length) {
             return Err(WebAudioError::NotSupported(

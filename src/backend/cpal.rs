@@ -26,7 +26,7 @@ pub struct StreamHealth {
     pub callbacks: AtomicU64,
     /// Frames delivered to the device.
     pub frames: AtomicU64,
-    /// Non-xrun stream errors.
+    /// Non-xrun stream errors (transient ones included).
     pub errors: AtomicU64,
     /// A fatal error happened: the stream must be torn down.
     pub fatal: AtomicBool,
@@ -53,15 +53,21 @@ fn device_error(message: impl Into<String>) -> AudioBackendError {
 fn find_device(config: &AudioOutputConfig) -> Result<cpal::Device, AudioBackendError> {
     let host = cpal::default_host();
     match &config.device {
-        None => host
-            .default_output_device()
-            .ok_or_else(|| device_error("no default output device (no sound card or audio server)")),
+        None => host.default_output_device().ok_or_else(|| {
+            device_error("no default output device (no sound card or audio server)")
+        }),
         Some(name) => host
             .output_devices()
             .map_err(|e| device_error(e.to_string()))?
             .find(|d| d.description().is_ok_and(|desc| desc.name() == name))
             .ok_or_else(|| device_error(format!("no output device named {name:?}"))),
     }
+}
+
+/// Whether the configured device exists and reports a default format (a quick probe that
+/// does not open a stream).
+pub fn device_available(config: &AudioOutputConfig) -> bool {
+    find_device(config).is_ok_and(|d| d.default_output_config().is_ok())
 }
 
 /// The buffer size for a latency hint within the device's range.
@@ -98,9 +104,9 @@ impl CpalBackend {
             .description()
             .map(|d| d.name().to_string())
             .unwrap_or_else(|_| "unknown".into());
-        let default = device.default_output_config().map_err(|e| {
-            device_error(format!("{name}: {e} (no sound card or audio server?)"))
-        })?;
+        let default = device
+            .default_output_config()
+            .map_err(|e| device_error(format!("{name}: {e} (no sound card or audio server?)")))?;
         let sample_rate = format
             .map(|f| f.0)
             .or(config.sample_rate)
@@ -115,7 +121,14 @@ impl CpalBackend {
             buffer_size: buffer_size(config.latency, default.buffer_size()),
         };
         let health = Arc::new(StreamHealth::default());
-        let stream = build(&device, &stream_config, default.sample_format(), slot, shared, health.clone())?;
+        let stream = build(
+            &device,
+            &stream_config,
+            default.sample_format(),
+            slot,
+            shared,
+            health.clone(),
+        )?;
         stream
             .play()
             .map_err(|e| AudioBackendError::StreamFailed(e.to_string()))?;
@@ -174,12 +187,22 @@ where
         let frames = data.len() / channels.max(1);
         record(&data_health, &shared, info, frames, started, sample_rate);
     };
-    let error_callback = move |error: cpal::Error| {
-        if error.kind() == cpal::ErrorKind::Xrun {
+    let error_callback = move |error: cpal::Error| match error.kind() {
+        cpal::ErrorKind::Xrun => {
             error_shared.xruns.fetch_add(1, Ordering::Relaxed);
-        } else if error.kind() != cpal::ErrorKind::DeviceChanged {
+        }
+        cpal::ErrorKind::DeviceChanged => {}
+        // The device or server is gone for good: tear down now.
+        cpal::ErrorKind::DeviceNotAvailable
+        | cpal::ErrorKind::StreamInvalidated
+        | cpal::ErrorKind::HostUnavailable => {
             health.errors.fetch_add(1, Ordering::Relaxed);
             health.fatal.store(true, Ordering::Release);
+        }
+        // Backend hiccups can be transient (a server still starting up): the supervisor only
+        // gives up when errors come and the data callbacks stop.
+        _ => {
+            health.errors.fetch_add(1, Ordering::Relaxed);
         }
     };
     device
@@ -195,6 +218,7 @@ fn render_callback<T: SizedSample + cpal::FromSample<f32>>(
     slot: &RendererSlot,
     scratch: &mut [f32],
 ) {
+    slot.claim();
     let chunk = scratch.len().max(channels);
     for block in data.chunks_mut(chunk) {
         let out = &mut scratch[..block.len()];
@@ -220,13 +244,14 @@ fn record(
     let load = started.elapsed().as_secs_f32() / budget.max(f32::EPSILON);
     shared.record_load(load);
     if load > 1.0 {
-        shared.xruns.fetch_add(1, Ordering::Relaxed);
+        shared.overruns.fetch_add(1, Ordering::Relaxed);
     }
     let ts = info.timestamp();
     if let Some(latency) = ts.playback.checked_duration_since(ts.callback) {
-        health
-            .output_latency_us
-            .store(latency.as_micros().min(u128::from(u32::MAX)) as u32, Ordering::Relaxed);
+        health.output_latency_us.store(
+            latency.as_micros().min(u128::from(u32::MAX)) as u32,
+            Ordering::Relaxed,
+        );
     }
     health.buffer_frames.store(frames as u32, Ordering::Relaxed);
     health.frames.fetch_add(frames as u64, Ordering::Relaxed);

@@ -136,13 +136,18 @@ pub enum ActiveBackend {
 
 enum Active {
     #[cfg(feature = "cpal")]
-    Cpal(cpal::CpalBackend, Instant, u64),
+    Cpal(cpal::CpalBackend, Instant, u64, u64),
     Null(#[allow(dead_code)] null::NullBackend),
     Stopped,
 }
 
 /// How long a stream may go without a callback before it counts as dead.
 const STALL: Duration = Duration::from_millis(1500);
+/// How long a new stream may take to call back the first time (a sound server that was just
+/// restarted can take a couple of seconds).
+const FIRST_CALLBACK: Duration = Duration::from_secs(5);
+/// Errors with no data callback for this long: the stream is dead.
+const ERRORS_AND_NO_DATA: Duration = Duration::from_millis(300);
 /// How often to try reopening the device after falling back.
 const RETRY: Duration = Duration::from_secs(2);
 
@@ -157,6 +162,8 @@ pub struct Supervisor {
     info: DeviceInfo,
     last_retry: Instant,
     injected_fault: bool,
+    /// A null backend handing over to a new stream (dropped once the stream has claimed).
+    retiring: Option<Active>,
 }
 
 impl Supervisor {
@@ -166,8 +173,9 @@ impl Supervisor {
         wanted: Backend,
         make_renderer: impl FnOnce(u32, u16) -> Renderer,
         shared: Arc<RenderShared>,
+        hooks: Option<slot::RenderHooks>,
     ) -> (Self, Option<AudioBackendError>) {
-        let slot = RendererSlot::default();
+        let slot = RendererSlot::new(hooks);
         let mut supervisor = Self {
             slot,
             active: Active::Stopped,
@@ -178,6 +186,7 @@ impl Supervisor {
             info: DeviceInfo::default(),
             last_retry: Instant::now(),
             injected_fault: false,
+            retiring: None,
         };
         let error = match wanted {
             #[cfg(feature = "cpal")]
@@ -192,7 +201,9 @@ impl Supervisor {
             } => {
                 supervisor.sample_rate = sample_rate;
                 supervisor.channels = channels;
-                let _ = supervisor.slot.put(Box::new(make_renderer(sample_rate, channels)));
+                let _ = supervisor
+                    .slot
+                    .put(Box::new(make_renderer(sample_rate, channels)));
                 supervisor.start_null();
                 None
             }
@@ -217,7 +228,7 @@ impl Supervisor {
                     .put(Box::new(make_renderer(self.sample_rate, self.channels)));
                 self.info = backend.info.clone();
                 let callbacks = backend.health.callbacks.load(Ordering::Acquire);
-                self.active = Active::Cpal(backend, Instant::now(), callbacks);
+                self.active = Active::Cpal(backend, Instant::now(), callbacks, 0);
                 None
             }
             Err(error) => {
@@ -234,6 +245,7 @@ impl Supervisor {
 
     fn start_null(&mut self) {
         self.active = Active::Stopped;
+        self.slot.release();
         self.info = DeviceInfo {
             name: "null".into(),
             sample_rate: self.sample_rate,
@@ -286,7 +298,7 @@ impl Supervisor {
         }
     }
 
-    /// Frames delivered to the device by the current stream.
+    /// Frames delivered to the device by the current stream (0 on the null backend).
     pub fn device_frames(&self) -> u64 {
         match &self.active {
             #[cfg(feature = "cpal")]
@@ -306,6 +318,9 @@ impl Supervisor {
     /// returns the error. While on the fallback, retries the device. Control thread, once per
     /// frame.
     pub fn poll(&mut self) -> Vec<AudioBackendError> {
+        if self.slot.is_claimed() {
+            self.retiring = None;
+        }
         let mut errors = Vec::new();
         if let Some(error) = self.check_stream() {
             errors.push(error);
@@ -318,23 +333,33 @@ impl Supervisor {
     fn check_stream(&mut self) -> Option<AudioBackendError> {
         let injected = std::mem::take(&mut self.injected_fault);
         #[cfg(feature = "cpal")]
-        if let Active::Cpal(backend, last_seen, last_count) = &mut self.active {
+        if let Active::Cpal(backend, last_seen, last_count, errors_seen) = &mut self.active {
             if injected {
-                return Some(AudioBackendError::StreamFailed("injected test fault".into()));
+                return Some(AudioBackendError::StreamFailed(
+                    "injected test fault".into(),
+                ));
             }
+            let errors = backend.health.errors.load(Ordering::Relaxed);
             if backend.health.fatal.load(Ordering::Acquire) {
                 return Some(AudioBackendError::StreamFailed(format!(
-                    "{} stream errors from the device",
-                    backend.health.errors.load(Ordering::Relaxed)
+                    "the device went away ({errors} stream errors)"
                 )));
             }
             let count = backend.health.callbacks.load(Ordering::Acquire);
+            let silent_for = last_seen.elapsed();
             if count != *last_count {
                 *last_count = count;
                 *last_seen = Instant::now();
-            } else if last_seen.elapsed() > STALL {
+                *errors_seen = errors;
+            } else if errors > *errors_seen && silent_for > ERRORS_AND_NO_DATA {
+                return Some(AudioBackendError::StreamFailed(format!(
+                    "{} stream errors and no audio for {} ms",
+                    errors - *errors_seen,
+                    silent_for.as_millis()
+                )));
+            } else if silent_for > if count == 0 { FIRST_CALLBACK } else { STALL } {
                 return Some(AudioBackendError::StreamStalled(
-                    last_seen.elapsed().as_millis() as u64,
+                    silent_for.as_millis() as u64
                 ));
             }
         }
@@ -346,6 +371,7 @@ impl Supervisor {
     /// and starts the null backend with it.
     fn fall_back(&mut self) {
         self.active = Active::Stopped; // drops the stream: its callback is joined
+        self.retiring = None; // a null thread still handing over keeps rendering no more
         self.last_retry = Instant::now();
         self.start_null();
     }
@@ -362,15 +388,23 @@ impl Supervisor {
                 ..config.clone()
             };
             let format = Some((self.sample_rate, self.channels));
-            // Stop the null thread first so the renderer is in the slot when the stream starts.
-            self.active = Active::Stopped;
-            match cpal::CpalBackend::open(&config, self.slot.clone(), self.shared.clone(), format) {
-                Ok(backend) => {
-                    self.info = backend.info.clone();
-                    let count = backend.health.callbacks.load(Ordering::Acquire);
-                    self.active = Active::Cpal(backend, Instant::now(), count);
-                }
-                Err(_) => self.start_null(),
+            // Probe first; the null thread keeps rendering until the new stream's first
+            // callback claims the slot (then it stops by itself), so the clock never pauses.
+            if !cpal::device_available(&config) {
+                return;
+            }
+            if let Ok(backend) =
+                cpal::CpalBackend::open(&config, self.slot.clone(), self.shared.clone(), format)
+            {
+                self.info = backend.info.clone();
+                let count = backend.health.callbacks.load(Ordering::Acquire);
+                // Dropping the old null backend joins its thread, which has stopped or stops
+                // at the claim.
+                let old = std::mem::replace(
+                    &mut self.active,
+                    Active::Cpal(backend, Instant::now(), count, 0),
+                );
+                self.retiring = Some(old);
             }
         }
         let _ = RETRY;
@@ -379,6 +413,7 @@ impl Supervisor {
     /// Stops everything and returns the renderer (suspend, or shutting down).
     pub fn stop(&mut self) -> Option<Box<Renderer>> {
         self.active = Active::Stopped;
+        self.retiring = None;
         self.slot.take()
     }
 
@@ -389,11 +424,16 @@ impl Supervisor {
             #[cfg(feature = "cpal")]
             Backend::Cpal(config) => {
                 let format = Some((self.sample_rate, self.channels));
-                match cpal::CpalBackend::open(config, self.slot.clone(), self.shared.clone(), format) {
+                match cpal::CpalBackend::open(
+                    config,
+                    self.slot.clone(),
+                    self.shared.clone(),
+                    format,
+                ) {
                     Ok(backend) => {
                         self.info = backend.info.clone();
                         let count = backend.health.callbacks.load(Ordering::Acquire);
-                        self.active = Active::Cpal(backend, Instant::now(), count);
+                        self.active = Active::Cpal(backend, Instant::now(), count, 0);
                     }
                     Err(_) => self.start_null(),
                 }
@@ -411,5 +451,7 @@ impl Drop for Supervisor {
 
 /// Logged once when the game starts without a device.
 pub(crate) fn warn_fallback(error: &AudioBackendError) {
-    warn!("bevy_webaudio: {error}; rendering on the null backend (no sound), the game keeps running");
+    warn!(
+        "bevy_webaudio: {error}; rendering on the null backend (no sound), the game keeps running"
+    );
 }

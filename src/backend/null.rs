@@ -11,7 +11,8 @@ use super::slot::RendererSlot;
 /// Frames rendered per tick of the null thread.
 const TICK_FRAMES: usize = 512;
 
-/// A running null backend; dropping it stops the thread.
+/// A running null backend; dropping it stops the thread. It also stops by itself when a
+/// device stream claims the renderer's slot.
 pub struct NullBackend {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -36,7 +37,7 @@ fn run(slot: &RendererSlot, stop: &AtomicBool, sample_rate: f32, channels: usize
     let mut scratch = vec![0.0f32; TICK_FRAMES * channels.max(1)];
     let tick = Duration::from_secs_f64(TICK_FRAMES as f64 / f64::from(sample_rate));
     let mut deadline = Instant::now();
-    while !stop.load(Ordering::Acquire) {
+    while !stop.load(Ordering::Acquire) && !slot.is_claimed() {
         let started = Instant::now();
         slot.with(|r| {
             r.fill_interleaved(&mut scratch, channels);

@@ -133,8 +133,10 @@ pub struct RenderShared {
     pub peak_load: AtomicU32,
     /// Smoothed average load, as f32 bits.
     pub average_load: AtomicU32,
-    /// Output underruns/overruns reported by the device, or callbacks that overran.
+    /// Underruns/overruns reported by the device.
     pub xruns: AtomicU64,
+    /// Callbacks that took longer to render than the audio they produced (a sure xrun).
+    pub overruns: AtomicU64,
     /// Commands applied on the render thread.
     pub commands_applied: AtomicU64,
     /// Feedback messages that had to wait because the feedback queue was full.
@@ -153,7 +155,11 @@ impl RenderShared {
             self.peak_load.store(load.to_bits(), Ordering::Relaxed);
         }
         let avg = f32::from_bits(self.average_load.load(Ordering::Relaxed));
-        let avg = if avg == 0.0 { load } else { avg + (load - avg) * 0.05 };
+        let avg = if avg == 0.0 {
+            load
+        } else {
+            avg + (load - avg) * 0.05
+        };
         self.average_load.store(avg.to_bits(), Ordering::Relaxed);
     }
 
@@ -165,7 +171,11 @@ impl RenderShared {
     /// `(current, average, peak)` render load.
     pub fn loads(&self) -> (f32, f32, f32) {
         let read = |a: &AtomicU32| f32::from_bits(a.load(Ordering::Relaxed));
-        (read(&self.load), read(&self.average_load), read(&self.peak_load))
+        (
+            read(&self.load),
+            read(&self.average_load),
+            read(&self.peak_load),
+        )
     }
 }
 

@@ -90,7 +90,8 @@ pub trait AudioConnectExt {
     /// `connect(destination[param], output)` (output 0; see [`AudioConnectExt::connect_param_from`]).
     fn connect_param(&mut self, destination: Entity, param: ParamId) -> &mut Self;
     /// `connect(destination[param], output)`.
-    fn connect_param_from(&mut self, destination: Entity, param: ParamId, output: u32) -> &mut Self;
+    fn connect_param_from(&mut self, destination: Entity, param: ParamId, output: u32)
+    -> &mut Self;
     /// `disconnect(destination)`: despawns every edge from this node to `destination`.
     fn disconnect(&mut self, destination: Entity) -> &mut Self;
     /// `disconnect()`: despawns every edge leaving this node.
@@ -141,7 +142,12 @@ impl AudioConnectExt for EntityCommands<'_> {
         self.connect_param_from(destination, param, 0)
     }
 
-    fn connect_param_from(&mut self, destination: Entity, param: ParamId, output: u32) -> &mut Self {
+    fn connect_param_from(
+        &mut self,
+        destination: Entity,
+        param: ParamId,
+        output: u32,
+    ) -> &mut Self {
         let connection = AudioConnection {
             output,
             target: ConnectionTarget::Param(param),

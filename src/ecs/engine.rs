@@ -10,8 +10,8 @@ use bevy::prelude::*;
 
 use super::connection::{AudioConnection, ConnectionTarget};
 use crate::asset::AudioBuffer;
-use crate::backend::{ActiveBackend, AudioBackendError, DeviceInfo, Supervisor};
 use crate::backend::offline::OfflineBackend;
+use crate::backend::{ActiveBackend, AudioBackendError, DeviceInfo, Supervisor};
 use crate::command::{Command, ControlChannel, RenderShared};
 use crate::error::WebAudioError;
 use crate::graph::{Edge, EdgeTarget, Graph, GraphNode};
@@ -31,7 +31,7 @@ pub(crate) enum EngineBackend {
     /// A thread (cpal callback or null) under the supervisor; `parked` holds the renderer
     /// while the context is suspended.
     Realtime {
-        supervisor: Supervisor,
+        supervisor: Box<Supervisor>,
         parked: Option<Box<Renderer>>,
     },
     /// On the caller of `render()`.
@@ -79,6 +79,14 @@ impl EngineBackend {
                 requested_buffer_frames: 0,
                 sample_format: "F32".into(),
             },
+        }
+    }
+
+    /// Frames the device took from the current stream.
+    pub fn device_frames(&self) -> u64 {
+        match self {
+            Self::Realtime { supervisor, .. } => supervisor.device_frames(),
+            Self::Offline(_) => 0,
         }
     }
 
@@ -130,6 +138,8 @@ pub(crate) struct AudioEngine {
     wavetables: WaveTableCache,
     /// Frames delivered by an offline backend.
     pub offline_frames: u64,
+    /// Why the configured device could not be opened at start, reported once as a message.
+    pub startup_error: Option<AudioBackendError>,
 }
 
 impl AudioEngine {
@@ -158,6 +168,7 @@ impl AudioEngine {
             pending_removals: Vec::new(),
             wavetables: WaveTableCache::default(),
             offline_frames: 0,
+            startup_error: None,
         }
     }
 
@@ -216,7 +227,9 @@ impl AudioEngine {
             params,
             shape,
             config,
-            outputs: (0..shape.outputs).map(|k| node.output_channels(k)).collect(),
+            outputs: (0..shape.outputs)
+                .map(|k| node.output_channels(k))
+                .collect(),
         };
         self.send(Command::AddNode {
             id,
@@ -377,7 +390,11 @@ impl AudioEngine {
                 )
             })
             .collect();
-        let edges = self.edges.values().filter_map(|e| self.resolve(e)).collect();
+        let edges = self
+            .edges
+            .values()
+            .filter_map(|e| self.resolve(e))
+            .collect();
         Graph {
             nodes,
             edges,
@@ -391,7 +408,9 @@ impl AudioEngine {
         self.validate_edge(edge).ok()?;
         let target = match edge.connection.target {
             ConnectionTarget::Input(i) => EdgeTarget::Input(i as usize),
-            ConnectionTarget::Param(p) => EdgeTarget::Param(to.params.iter().position(|q| *q == p)?),
+            ConnectionTarget::Param(p) => {
+                EdgeTarget::Param(to.params.iter().position(|q| *q == p)?)
+            }
         };
         Some(Edge {
             from: from.id,

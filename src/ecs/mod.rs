@@ -96,7 +96,11 @@ pub(crate) fn sync_connections(
     mut engine: ResMut<AudioEngine>,
     edges: Query<
         (Entity, &ConnectionFrom, &ConnectionTo, &AudioConnection),
-        Or<(Changed<ConnectionFrom>, Changed<ConnectionTo>, Changed<AudioConnection>)>,
+        Or<(
+            Changed<ConnectionFrom>,
+            Changed<ConnectionTo>,
+            Changed<AudioConnection>,
+        )>,
     >,
     mut removed: RemovedComponents<AudioConnection>,
     mut errors: MessageWriter<AudioGraphError>,
@@ -149,6 +153,9 @@ pub(crate) fn receive_feedback(
             Feedback::Garbage(garbage) => drop(garbage),
         }
     }
+    if let Some(error) = engine.startup_error.take() {
+        faults.write(AudioBackendFault(error));
+    }
     for error in engine.backend.get().poll() {
         crate::backend::warn_fallback(&error);
         faults.write(AudioBackendFault(error));
@@ -162,7 +169,10 @@ fn apply_state_request(engine: &mut AudioEngine, context: &mut AudioContext) {
         return;
     };
     if state != context.state {
-        engine.backend.get().set_running(state == AudioContextState::Running);
+        engine
+            .backend
+            .get()
+            .set_running(state == AudioContextState::Running);
         context.state = state;
     }
 }
@@ -176,10 +186,13 @@ fn refresh_context(engine: &mut AudioEngine, context: &mut AudioContext) {
     context.backend = backend.active();
     context.device = backend.device_info();
     let (buffer_frames, latency) = backend.device_readings();
+    context.device_frames = backend.device_frames();
     context.buffer_frames = buffer_frames;
     context.output_latency = latency;
     context.render_load = engine.shared.loads();
-    context.xruns = engine.shared.xruns.load(std::sync::atomic::Ordering::Relaxed);
+    let shared = &engine.shared;
+    context.xruns = shared.xruns.load(std::sync::atomic::Ordering::Relaxed)
+        + shared.overruns.load(std::sync::atomic::Ordering::Relaxed);
     let control = engine.control.get();
     context.back_pressure = control.back_pressure;
     context.command_backlog = control.backlog_len();

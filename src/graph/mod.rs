@@ -85,15 +85,32 @@ impl Graph {
             muted: sorted(muted),
             buffers,
         };
-        let max_inputs = self.nodes.values().map(|n| n.shape.inputs).max().unwrap_or(0);
-        let max_outputs = self.nodes.values().map(|n| n.shape.outputs).max().unwrap_or(0);
+        let max_inputs = self
+            .nodes
+            .values()
+            .map(|n| n.shape.inputs)
+            .max()
+            .unwrap_or(0);
+        let max_outputs = self
+            .nodes
+            .values()
+            .map(|n| n.shape.outputs)
+            .max()
+            .unwrap_or(0);
         let destination = self.destination.and_then(|d| {
             steps
                 .iter()
                 .find(|s| s.node == d && s.kind == StepKind::Process(ProcessPhase::Whole))
                 .and_then(|s| s.outputs.first().copied())
         });
-        let schedule = Schedule::new(steps, buffers, capacity, max_inputs, max_outputs, destination);
+        let schedule = Schedule::new(
+            steps,
+            buffers,
+            capacity,
+            max_inputs,
+            max_outputs,
+            destination,
+        );
         (schedule, report)
     }
 
@@ -114,9 +131,17 @@ impl Graph {
     fn break_cycles(&self, ids: &[u32]) -> (Vec<u32>, Vec<u32>) {
         let mut split: Vec<u32> = Vec::new();
         for scc in self.cycles(ids, &split, &[]) {
-            split.extend(scc.iter().copied().filter(|id| self.nodes[id].shape.is_delay));
+            split.extend(
+                scc.iter()
+                    .copied()
+                    .filter(|id| self.nodes[id].shape.is_delay),
+            );
         }
-        let muted: Vec<u32> = self.cycles(ids, &split, &[]).into_iter().flatten().collect();
+        let muted: Vec<u32> = self
+            .cycles(ids, &split, &[])
+            .into_iter()
+            .flatten()
+            .collect();
         (split, muted)
     }
 
@@ -152,8 +177,13 @@ impl Graph {
 
     /// The processing order: muted nodes and cycle reads first, then Kahn's algorithm.
     fn order(&self, ids: &[u32], split: &[u32], muted: &[u32]) -> Vec<(u32, StepKind)> {
-        let mut order: Vec<(u32, StepKind)> = muted.iter().map(|&id| (id, StepKind::Silent)).collect();
-        order.extend(split.iter().map(|&id| (id, StepKind::Process(ProcessPhase::CycleRead))));
+        let mut order: Vec<(u32, StepKind)> =
+            muted.iter().map(|&id| (id, StepKind::Silent)).collect();
+        order.extend(
+            split
+                .iter()
+                .map(|&id| (id, StepKind::Process(ProcessPhase::CycleRead))),
+        );
         let adjacency = self.adjacency(split, muted);
         let mut indegree: HashMap<u32, usize> = ids.iter().map(|&id| (id, 0)).collect();
         for next in adjacency.values() {
@@ -254,7 +284,9 @@ impl Graph {
                     outputs.push(b);
                 }
             } else {
-                outputs.extend((0..node.shape.outputs).filter_map(|k| buffer_of.get(&(id, k)).copied()));
+                outputs.extend(
+                    (0..node.shape.outputs).filter_map(|k| buffer_of.get(&(id, k)).copied()),
+                );
             }
             let reads_inputs = !matches!(
                 kind,
@@ -282,7 +314,9 @@ impl Graph {
                 }
             }
             for (key, &last) in &last_use {
-                if last == index && let Some(&b) = buffer_of.get(key) {
+                if last == index
+                    && let Some(&b) = buffer_of.get(key)
+                {
                     free.push(b);
                 }
             }
@@ -299,9 +333,9 @@ impl Graph {
         id: u32,
         node: &GraphNode,
         buffer_of: &HashMap<(u32, usize), usize>,
-    ) -> (Vec<Vec<usize>>, Vec<(usize, Vec<usize>)>) {
+    ) -> (Vec<Vec<usize>>, ParamFeeds) {
         let mut inputs = vec![Vec::new(); node.shape.inputs];
-        let mut params: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut params: ParamFeeds = Vec::new();
         for e in self.live_edges().filter(|e| e.to == id) {
             let Some(&b) = buffer_of.get(&(e.from, e.output)) else {
                 continue;
@@ -318,6 +352,9 @@ impl Graph {
         (inputs, params)
     }
 }
+
+/// Per connected param (by index): the pool buffers summed into it.
+type ParamFeeds = Vec<(usize, Vec<usize>)>;
 
 fn sorted(mut v: Vec<u32>) -> Vec<u32> {
     v.sort_unstable();

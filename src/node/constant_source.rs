@@ -4,8 +4,8 @@ use bevy::prelude::*;
 
 use super::scheduled::{ScheduleEvent, ScheduledSource, SourceClock};
 use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeShape, OutputChannels, ProcessContext, ProcessIo,
-    ProcessPhase, ProcessStatus,
+    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeShape, OutputChannels,
+    ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
 };
 use crate::error::WebAudioError;
 use crate::param::{AudioParam, ParamDescriptor, ParamId};
@@ -99,7 +99,12 @@ struct ConstantSourceProcessor {
 }
 
 impl AudioProcessor for ConstantSourceProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, ctx: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
+    fn process(
+        &mut self,
+        io: ProcessIo<'_>,
+        ctx: &ProcessContext,
+        _: ProcessPhase,
+    ) -> ProcessStatus {
         let (range, ended) = self.clock.active_range(ctx.frame);
         let output = &mut io.outputs[0];
         if range.is_empty() {

@@ -164,7 +164,12 @@ impl DelayProcessor {
 }
 
 impl AudioProcessor for DelayProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, ctx: &ProcessContext, phase: ProcessPhase) -> ProcessStatus {
+    fn process(
+        &mut self,
+        io: ProcessIo<'_>,
+        ctx: &ProcessContext,
+        phase: ProcessPhase,
+    ) -> ProcessStatus {
         let delay = io.params[0];
         match phase {
             ProcessPhase::Whole => {

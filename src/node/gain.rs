@@ -24,7 +24,8 @@ pub struct GainNode {
     pub gain: AudioParam,
 }
 
-const GAIN: ParamDescriptor = ParamDescriptor::a_rate(1.0, -ParamDescriptor::MAX, ParamDescriptor::MAX);
+const GAIN: ParamDescriptor =
+    ParamDescriptor::a_rate(1.0, -ParamDescriptor::MAX, ParamDescriptor::MAX);
 
 impl Default for GainNode {
     fn default() -> Self {

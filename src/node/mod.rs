@@ -250,4 +250,3 @@ pub trait AudioProcessor: Send + 'static {
     /// the message box then goes back to the control side.
     fn update(&mut self, _message: &mut NodeMessage) {}
 }
-

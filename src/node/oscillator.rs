@@ -100,7 +100,10 @@ impl OscillatorNode {
     ///
     /// # Errors
     /// `InvalidStateError` for `Custom` (the spec requires `setPeriodicWave`).
-    pub fn set_type(&mut self, oscillator_type: OscillatorType) -> Result<&mut Self, WebAudioError> {
+    pub fn set_type(
+        &mut self,
+        oscillator_type: OscillatorType,
+    ) -> Result<&mut Self, WebAudioError> {
         if oscillator_type == OscillatorType::Custom {
             return Err(WebAudioError::InvalidState(
                 "type 'custom' is set with set_periodic_wave()".into(),
@@ -240,17 +243,32 @@ impl OscillatorProcessor {
 }
 
 impl AudioProcessor for OscillatorProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, ctx: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
+    fn process(
+        &mut self,
+        io: ProcessIo<'_>,
+        ctx: &ProcessContext,
+        _: ProcessPhase,
+    ) -> ProcessStatus {
         let (range, ended) = self.clock.active_range(ctx.frame);
         let output = &mut io.outputs[0];
         if range.is_empty() {
             output.make_silent(1);
-            return if ended { ProcessStatus::Ended } else { ProcessStatus::Active };
+            return if ended {
+                ProcessStatus::Ended
+            } else {
+                ProcessStatus::Active
+            };
         }
         output.set_channels(1);
         let out = output.channel_mut(0);
         out.fill(0.0);
         let (frequency, detune) = (io.params[0], io.params[1]);
+        if self.clock.start_frame() == Some(ctx.frame + range.start as u64) {
+            // Started between frames: begin part of a sample into the waveform.
+            let hz = frequency[range.start.min(frequency.len() - 1)]
+                * (detune[range.start.min(detune.len() - 1)] / 1200.0).exp2();
+            self.phase = self.clock.start_offset() * self.table.phase_increment(hz);
+        }
         let slice = &mut out[range.clone()];
         if let ([f], [d]) = (frequency, detune) {
             let hz = f * (d / 1200.0).exp2();

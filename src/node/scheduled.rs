@@ -77,6 +77,8 @@ impl ScheduledSource {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SourceClock {
     start: Option<u64>,
+    /// The exact start, in (fractional) frames.
+    exact_start: f64,
     stop: Option<u64>,
     ended: bool,
 }
@@ -90,7 +92,10 @@ impl SourceClock {
     /// Applies a start/stop call. Called on the real-time thread.
     pub fn schedule(&mut self, event: ScheduleEvent, sample_rate: f32) {
         match event {
-            ScheduleEvent::Start(when) => self.start = Some(frame_at(when, sample_rate)),
+            ScheduleEvent::Start(when) => {
+                self.start = Some(frame_at(when, sample_rate));
+                self.exact_start = when * f64::from(sample_rate);
+            }
             ScheduleEvent::Stop(when) => self.stop = Some(frame_at(when, sample_rate)),
         }
     }
@@ -98,6 +103,13 @@ impl SourceClock {
     /// The frame at which the source started, if it has been scheduled.
     pub fn start_frame(&self) -> Option<u64> {
         self.start
+    }
+
+    /// How far (in frames, 0..1) the first played frame lies after the exact start time: a
+    /// source started between two frames begins that much into its waveform.
+    pub fn start_offset(&self) -> f64 {
+        self.start
+            .map_or(0.0, |f| (f as f64 - self.exact_start).max(0.0))
     }
 
     /// The part of the quantum starting at `frame` in which the source plays, as
@@ -116,6 +128,9 @@ impl SourceClock {
         let to = stop.clamp(frame, end_frame);
         let ended = stop < end_frame;
         self.ended = ended;
-        ((from - frame) as usize..(to.max(from) - frame) as usize, ended)
+        (
+            (from - frame) as usize..(to.max(from) - frame) as usize,
+            ended,
+        )
     }
 }

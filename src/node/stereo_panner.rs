@@ -6,7 +6,8 @@ use bevy::prelude::*;
 
 use super::{
     AudioNode, AudioProcessor, BuildContext, ChannelConfig, ChannelCountMode,
-    ChannelInterpretation, NodeShape, OutputChannels, ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
+    ChannelInterpretation, NodeShape, OutputChannels, ProcessContext, ProcessIo, ProcessPhase,
+    ProcessStatus,
 };
 use crate::error::WebAudioError;
 use crate::param::{AudioParam, ParamDescriptor, ParamId};

@@ -10,7 +10,10 @@ const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
 
 /// The spec's `computedNumberOfChannels` for an input whose connections carry
 /// `max_connection_channels` channels at most (0 when nothing is connected).
-pub fn computed_number_of_channels(config: &ChannelConfig, max_connection_channels: usize) -> usize {
+pub fn computed_number_of_channels(
+    config: &ChannelConfig,
+    max_connection_channels: usize,
+) -> usize {
     let widest = max_connection_channels.max(1);
     match config.mode {
         ChannelCountMode::Max => widest,

@@ -82,7 +82,9 @@ impl ParamState {
                 1
             }
             AutomationRate::ARate => {
-                let constant = self.timeline.compute(frame, sample_rate, &mut self.values, garbage);
+                let constant = self
+                    .timeline
+                    .compute(frame, sample_rate, &mut self.values, garbage);
                 if constant { 1 } else { RENDER_QUANTUM }
             }
         };
@@ -125,7 +127,9 @@ pub struct RenderNode {
 
 impl std::fmt::Debug for RenderNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RenderNode").field("params", &self.params.len()).finish()
+        f.debug_struct("RenderNode")
+            .field("params", &self.params.len())
+            .finish()
     }
 }
 
@@ -329,7 +333,9 @@ impl Renderer {
     }
 
     fn node_mut(&mut self, id: u32) -> Option<&mut RenderNode> {
-        self.nodes.get_mut(id as usize).and_then(|n| n.as_deref_mut())
+        self.nodes
+            .get_mut(id as usize)
+            .and_then(|n| n.as_deref_mut())
     }
 
     fn param_mut(&mut self, node: u32, param: usize) -> Option<&mut ParamState> {
@@ -364,7 +370,11 @@ impl Renderer {
         let channels = self.channels;
         self.out.make_silent(channels);
         if let Some(b) = self.schedule.destination {
-            mix::mix_into(&mut self.out, &self.schedule.buffers[b], ChannelInterpretation::Discrete);
+            mix::mix_into(
+                &mut self.out,
+                &self.schedule.buffers[b],
+                ChannelInterpretation::Discrete,
+            );
         }
     }
 
@@ -384,7 +394,9 @@ impl Renderer {
             ..
         } = &mut **schedule;
         for step in steps.iter() {
-            let node = nodes.get_mut(step.node as usize).and_then(|n| n.as_deref_mut());
+            let node = nodes
+                .get_mut(step.node as usize)
+                .and_then(|n| n.as_deref_mut());
             let (Some(node), StepKind::Process(phase)) = (node, step.kind) else {
                 for &b in &step.outputs {
                     buffers[b].make_silent(1);
@@ -464,7 +476,11 @@ impl Renderer {
 /// channel count.
 fn mix_inputs(step: &schedule::Step, buffers: &[AudioBus], inputs: &mut [AudioBus]) {
     for (sources, input) in step.inputs.iter().zip(inputs.iter_mut()) {
-        let widest = sources.iter().map(|&b| buffers[b].channels()).max().unwrap_or(0);
+        let widest = sources
+            .iter()
+            .map(|&b| buffers[b].channels())
+            .max()
+            .unwrap_or(0);
         let channels = mix::computed_number_of_channels(&step.config, widest);
         input.make_silent(channels);
         for &b in sources {

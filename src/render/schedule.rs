@@ -58,8 +58,12 @@ impl Schedule {
     ) -> Self {
         Self {
             steps,
-            buffers: (0..buffers).map(|_| AudioBus::with_capacity(capacity)).collect(),
-            inputs: (0..max_inputs).map(|_| AudioBus::with_capacity(capacity)).collect(),
+            buffers: (0..buffers)
+                .map(|_| AudioBus::with_capacity(capacity))
+                .collect(),
+            inputs: (0..max_inputs)
+                .map(|_| AudioBus::with_capacity(capacity))
+                .collect(),
             outputs: Vec::with_capacity(max_outputs),
             param_input: AudioBus::with_capacity(1),
             destination,

@@ -69,7 +69,9 @@ impl AutomationEvent {
         match *self {
             Self::SetValue { time, .. } => time,
             Self::LinearRamp { end_time, .. } | Self::ExponentialRamp { end_time, .. } => end_time,
-            Self::SetTarget { start_time, .. } | Self::SetValueCurve { start_time, .. } => start_time,
+            Self::SetTarget { start_time, .. } | Self::SetValueCurve { start_time, .. } => {
+                start_time
+            }
             Self::CancelScheduledValues { cancel_time } | Self::CancelAndHold { cancel_time } => {
                 cancel_time
             }
@@ -511,7 +513,9 @@ impl Timeline {
             }
             // Cancels are applied on insertion and never stored.
             AutomationEvent::CancelScheduledValues { .. }
-            | AutomationEvent::CancelAndHold { .. } => ((t, value_before), Segment::Hold(value_before)),
+            | AutomationEvent::CancelAndHold { .. } => {
+                ((t, value_before), Segment::Hold(value_before))
+            }
         };
         self.origin = origin;
         if let Segment::Curve { values, .. } = std::mem::replace(&mut self.segment, segment) {
@@ -531,11 +535,14 @@ impl Timeline {
         garbage: &mut impl FnMut(Box<[f32]>),
     ) -> bool {
         let last = (start_frame + out.len() as u64 - 1) as f64 / sample_rate;
-        if self.events.front().is_none_or(|e| e.time() > last && !e.is_ramp()) {
-            if let Segment::Hold(v) = self.segment {
-                out.fill(v);
-                return true;
-            }
+        if self
+            .events
+            .front()
+            .is_none_or(|e| e.time() > last && !e.is_ramp())
+            && let Segment::Hold(v) = self.segment
+        {
+            out.fill(v);
+            return true;
         }
         for (i, o) in out.iter_mut().enumerate() {
             let t = (start_frame + i as u64) as f64 / sample_rate;

@@ -1,5 +1,6 @@
 //! A counting global allocator: counts allocations and frees made on threads marked as render
-//! threads (works in release builds too, unlike debug-only checkers).
+//! threads (works in release builds too, unlike debug-only checkers). Each test uses its own
+//! counter (a tag), so tests running in parallel do not see each other's allocations.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -7,38 +8,48 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 struct Counting;
 
+/// No tag: the thread is not counted.
+const NONE: usize = usize::MAX;
+
 thread_local! {
-    static RENDER_THREAD: Cell<bool> = const { Cell::new(false) };
+    static TAG: Cell<usize> = const { Cell::new(NONE) };
 }
 
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static FREES: AtomicU64 = AtomicU64::new(0);
+/// Counter tags, one per test that counts.
+pub const ENGINE_TEST: usize = 0;
+/// The allocator's own self-test.
+pub const SELF_TEST: usize = 1;
+/// The cpal callback in the device tests.
+pub const DEVICE_TEST: usize = 2;
 
-fn on_render_thread() -> bool {
-    RENDER_THREAD.try_with(Cell::get).unwrap_or(false)
+static ALLOCS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+static FREES: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+
+fn tag() -> usize {
+    TAG.try_with(Cell::get).unwrap_or(NONE)
 }
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if on_render_thread() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        if let Some(count) = ALLOCS.get(tag()) {
+            count.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if on_render_thread() {
-            FREES.fetch_add(1, Ordering::Relaxed);
+        if let Some(count) = FREES.get(tag()) {
+            count.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if on_render_thread() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        if let Some(count) = ALLOCS.get(tag()) {
+            count.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -48,17 +59,25 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Marks the calling thread as a render thread (its allocations are counted from now on).
-pub fn mark_render_thread() {
-    RENDER_THREAD.with(|r| r.set(true));
+/// Counts the calling thread's allocations under `tag` from now on.
+pub fn mark(tag: usize) {
+    TAG.with(|t| t.set(tag));
 }
 
 /// Stops counting on the calling thread.
-pub fn unmark_render_thread() {
-    RENDER_THREAD.with(|r| r.set(false));
+pub fn unmark() {
+    TAG.with(|t| t.set(NONE));
 }
 
-/// (allocations, frees) counted on render threads so far.
-pub fn counts() -> (u64, u64) {
-    (ALLOCS.load(Ordering::Relaxed), FREES.load(Ordering::Relaxed))
+/// For render hooks: count under [`DEVICE_TEST`].
+pub fn mark_device() {
+    mark(DEVICE_TEST);
+}
+
+/// (allocations, frees) counted under `tag` so far.
+pub fn counts(tag: usize) -> (u64, u64) {
+    (
+        ALLOCS[tag].load(Ordering::Relaxed),
+        FREES[tag].load(Ordering::Relaxed),
+    )
 }

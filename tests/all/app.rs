@@ -12,7 +12,9 @@ fn spawn_connect_automate_despawn() {
     let mut source = ConstantSourceNode::new(1.0);
     source.start(0.0).unwrap();
     let mut gain = GainNode::new(0.5);
-    gain.gain.linear_ramp_to_value_at_time(1.5, 128.0 / 48_000.0).unwrap();
+    gain.gain
+        .linear_ramp_to_value_at_time(1.5, 128.0 / 48_000.0)
+        .unwrap();
     let (source, gain) = {
         let mut commands = app.world_mut().commands();
         let gain = commands.spawn(gain).connect(dest).id();
@@ -35,7 +37,11 @@ fn spawn_connect_automate_despawn() {
     // Connecting the source straight to the destination plays it again.
     app.world_mut().commands().entity(source).connect(dest);
     app.update();
-    assert_eq!(app.world().resource::<AudioContext>().node_count(), 2, "destination + source");
+    assert_eq!(
+        app.world().resource::<AudioContext>().node_count(),
+        2,
+        "destination + source"
+    );
     let out = app.render(128).unwrap().remove(0);
     assert!(out.iter().all(|&v| v == 1.0));
     assert_eq!(app.world().resource::<AudioContext>().current_frame(), 512);

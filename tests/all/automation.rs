@@ -29,10 +29,14 @@ fn assert_close(actual: f32, expected: f64, tolerance: f64, what: &str) {
 
 #[test]
 fn set_value_at_time_is_sample_accurate() {
-    let out = render_offset(0.0, |p| {
-        p.set_value_at_time(0.5, t(100)).unwrap();
-        p.set_value_at_time(-0.25, t(300)).unwrap();
-    }, 512);
+    let out = render_offset(
+        0.0,
+        |p| {
+            p.set_value_at_time(0.5, t(100)).unwrap();
+            p.set_value_at_time(-0.25, t(300)).unwrap();
+        },
+        512,
+    );
     assert!(out[..100].iter().all(|&v| v == 0.0));
     assert!(out[100..300].iter().all(|&v| v == 0.5));
     assert!(out[300..].iter().all(|&v| v == -0.25));
@@ -41,13 +45,21 @@ fn set_value_at_time_is_sample_accurate() {
 #[test]
 fn linear_ramp_follows_the_formula() {
     let (t0, t1, v0, v1) = (t(64), t(1064), 0.2, 1.4);
-    let out = render_offset(0.0, |p| {
-        p.set_value_at_time(v0 as f32, t0).unwrap();
-        p.linear_ramp_to_value_at_time(v1 as f32, t1).unwrap();
-    }, 2048);
+    let out = render_offset(
+        0.0,
+        |p| {
+            p.set_value_at_time(v0 as f32, t0).unwrap();
+            p.linear_ramp_to_value_at_time(v1 as f32, t1).unwrap();
+        },
+        2048,
+    );
     for (n, &v) in out.iter().enumerate().skip(64) {
         let tt = t(n);
-        let expected = if tt < t1 { v0 + (v1 - v0) * (tt - t0) / (t1 - t0) } else { v1 };
+        let expected = if tt < t1 {
+            v0 + (v1 - v0) * (tt - t0) / (t1 - t0)
+        } else {
+            v1
+        };
         assert_close(v, expected, 1e-6, &format!("frame {n}"));
     }
 }
@@ -55,29 +67,50 @@ fn linear_ramp_follows_the_formula() {
 #[test]
 fn exponential_ramp_follows_the_formula() {
     let (t0, t1, v0, v1) = (t(0), t(2000), 0.01f64, 1.0f64);
-    let out = render_offset(0.0, |p| {
-        p.set_value_at_time(v0 as f32, t0).unwrap();
-        p.exponential_ramp_to_value_at_time(v1 as f32, t1).unwrap();
-    }, 2560);
+    let out = render_offset(
+        0.0,
+        |p| {
+            p.set_value_at_time(v0 as f32, t0).unwrap();
+            p.exponential_ramp_to_value_at_time(v1 as f32, t1).unwrap();
+        },
+        2560,
+    );
     for (n, &v) in out.iter().enumerate() {
         let tt = t(n);
-        let expected = if tt < t1 { v0 * (v1 / v0).powf((tt - t0) / (t1 - t0)) } else { v1 };
-        assert_close(v, expected, 1e-6 * expected.max(1e-3), &format!("frame {n}"));
+        let expected = if tt < t1 {
+            v0 * (v1 / v0).powf((tt - t0) / (t1 - t0))
+        } else {
+            v1
+        };
+        assert_close(
+            v,
+            expected,
+            1e-6 * expected.max(1e-3),
+            &format!("frame {n}"),
+        );
     }
 }
 
 #[test]
 fn exponential_ramp_across_a_sign_change_or_from_zero_holds_v0() {
-    let out = render_offset(0.0, |p| {
-        p.set_value_at_time(-1.0, 0.0).unwrap();
-        p.exponential_ramp_to_value_at_time(1.0, t(1000)).unwrap();
-    }, 1200);
+    let out = render_offset(
+        0.0,
+        |p| {
+            p.set_value_at_time(-1.0, 0.0).unwrap();
+            p.exponential_ramp_to_value_at_time(1.0, t(1000)).unwrap();
+        },
+        1200,
+    );
     assert!(out[..1000].iter().all(|&v| v == -1.0), "holds V0 until T1");
     assert!(out[1000..].iter().all(|&v| v == 1.0), "then V1");
-    let out = render_offset(0.0, |p| {
-        p.set_value_at_time(0.0, 0.0).unwrap();
-        p.exponential_ramp_to_value_at_time(0.5, t(700)).unwrap();
-    }, 800);
+    let out = render_offset(
+        0.0,
+        |p| {
+            p.set_value_at_time(0.0, 0.0).unwrap();
+            p.exponential_ramp_to_value_at_time(0.5, t(700)).unwrap();
+        },
+        800,
+    );
     assert!(out[..700].iter().all(|&v| v == 0.0));
     assert!(out[700..].iter().all(|&v| v == 0.5));
 }
@@ -85,18 +118,26 @@ fn exponential_ramp_across_a_sign_change_or_from_zero_holds_v0() {
 #[test]
 fn set_target_follows_the_formula() {
     let (t0, tau, v0, v1) = (t(256), 0.005, 1.0f64, 0.25f64);
-    let out = render_offset(1.0, |p| {
-        p.set_target_at_time(v1 as f32, t0, tau).unwrap();
-    }, 4096);
+    let out = render_offset(
+        1.0,
+        |p| {
+            p.set_target_at_time(v1 as f32, t0, tau).unwrap();
+        },
+        4096,
+    );
     assert!(out[..256].iter().all(|&v| v == 1.0));
     for (n, &v) in out.iter().enumerate().skip(256) {
         let expected = v1 + (v0 - v1) * (-(t(n) - t0) / tau).exp();
         assert_close(v, expected, 1e-6, &format!("frame {n}"));
     }
     // A time constant of 0 jumps to the target.
-    let out = render_offset(1.0, |p| {
-        p.set_target_at_time(0.3, t(10), 0.0).unwrap();
-    }, 128);
+    let out = render_offset(
+        1.0,
+        |p| {
+            p.set_target_at_time(0.3, t(10), 0.0).unwrap();
+        },
+        128,
+    );
     assert!(out[..10].iter().all(|&v| v == 1.0));
     assert!(out[10..].iter().all(|&v| v == 0.3));
 }
@@ -105,11 +146,15 @@ fn set_target_follows_the_formula() {
 fn linear_ramp_after_set_target_starts_from_its_value() {
     // Spec: a ramp after a SetTarget that has not started replaces it, from the value just
     // before it: T0 = the SetTarget's start, V0 = the value then.
-    let out = render_offset(0.0, |p| {
-        p.set_value_at_time(0.5, 0.0).unwrap();
-        p.set_target_at_time(1.0, t(100), 0.01).unwrap();
-        p.linear_ramp_to_value_at_time(1.5, t(300)).unwrap();
-    }, 400);
+    let out = render_offset(
+        0.0,
+        |p| {
+            p.set_value_at_time(0.5, 0.0).unwrap();
+            p.set_target_at_time(1.0, t(100), 0.01).unwrap();
+            p.linear_ramp_to_value_at_time(1.5, t(300)).unwrap();
+        },
+        400,
+    );
     assert!(out[..100].iter().all(|&v| v == 0.5));
     for (n, &v) in out.iter().enumerate().take(300).skip(100) {
         let expected = 0.5 + (1.5 - 0.5) * (t(n) - t(100)) / (t(300) - t(100));
@@ -121,9 +166,13 @@ fn linear_ramp_after_set_target_starts_from_its_value() {
 fn value_curve_interpolates_and_holds_its_last_value() {
     let curve = [0.0f32, 1.0, -1.0, 0.5];
     let (t0, duration) = (t(128), t(300));
-    let out = render_offset(0.25, |p| {
-        p.set_value_curve_at_time(&curve, t0, duration).unwrap();
-    }, 640);
+    let out = render_offset(
+        0.25,
+        |p| {
+            p.set_value_curve_at_time(&curve, t0, duration).unwrap();
+        },
+        640,
+    );
     assert!(out[..128].iter().all(|&v| v == 0.25));
     for (n, &v) in out.iter().enumerate().skip(128) {
         let tt = t(n);
@@ -141,23 +190,31 @@ fn value_curve_interpolates_and_holds_its_last_value() {
 
 #[test]
 fn cancel_scheduled_values_removes_later_events() {
-    let out = render_offset(0.0, |p| {
-        p.set_value_at_time(1.0, t(0)).unwrap();
-        p.linear_ramp_to_value_at_time(2.0, t(1000)).unwrap();
-        p.set_value_at_time(3.0, t(1200)).unwrap();
-        p.cancel_scheduled_values(t(500)).unwrap();
-    }, 1400);
+    let out = render_offset(
+        0.0,
+        |p| {
+            p.set_value_at_time(1.0, t(0)).unwrap();
+            p.linear_ramp_to_value_at_time(2.0, t(1000)).unwrap();
+            p.set_value_at_time(3.0, t(1200)).unwrap();
+            p.cancel_scheduled_values(t(500)).unwrap();
+        },
+        1400,
+    );
     // The ramp (time 1000 >= 500) and the set (1200) are gone: the value stays 1.
     assert!(out.iter().all(|&v| v == 1.0));
 }
 
 #[test]
 fn cancel_and_hold_freezes_a_ramp() {
-    let out = render_offset(0.0, |p| {
-        p.set_value_at_time(0.0, 0.0).unwrap();
-        p.linear_ramp_to_value_at_time(1.0, t(1000)).unwrap();
-        p.cancel_and_hold_at_time(t(400)).unwrap();
-    }, 1200);
+    let out = render_offset(
+        0.0,
+        |p| {
+            p.set_value_at_time(0.0, 0.0).unwrap();
+            p.linear_ramp_to_value_at_time(1.0, t(1000)).unwrap();
+            p.cancel_and_hold_at_time(t(400)).unwrap();
+        },
+        1200,
+    );
     for (n, &v) in out.iter().enumerate() {
         let expected = t(n.min(400)) / t(1000);
         assert_close(v, expected, 1e-6, &format!("frame {n}"));
@@ -184,18 +241,26 @@ fn ramp_without_prior_event_starts_now_from_the_intrinsic_value() {
     let out = app.render(384).unwrap().remove(0);
     for (i, &v) in out.iter().enumerate() {
         let n = 256 + i;
-        let expected = if n < 512 { 0.5 + (n as f64 - 256.0) / 256.0 } else { 1.5 };
+        let expected = if n < 512 {
+            0.5 + (n as f64 - 256.0) / 256.0
+        } else {
+            1.5
+        };
         assert_close(v, expected, 1e-6, &format!("frame {n}"));
     }
 }
 
 #[test]
 fn k_rate_holds_one_value_per_quantum() {
-    let out = render_offset(0.0, |p| {
-        p.set_automation_rate(AutomationRate::KRate).unwrap();
-        p.set_value_at_time(0.0, 0.0).unwrap();
-        p.linear_ramp_to_value_at_time(1.0, t(1024)).unwrap();
-    }, 1024);
+    let out = render_offset(
+        0.0,
+        |p| {
+            p.set_automation_rate(AutomationRate::KRate).unwrap();
+            p.set_value_at_time(0.0, 0.0).unwrap();
+            p.linear_ramp_to_value_at_time(1.0, t(1024)).unwrap();
+        },
+        1024,
+    );
     for (q, block) in out.chunks(128).enumerate() {
         let expected = (q * 128) as f64 / 1024.0;
         for &v in block {
@@ -216,20 +281,30 @@ fn audio_rate_input_adds_to_the_param_and_the_sum_is_clamped() {
     modulator.start(0.0).unwrap();
     {
         let mut commands = app.world_mut().commands();
-        let panner = commands.spawn(StereoPannerNode::new(0.5)).connect(dest).id();
+        let panner = commands
+            .spawn(StereoPannerNode::new(0.5))
+            .connect(dest)
+            .id();
         commands.spawn(signal).connect(panner);
-        commands.spawn(modulator).connect_param(panner, ParamId::Pan);
+        commands
+            .spawn(modulator)
+            .connect_param(panner, ParamId::Pan);
     }
     app.update();
     let out = app.render(128).unwrap();
     assert!(out[0].iter().all(|&v| v.abs() < 1e-7), "left {}", out[0][0]);
-    assert!(out[1].iter().all(|&v| (v - 1.0).abs() < 1e-7), "right {}", out[1][0]);
+    assert!(
+        out[1].iter().all(|&v| (v - 1.0).abs() < 1e-7),
+        "right {}",
+        out[1][0]
+    );
 }
 
 #[test]
 fn every_error_case() {
     let mut p = GainNode::default().gain;
-    let range = |r: Result<&mut AudioParam, WebAudioError>| matches!(r, Err(WebAudioError::Range(_)));
+    let range =
+        |r: Result<&mut AudioParam, WebAudioError>| matches!(r, Err(WebAudioError::Range(_)));
     assert!(range(p.set_value_at_time(f32::NAN, 0.0)));
     assert!(range(p.set_value_at_time(1.0, -1.0)));
     assert!(range(p.set_value_at_time(1.0, f64::INFINITY)));
@@ -250,9 +325,18 @@ fn every_error_case() {
     ));
     // Overlapping value curves, and events inside a curve: NotSupportedError.
     p.set_value_curve_at_time(&[0.0, 1.0], 1.0, 1.0).unwrap();
-    assert!(matches!(p.set_value_curve_at_time(&[0.0, 1.0], 1.5, 1.0), Err(WebAudioError::NotSupported(_))));
-    assert!(matches!(p.set_value_at_time(0.3, 1.2), Err(WebAudioError::NotSupported(_))));
-    assert!(matches!(p.set_value_curve_at_time(&[0.0, 1.0], 0.5, 1.0), Err(WebAudioError::NotSupported(_))));
+    assert!(matches!(
+        p.set_value_curve_at_time(&[0.0, 1.0], 1.5, 1.0),
+        Err(WebAudioError::NotSupported(_))
+    ));
+    assert!(matches!(
+        p.set_value_at_time(0.3, 1.2),
+        Err(WebAudioError::NotSupported(_))
+    ));
+    assert!(matches!(
+        p.set_value_curve_at_time(&[0.0, 1.0], 0.5, 1.0),
+        Err(WebAudioError::NotSupported(_))
+    ));
     // At the curve's end is fine; so is a curve starting exactly at another event.
     p.set_value_at_time(0.3, 2.0).unwrap();
     p.set_value_curve_at_time(&[0.0, 1.0], 2.0, 1.0).unwrap();
@@ -262,9 +346,13 @@ fn every_error_case() {
 
 #[test]
 fn a_failed_call_schedules_nothing() {
-    let out = render_offset(0.5, |p| {
-        assert!(p.set_value_at_time(1.0, -1.0).is_err());
-        assert!(p.exponential_ramp_to_value_at_time(0.0, t(10)).is_err());
-    }, 256);
+    let out = render_offset(
+        0.5,
+        |p| {
+            assert!(p.set_value_at_time(1.0, -1.0).is_err());
+            assert!(p.exponential_ramp_to_value_at_time(0.0, t(10)).is_err());
+        },
+        256,
+    );
     assert!(out.iter().all(|&v| v == 0.5));
 }

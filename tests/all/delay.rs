@@ -2,7 +2,6 @@
 //! decaying as computed, the spec's one-quantum minimum inside a cycle, and a cycle without a
 //! delay muted.
 
-use bevy::prelude::*;
 use bevy_webaudio::prelude::*;
 
 use crate::support::*;
@@ -10,7 +9,10 @@ use crate::support::*;
 /// A one-quantum pulse: 1.0 for frames 0..n.
 fn pulse(frames: usize) -> ConstantSourceNode {
     let mut c = ConstantSourceNode::new(1.0);
-    c.start(0.0).unwrap().stop(frames as f64 / 48_000.0).unwrap();
+    c.start(0.0)
+        .unwrap()
+        .stop(frames as f64 / 48_000.0)
+        .unwrap();
     c
 }
 
@@ -49,7 +51,12 @@ fn fractional_delay_interpolates_linearly() {
 fn zero_delay_outside_a_cycle_passes_through() {
     let mut app = offline_app(1);
     let dest = destination(&app);
-    let d = app.world_mut().commands().spawn(DelayNode::default()).connect(dest).id();
+    let d = app
+        .world_mut()
+        .commands()
+        .spawn(DelayNode::default())
+        .connect(dest)
+        .id();
     app.world_mut().commands().spawn(pulse(3)).connect(d);
     app.update();
     let out = app.render(128).unwrap().remove(0);
@@ -85,12 +92,16 @@ fn feedback_loop_decays_as_computed() {
     // Echo k arrives at 600k frames with gain 0.6^k (the spec: no extra quantum in the loop).
     for k in 0..6 {
         let expected = 0.6f32.powi(k);
-        for n in 600 * k as usize..600 * k as usize + 5 {
-            assert!((out[n] - expected).abs() < 1e-5, "echo {k}, frame {n}: {}", out[n]);
+        let echo = 600 * k as usize;
+        for (n, v) in out.iter().enumerate().skip(echo).take(5) {
+            assert!((v - expected).abs() < 1e-5, "echo {k}, frame {n}: {v}");
         }
         // (delayTime as f32 is 599.99999 frames: a 1e-5 sliver leaks into the next frame)
         let gap = 600 * k as usize + 6..600 * (k as usize + 1);
-        assert!(out[gap].iter().all(|v| v.abs() < 1e-6), "silence between echoes {k}");
+        assert!(
+            out[gap].iter().all(|v| v.abs() < 1e-6),
+            "silence between echoes {k}"
+        );
     }
 }
 
@@ -146,7 +157,11 @@ fn a_cycle_without_a_delay_is_muted() {
     }
     app.update();
     let out = app.render(256).unwrap().remove(0);
-    assert!(out.iter().all(|&v| v == 0.125), "cycle muted, the rest plays: {}", out[0]);
+    assert!(
+        out.iter().all(|&v| v == 0.125),
+        "cycle muted, the rest plays: {}",
+        out[0]
+    );
     // Breaking the cycle brings it back.
     let edge = app.world().get::<AudioOutputs>(b).unwrap().edges().to_vec();
     for e in edge {
@@ -161,9 +176,18 @@ fn a_cycle_without_a_delay_is_muted() {
 
 #[test]
 fn delay_errors() {
-    assert!(matches!(DelayNode::new(0.0), Err(WebAudioError::NotSupported(_))));
-    assert!(matches!(DelayNode::new(180.0), Err(WebAudioError::NotSupported(_))));
-    assert!(matches!(DelayNode::new(f64::NAN), Err(WebAudioError::NotSupported(_))));
+    assert!(matches!(
+        DelayNode::new(0.0),
+        Err(WebAudioError::NotSupported(_))
+    ));
+    assert!(matches!(
+        DelayNode::new(180.0),
+        Err(WebAudioError::NotSupported(_))
+    ));
+    assert!(matches!(
+        DelayNode::new(f64::NAN),
+        Err(WebAudioError::NotSupported(_))
+    ));
     // delayTime is clamped to maxDelayTime.
     let d = DelayNode::with_delay(0.5, 2.0).unwrap();
     assert_eq!(d.delay_time.max_value(), 0.5);

@@ -35,7 +35,10 @@ fn sine_matches_the_formula() {
     let out = render_node(osc(OscillatorType::Sine, 1000.0), 4800);
     for (n, &v) in out.iter().enumerate() {
         let expected = (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 48_000.0).sin();
-        assert!((f64::from(v) - expected).abs() < 2e-4, "sample {n}: {v} vs {expected}");
+        assert!(
+            (f64::from(v) - expected).abs() < 2e-4,
+            "sample {n}: {v} vs {expected}"
+        );
     }
 }
 
@@ -95,17 +98,30 @@ fn custom_periodic_wave_is_normalized() {
 fn start_and_stop_are_sample_accurate() {
     // Frame 1000 and 3000 exactly, for a constant source (exact values) and an oscillator.
     let mut c = ConstantSourceNode::new(0.25);
-    c.start(1000.0 / 48_000.0).unwrap().stop(3000.0 / 48_000.0).unwrap();
+    c.start(1000.0 / 48_000.0)
+        .unwrap()
+        .stop(3000.0 / 48_000.0)
+        .unwrap();
     let out = render_node(c, 4096);
     assert!(out[..1000].iter().all(|&v| v == 0.0));
     assert!(out[1000..3000].iter().all(|&v| v == 0.25));
     assert!(out[3000..].iter().all(|&v| v == 0.0));
     let mut o = OscillatorNode::new(OscillatorType::Sine, 1000.0);
-    o.start(1000.0 / 48_000.0).unwrap().stop(3000.0 / 48_000.0).unwrap();
+    o.start(1000.0 / 48_000.0)
+        .unwrap()
+        .stop(3000.0 / 48_000.0)
+        .unwrap();
     let out = render_node(o, 4096);
-    assert!(out[..1001].iter().all(|&v| v == 0.0), "sine starts at phase 0");
+    assert!(
+        out[..1001].iter().all(|&v| v == 0.0),
+        "sine starts at phase 0"
+    );
     let expected = (2.0 * std::f32::consts::PI * 1000.0 / 48_000.0).sin();
-    assert!((out[1001] - expected).abs() < 1e-4, "{} vs {expected}", out[1001]);
+    assert!(
+        (out[1001] - expected).abs() < 1e-4,
+        "{} vs {expected}",
+        out[1001]
+    );
     assert_ne!(out[2999], 0.0, "last frame plays");
     assert!(out[3000..].iter().all(|&v| v == 0.0));
 }
@@ -113,7 +129,10 @@ fn start_and_stop_are_sample_accurate() {
 #[test]
 fn oscillator_errors() {
     let mut o = OscillatorNode::default();
-    assert!(matches!(o.set_type(OscillatorType::Custom), Err(WebAudioError::InvalidState(_))));
+    assert!(matches!(
+        o.set_type(OscillatorType::Custom),
+        Err(WebAudioError::InvalidState(_))
+    ));
     assert!(matches!(o.stop(1.0), Err(WebAudioError::InvalidState(_))));
     assert!(matches!(o.start(-1.0), Err(WebAudioError::Range(_))));
     o.start(0.0).unwrap();
@@ -122,5 +141,8 @@ fn oscillator_errors() {
         PeriodicWave::new(Some(vec![0.0, 1.0]), Some(vec![0.0]), false),
         Err(WebAudioError::IndexSize(_))
     ));
-    assert!(matches!(PeriodicWave::new(Some(vec![0.0]), None, false), Err(WebAudioError::IndexSize(_))));
+    assert!(matches!(
+        PeriodicWave::new(Some(vec![0.0]), None, false),
+        Err(WebAudioError::IndexSize(_))
+    ));
 }

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bevy_webaudio::command::{self, Command, Feedback};
 use bevy_webaudio::graph::{Edge, EdgeTarget, Graph, GraphNode};
 use bevy_webaudio::node::oscillator::WaveTableCache;
-use bevy_webaudio::node::{AudioNode, BuildContext, ChannelConfig};
 use bevy_webaudio::node::scheduled::ScheduleEvent;
+use bevy_webaudio::node::{AudioNode, BuildContext, ChannelConfig};
 use bevy_webaudio::prelude::*;
 use bevy_webaudio::render::timeline::{AutomationEvent, Timeline};
 use bevy_webaudio::render::{ParamState, RenderNode, Renderer};
@@ -32,13 +32,21 @@ fn build<T: AudioNode>(mut node: T, cache: &mut WaveTableCache) -> (Box<RenderNo
     let processor = node.build_processor(&mut ctx);
     let mut params = Vec::new();
     node.for_each_param(&mut |_, p| {
-        params.push(ParamState::new(&p.descriptor(), SR, p.value(), p.automation_rate(), 4));
+        params.push(ParamState::new(
+            &p.descriptor(),
+            SR,
+            p.value(),
+            p.automation_rate(),
+            4,
+        ));
     });
     let shape = node.shape();
     let graph_node = GraphNode {
         shape,
         config: ChannelConfig::default(),
-        outputs: (0..shape.outputs).map(|k| node.output_channels(k)).collect(),
+        outputs: (0..shape.outputs)
+            .map(|k| node.output_channels(k))
+            .collect(),
     };
     (Box::new(RenderNode::new(processor, params)), graph_node)
 }
@@ -64,8 +72,8 @@ fn render_thread_never_allocates_under_every_command() {
     let running = Arc::new(AtomicBool::new(true));
     let flag = running.clone();
     let render_thread = std::thread::spawn(move || {
-        alloc_counter::mark_render_thread();
-        let before = alloc_counter::counts();
+        alloc_counter::mark(alloc_counter::ENGINE_TEST);
+        let before = alloc_counter::counts(alloc_counter::ENGINE_TEST);
         let mut quanta = 0u64;
         while flag.load(Ordering::Acquire) || quanta < 64 {
             renderer.render_quantum();
@@ -75,8 +83,8 @@ fn render_thread_never_allocates_under_every_command() {
         for _ in 0..64 {
             renderer.render_quantum();
         }
-        let after = alloc_counter::counts();
-        alloc_counter::unmark_render_thread();
+        let after = alloc_counter::counts(alloc_counter::ENGINE_TEST);
+        alloc_counter::unmark();
         (after.0 - before.0, after.1 - before.1, quanta, renderer)
     });
 
@@ -93,7 +101,10 @@ fn render_thread_never_allocates_under_every_command() {
     for round in 0..40 {
         // Grow the arena past its initial 8 slots.
         if round == 2 {
-            send(&mut control, Command::ReplaceArena((0..256).map(|_| None).collect()));
+            send(
+                &mut control,
+                Command::ReplaceArena((0..256).map(|_| None).collect()),
+            );
         }
         // Add an oscillator → gain chain.
         let mut osc = OscillatorNode::new(OscillatorType::Sawtooth, 220.0 + round as f32);
@@ -102,34 +113,126 @@ fn render_thread_never_allocates_under_every_command() {
         let (gain_node, gain_graph) = build(GainNode::new(0.1), &mut cache);
         let (o, g) = (next_id, next_id + 1);
         next_id += 2;
-        send(&mut control, Command::AddNode { id: o, node: osc_node });
-        send(&mut control, Command::AddNode { id: g, node: gain_node });
+        send(
+            &mut control,
+            Command::AddNode {
+                id: o,
+                node: osc_node,
+            },
+        );
+        send(
+            &mut control,
+            Command::AddNode {
+                id: g,
+                node: gain_node,
+            },
+        );
         graph.nodes.insert(o, osc_graph);
         graph.nodes.insert(g, gain_graph);
-        graph.edges.push(Edge { from: o, output: 0, to: g, target: EdgeTarget::Input(0) });
-        graph.edges.push(Edge { from: g, output: 0, to: 0, target: EdgeTarget::Input(0) });
+        graph.edges.push(Edge {
+            from: o,
+            output: 0,
+            to: g,
+            target: EdgeTarget::Input(0),
+        });
+        graph.edges.push(Edge {
+            from: g,
+            output: 0,
+            to: 0,
+            target: EdgeTarget::Input(0),
+        });
         let (schedule, _) = graph.compile();
         send(&mut control, Command::SetSchedule(Box::new(schedule)));
         live.insert(o, ());
-        send(&mut control, Command::Schedule { node: o, event: ScheduleEvent::Start(0.0) });
+        send(
+            &mut control,
+            Command::Schedule {
+                node: o,
+                event: ScheduleEvent::Start(0.0),
+            },
+        );
         // Thousands of automation events over the run (including curves, which carry heap
         // data, and cancels, which release it), with a timeline growth first.
-        send(&mut control, Command::ReplaceTimeline { node: g, param: 0, timeline: Box::new(Timeline::new(0.0, 512)) });
+        send(
+            &mut control,
+            Command::ReplaceTimeline {
+                node: g,
+                param: 0,
+                timeline: Box::new(Timeline::new(0.0, 512)),
+            },
+        );
         for i in 0..100 {
             let t = f64::from(i) * 0.001;
-            send(&mut control, Command::ParamEvent { node: g, param: 0, event: AutomationEvent::LinearRamp { value: 0.1 + (i % 7) as f32 * 0.01, end_time: t } });
+            send(
+                &mut control,
+                Command::ParamEvent {
+                    node: g,
+                    param: 0,
+                    event: AutomationEvent::LinearRamp {
+                        value: 0.1 + (i % 7) as f32 * 0.01,
+                        end_time: t,
+                    },
+                },
+            );
         }
-        send(&mut control, Command::ParamEvent { node: g, param: 0, event: AutomationEvent::SetValueCurve { values: vec![0.0, 0.2, 0.1].into(), start_time: 10.0, duration: 1.0 } });
-        send(&mut control, Command::ParamEvent { node: g, param: 0, event: AutomationEvent::CancelScheduledValues { cancel_time: 5.0 } });
-        send(&mut control, Command::ParamEvent { node: o, param: 0, event: AutomationEvent::SetTarget { target: 440.0, start_time: 0.0, time_constant: 0.01 } });
-        send(&mut control, Command::SetAutomationRate { node: o, param: 1, rate: AutomationRate::KRate });
+        send(
+            &mut control,
+            Command::ParamEvent {
+                node: g,
+                param: 0,
+                event: AutomationEvent::SetValueCurve {
+                    values: vec![0.0, 0.2, 0.1].into(),
+                    start_time: 10.0,
+                    duration: 1.0,
+                },
+            },
+        );
+        send(
+            &mut control,
+            Command::ParamEvent {
+                node: g,
+                param: 0,
+                event: AutomationEvent::CancelScheduledValues { cancel_time: 5.0 },
+            },
+        );
+        send(
+            &mut control,
+            Command::ParamEvent {
+                node: o,
+                param: 0,
+                event: AutomationEvent::SetTarget {
+                    target: 440.0,
+                    start_time: 0.0,
+                    time_constant: 0.01,
+                },
+            },
+        );
+        send(
+            &mut control,
+            Command::SetAutomationRate {
+                node: o,
+                param: 1,
+                rate: AutomationRate::KRate,
+            },
+        );
         // Change the oscillator's type: a message whose box comes back with the old table.
         osc.set_type(OscillatorType::Square).unwrap();
-        let mut ctx = BuildContext { sample_rate: SR, max_channels: 2, wavetables: &mut cache, buffers: None };
+        let mut ctx = BuildContext {
+            sample_rate: SR,
+            max_channels: 2,
+            wavetables: &mut cache,
+            buffers: None,
+        };
         if let Some(message) = osc.attributes_message(&mut ctx) {
             send(&mut control, Command::Message { node: o, message });
         }
-        send(&mut control, Command::Schedule { node: o, event: ScheduleEvent::Stop(1000.0) });
+        send(
+            &mut control,
+            Command::Schedule {
+                node: o,
+                event: ScheduleEvent::Stop(1000.0),
+            },
+        );
         // Remove an older chain: schedule without it first, then the nodes.
         if round >= 3 {
             let (old_o, old_g) = (o - 6, g - 6);
@@ -152,18 +255,31 @@ fn render_thread_never_allocates_under_every_command() {
         }
     }
     let expected: HashSet<&str> = [
-        "AddNode", "RemoveNode", "SetSchedule", "ParamEvent", "SetAutomationRate",
-        "ReplaceTimeline", "Schedule", "Message", "ReplaceArena",
+        "AddNode",
+        "RemoveNode",
+        "SetSchedule",
+        "ParamEvent",
+        "SetAutomationRate",
+        "ReplaceTimeline",
+        "Schedule",
+        "Message",
+        "ReplaceArena",
     ]
     .into_iter()
     .collect();
     assert_eq!(sent, expected, "every Command variant was sent");
     let stalls = shared.feedback_stalls.load(Ordering::Relaxed);
-    println!("rendered {quanta} quanta, {} commands applied, {stalls} feedback stalls, {garbage} garbage items back; render thread: {allocs} allocations, {frees} frees",
-        shared.commands_applied.load(Ordering::Relaxed));
+    println!(
+        "rendered {quanta} quanta, {} commands applied, {stalls} feedback stalls, {garbage} garbage items back; render thread: {allocs} allocations, {frees} frees",
+        shared.commands_applied.load(Ordering::Relaxed)
+    );
     assert!(stalls > 0, "the feedback queue was full at some point");
     assert!(shared.commands_applied.load(Ordering::Relaxed) > 4000);
-    assert_eq!((allocs, frees), (0, 0), "no allocation or free on the render thread");
+    assert_eq!(
+        (allocs, frees),
+        (0, 0),
+        "no allocation or free on the render thread"
+    );
     assert_eq!(shared.leaked.load(Ordering::Relaxed), 0, "nothing leaked");
     drop(renderer);
 }
@@ -171,17 +287,17 @@ fn render_thread_never_allocates_under_every_command() {
 #[test]
 fn the_counter_sees_allocations() {
     // The checker itself works: an allocation on a marked thread is counted.
-    let (before, _) = alloc_counter::counts();
+    let before = alloc_counter::counts(alloc_counter::SELF_TEST);
     std::thread::spawn(|| {
-        alloc_counter::mark_render_thread();
+        alloc_counter::mark(alloc_counter::SELF_TEST);
         let v: Vec<u8> = Vec::with_capacity(16);
         drop(std::hint::black_box(v));
-        alloc_counter::unmark_render_thread();
+        alloc_counter::unmark();
     })
     .join()
     .unwrap();
-    let (after, _) = alloc_counter::counts();
-    assert!(after > before);
+    let after = alloc_counter::counts(alloc_counter::SELF_TEST);
+    assert_eq!((after.0 - before.0, after.1 - before.1), (1, 1));
 }
 
 #[test]
@@ -200,8 +316,19 @@ fn no_lock_types_in_render_side_code() {
         let text = std::fs::read_to_string(&path).unwrap();
         // Unit tests at the bottom of a file are not render code.
         let text = text.split("#[cfg(test)]").next().unwrap_or_default();
-        for needle in ["Mutex", "RwLock", "Condvar", ".lock()", "println!", "eprintln!"] {
-            assert!(!text.contains(needle), "{} contains {needle}", path.display());
+        for needle in [
+            "Mutex",
+            "RwLock",
+            "Condvar",
+            ".lock()",
+            "println!",
+            "eprintln!",
+        ] {
+            assert!(
+                !text.contains(needle),
+                "{} contains {needle}",
+                path.display()
+            );
         }
     }
 }

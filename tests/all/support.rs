@@ -15,7 +15,10 @@ pub fn offline_app(channels: u16) -> App {
 /// An offline app at a given rate.
 pub fn offline_app_at(sample_rate: u32, channels: u16) -> App {
     let mut app = App::new();
-    app.add_plugins((MinimalPlugins, WebAudioPlugin::offline(sample_rate, channels)));
+    app.add_plugins((
+        MinimalPlugins,
+        WebAudioPlugin::offline(sample_rate, channels),
+    ));
     app.update();
     app
 }
@@ -55,11 +58,11 @@ pub fn spectrum(signal: &[f32]) -> Vec<f64> {
 /// The frequency of the strongest bin, refined by parabolic interpolation.
 pub fn peak_frequency(signal: &[f32], sample_rate: f64) -> f64 {
     let mags = spectrum(signal);
-    let (k, _) = mags
-        .iter()
-        .enumerate()
-        .skip(1)
-        .fold((0, 0.0), |(bk, bm), (k, &m)| if m > bm { (k, m) } else { (bk, bm) });
+    let (k, _) =
+        mags.iter().enumerate().skip(1).fold(
+            (0, 0.0),
+            |(bk, bm), (k, &m)| if m > bm { (k, m) } else { (bk, bm) },
+        );
     let (a, b, c) = (mags[k - 1].ln(), mags[k].ln(), mags[k + 1].ln());
     let offset = 0.5 * (a - c) / (a - 2.0 * b + c);
     (k as f64 + offset) * sample_rate / signal.len() as f64
@@ -81,9 +84,4 @@ pub fn zero_crossing_frequency(signal: &[f32], sample_rate: f64) -> f64 {
 /// Peak absolute value.
 pub fn peak(signal: &[f32]) -> f32 {
     signal.iter().fold(0.0f32, |m, v| m.max(v.abs()))
-}
-
-/// Root mean square.
-pub fn rms(signal: &[f32]) -> f64 {
-    (signal.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / signal.len() as f64).sqrt()
 }
