@@ -256,7 +256,9 @@ impl Timeline {
     /// for read-back.
     pub fn value_at_now(&self, t: f64) -> f32 {
         match self.events.front() {
-            Some(e) if e.is_ramp() && t < e.time() => self.ramp_value(e, t),
+            // A ramp runs from the end of the previous event (`origin.0`): after a value
+            // curve that is the curve's end, so the curve plays out first.
+            Some(e) if e.is_ramp() && t < e.time() && t >= self.origin.0 => self.ramp_value(e, t),
             _ => self.segment.value_at(t),
         }
     }
