@@ -352,6 +352,12 @@ impl Timeline {
                 start_time,
                 time_constant,
             }) => set_target_value(origin.1, *target, *start_time, *time_constant, t),
+            // A curve still running at `t` (cancelAndHoldAtTime inside it holds its value there).
+            Some(AutomationEvent::SetValueCurve {
+                values,
+                start_time,
+                duration,
+            }) => curve_value(values, *start_time, *duration, t),
             Some(_) => origin.1,
         }
     }
