@@ -299,7 +299,7 @@ fn perf(args: &[String]) -> Result<bool, String> {
     };
     let reference = read_json(Path::new(reference))?;
     let cases = reference["cases"].as_object().ok_or("perf reference without cases")?;
-    println!("| case | duration s | render ms | x real time | chromium ms | vs chromium | web-audio-api-rs ms | vs web-audio-api-rs |");
+    println!("| case | duration s | render ms | x real time | chromium ms | speed-up vs chromium | web-audio-api-rs ms | speed-up vs web-audio-api-rs |");
     println!("|---|---|---|---|---|---|---|---|");
     for (name, r) in cases {
         let duration = r["duration_s"].as_f64().unwrap_or(0.0);
@@ -308,9 +308,9 @@ fn perf(args: &[String]) -> Result<bool, String> {
         let meta = read_json(&Path::new(outdir).join(format!("{name}.json"))).ok();
         let ms = meta.as_ref().and_then(|m| m["render_ms"].as_f64());
         let cell = |x: Option<f64>| x.map_or("—".to_string(), |v| format!("{v:.1}"));
-        // ratio > 1: this engine is that many times faster
+        // peer time / this engine's time: > 1 means this engine is that many times faster
         let ratio = |peer: Option<f64>| match (peer, ms) {
-            (Some(p), Some(m)) if m > 0.0 => format!("{:.2}x faster", p / m),
+            (Some(p), Some(m)) if m > 0.0 => format!("{:.2}", p / m),
             _ => "—".to_string(),
         };
         let note = match (ms, meta.as_ref().and_then(|m| m["error"].as_str())) {
