@@ -264,10 +264,16 @@ impl AudioProcessor for OscillatorProcessor {
         out.fill(0.0);
         let (frequency, detune) = (io.params[0], io.params[1]);
         if self.clock.start_frame() == Some(ctx.frame + range.start as u64) {
-            // Started between frames: begin part of a sample into the waveform.
-            let hz = frequency[range.start.min(frequency.len() - 1)]
-                * (detune[range.start.min(detune.len() - 1)] / 1200.0).exp2();
-            self.phase = self.clock.start_offset() * self.table.phase_increment(hz);
+            // A start between two frames: the first frame plays the waveform `start_offset`
+            // frames in, i.e. at `frame / sample_rate - when` (Blink: `(1 - offset) *
+            // increment`, its offset measured from the frame before). Blink skips this when
+            // the frequency is automated sample-accurately in that quantum; it also freezes
+            // the automation of a not-yet-started oscillator there, which the spec does not,
+            // so that path cannot match it anyway: the offset is applied in both paths.
+            let i = range.start;
+            let hz = frequency.get(i).copied().unwrap_or(frequency[0])
+                * (detune.get(i).copied().unwrap_or(detune[0]) / 1200.0).exp2();
+            self.phase += self.clock.start_offset() * self.table.phase_increment(hz);
         }
         let slice = &mut out[range.clone()];
         if let ([f], [d]) = (frequency, detune) {

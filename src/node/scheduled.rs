@@ -77,8 +77,8 @@ impl ScheduledSource {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SourceClock {
     start: Option<u64>,
-    /// The exact start, in (fractional) frames.
-    exact_start: f64,
+    /// How far (in frames, `[0, 1)`) the first played frame lies after the exact start time.
+    start_offset: f64,
     stop: Option<u64>,
     ended: bool,
 }
@@ -93,8 +93,9 @@ impl SourceClock {
     pub fn schedule(&mut self, event: ScheduleEvent, sample_rate: f32) {
         match event {
             ScheduleEvent::Start(when) => {
-                self.start = Some(frame_at(when, sample_rate));
-                self.exact_start = when * f64::from(sample_rate);
+                let frame = frame_at(when, sample_rate);
+                self.start = Some(frame);
+                self.start_offset = (frame as f64 - when * f64::from(sample_rate)).clamp(0.0, 1.0);
             }
             ScheduleEvent::Stop(when) => self.stop = Some(frame_at(when, sample_rate)),
         }
@@ -105,11 +106,11 @@ impl SourceClock {
         self.start
     }
 
-    /// How far (in frames, 0..1) the first played frame lies after the exact start time: a
-    /// source started between two frames begins that much into its waveform.
+    /// The time in frames from the exact start time to the first played frame (`[0, 1)`;
+    /// 0 when the start falls on a frame). A periodic source advances its phase by this much
+    /// so that frame `k` plays the waveform at `k / sample_rate - when`.
     pub fn start_offset(&self) -> f64 {
-        self.start
-            .map_or(0.0, |f| (f as f64 - self.exact_start).max(0.0))
+        self.start_offset
     }
 
     /// The part of the quantum starting at `frame` in which the source plays, as

@@ -258,7 +258,9 @@ impl Timeline {
     /// for read-back.
     pub fn value_at_now(&self, t: f64) -> f32 {
         match self.events.front() {
-            Some(e) if e.is_ramp() && t < e.time() => self.ramp_value(e, t),
+            // A ramp runs from the end of the previous event (`origin.0`): after a value
+            // curve that is the curve's end, so the curve plays out first.
+            Some(e) if e.is_ramp() && t < e.time() && t >= self.origin.0 => self.ramp_value(e, t),
             _ => self.segment.value_at(t),
         }
     }
@@ -352,6 +354,12 @@ impl Timeline {
                 start_time,
                 time_constant,
             }) => set_target_value(origin.1, *target, *start_time, *time_constant, t),
+            // A curve still running at `t` (cancelAndHoldAtTime inside it holds its value there).
+            Some(AutomationEvent::SetValueCurve {
+                values,
+                start_time,
+                duration,
+            }) => curve_value(values, *start_time, *duration, t),
             Some(_) => origin.1,
         }
     }
@@ -524,6 +532,22 @@ impl Timeline {
         self.has_history = true;
     }
 
+    /// Replaces a converged setTarget by a hold of its target (so a quiet param costs a fill
+    /// per quantum instead of an `exp` per sample).
+    fn settle_target(&mut self, t: f64) {
+        if let Segment::Target { start, target, .. } = self.segment
+            && t >= start
+            && self
+                .events
+                .front()
+                .is_none_or(|e| e.time() > t && !e.is_ramp())
+            && set_target_converged(self.segment.value_at(t), target)
+        {
+            self.segment = Segment::Hold(target);
+            self.origin = (t, target);
+        }
+    }
+
     /// Fills `out` with the timeline's value at each sample time `t0 + i / sample_rate`
     /// (a-rate), or `out[0]` only (k-rate: pass a one-element slice). Returns whether every
     /// written value is the same (no automation running). Called on the real-time thread.
@@ -535,6 +559,7 @@ impl Timeline {
         garbage: &mut impl FnMut(Box<[f32]>),
     ) -> bool {
         let last = (start_frame + out.len() as u64 - 1) as f64 / sample_rate;
+        self.settle_target(start_frame as f64 / sample_rate);
         if self
             .events
             .front()
@@ -550,6 +575,21 @@ impl Timeline {
             *o = self.value_at_now(t);
         }
         false
+    }
+}
+
+/// A setTarget has converged when the spec's curve is within 1.5e-6 (relative, about
+/// -116 dB) of a non-zero target, or within 1e-9 of a zero target: from then on the value is
+/// the target, exactly. The difference from the exact curve is far below every conformance
+/// tier; what it buys is that a settled envelope costs a fill per quantum, not an `exp` per
+/// sample, for the rest of the node's life.
+fn set_target_converged(value: f32, target: f32) -> bool {
+    const RELATIVE: f32 = 1.5e-6;
+    const ZERO: f32 = 1e-9;
+    if target == 0.0 {
+        value.abs() < ZERO
+    } else {
+        (value - target).abs() <= RELATIVE * target.abs()
     }
 }
 
