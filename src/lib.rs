@@ -46,6 +46,7 @@ pub mod context;
 pub mod ecs;
 pub mod error;
 pub mod graph;
+pub mod microphone;
 pub mod node;
 pub mod param;
 pub mod render;
@@ -79,7 +80,12 @@ pub mod prelude {
     pub use crate::node::constant_source::ConstantSourceNode;
     pub use crate::node::delay::DelayNode;
     pub use crate::node::destination::AudioDestinationNode;
+    pub use crate::microphone::{
+        Microphone, MicrophoneConfig, MicrophoneError, MicrophoneFault, MicrophonePlugin,
+        MicrophoneStatus, MicrophoneTap, VoiceStarted, VoiceStopped,
+    };
     pub use crate::node::gain::GainNode;
+    pub use crate::node::media_stream_audio_source::MediaStreamAudioSourceNode;
     pub use crate::node::oscillator::{OscillatorNode, OscillatorType};
     pub use crate::node::periodic_wave::PeriodicWave;
     pub use crate::node::stereo_panner::StereoPannerNode;
@@ -163,7 +169,8 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::oscillator::OscillatorNode>()
             .add_audio_node::<node::constant_source::ConstantSourceNode>()
             .add_audio_node::<node::delay::DelayNode>()
-            .add_audio_node::<node::stereo_panner::StereoPannerNode>();
+            .add_audio_node::<node::stereo_panner::StereoPannerNode>()
+            .add_audio_node::<node::media_stream_audio_source::MediaStreamAudioSourceNode>();
     }
 }
 

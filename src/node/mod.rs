@@ -20,6 +20,7 @@ pub mod constant_source;
 pub mod delay;
 pub mod destination;
 pub mod gain;
+pub mod media_stream_audio_source;
 pub mod oscillator;
 pub mod periodic_wave;
 pub mod scheduled;

@@ -1,0 +1,666 @@
+//! The capture path: the input callback writes every frame into one rtrb ring per consumer.
+//!
+//! ```text
+//!  control side                              input callback (real-time)
+//!  ────────────                              ──────────────────────────
+//!  MediaStream::connect ─ Box<Registration> ─▶ CaptureCore::write: adopt new consumers,
+//!    (allocates the ring)   (incoming queue)     convert f32/i16/u16/i32 → f32,
+//!  collect_garbage      ◀─ Box<Registration> ─   copy into each consumer's ring,
+//!    (drops it here)        (retired queue)      retire consumers whose reader is gone
+//! ```
+//!
+//! - **Nothing is allocated, freed, locked or blocked on in [`CaptureCore::write`].** Rings
+//!   are allocated by [`MediaStream::connect`] on the control side and handed over through a
+//!   lock-free queue; the consumer list has a fixed capacity ([`MAX_CONSUMERS`]); a consumer
+//!   whose reading end was dropped is sent back through a second queue and freed by
+//!   [`MediaStream::collect_garbage`] on the control side.
+//! - **Overflow policy: drop newest.** When a consumer's ring is full, the frames of the
+//!   current callback that do not fit are discarded for that consumer (the ring keeps the
+//!   older frames it holds; only whole frames are written) and counted exactly in its
+//!   [`ConsumerStats::dropped`]. Other consumers are unaffected. A single-producer ring cannot
+//!   discard from the reader's end, and readers that care about latency (the source node)
+//!   skip ahead themselves.
+//! - With no consumer the frames are counted as captured and not kept (nothing is "lost").
+//! - The core lives in a one-place lock-free slot ([`CoreSlot`]) that the callback borrows
+//!   for each call, so when a stream dies the consumers survive and the next stream (after a
+//!   device comes back) feeds the same rings.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crossbeam_queue::{ArrayQueue, SegQueue};
+use rtrb::{Consumer, Producer, RingBuffer};
+
+/// The most consumers (source nodes, taps, the analysis worker) one input feeds at once.
+pub const MAX_CONSUMERS: usize = 32;
+
+/// Frames converted per step in the callback (bigger device buffers are processed in chunks).
+const CONVERT_FRAMES: usize = 2048;
+
+/// A device sample format the capture path converts to f32.
+pub trait InputSample: Copy + Send + 'static {
+    /// The sample as f32 in -1.0..=1.0.
+    fn to_f32(self) -> f32;
+}
+
+impl InputSample for f32 {
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+impl InputSample for i16 {
+    fn to_f32(self) -> f32 {
+        f32::from(self) / 32_768.0
+    }
+}
+
+impl InputSample for u16 {
+    fn to_f32(self) -> f32 {
+        (f32::from(self) - 32_768.0) / 32_768.0
+    }
+}
+
+impl InputSample for i32 {
+    fn to_f32(self) -> f32 {
+        (f64::from(self) / 2_147_483_648.0) as f32
+    }
+}
+
+/// Who reads a ring (for the diagnostics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConsumerKind {
+    /// The level/pitch/voice analysis worker.
+    Analysis,
+    /// A raw tap ([`crate::microphone::Microphone::tap`]).
+    Tap,
+    /// A `MediaStreamAudioSourceNode`'s processor.
+    SourceNode,
+}
+
+/// Counters of one consumer, written by the input callback (frames written, dropped) and by
+/// the reader.
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    written: AtomicU64,
+    dropped: AtomicU64,
+    rejected: AtomicBool,
+    // Reader side (a source node's processor): latest-value-wins readings.
+    pub(crate) underruns: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+    pub(crate) fill_frames: AtomicU32,
+    pub(crate) target_frames: AtomicU32,
+    pub(crate) ratio_ppm: std::sync::atomic::AtomicI32,
+}
+
+impl ConsumerStats {
+    /// Frames written into the ring.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// Frames that did not fit (overflow, drop newest).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Acquire)
+    }
+
+    /// Whether the callback refused this consumer ([`MAX_CONSUMERS`] reached).
+    pub fn rejected(&self) -> bool {
+        self.rejected.load(Ordering::Acquire)
+    }
+
+    /// Source nodes: quanta rendered as silence because the ring ran dry after playing.
+    pub fn underruns(&self) -> u64 {
+        self.underruns.load(Ordering::Relaxed)
+    }
+
+    /// Source nodes: frames skipped to bring latency back after the ring filled far past its
+    /// target (a stalled render thread).
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Source nodes: frames in the ring at the last quantum (input rate).
+    pub fn fill_frames(&self) -> u32 {
+        self.fill_frames.load(Ordering::Relaxed)
+    }
+
+    /// Source nodes: the fill level the drift control aims at (input frames).
+    pub fn target_frames(&self) -> u32 {
+        self.target_frames.load(Ordering::Relaxed)
+    }
+
+    /// Source nodes: the drift correction applied to the resampling ratio, parts per million.
+    pub fn ratio_ppm(&self) -> i32 {
+        self.ratio_ppm.load(Ordering::Relaxed)
+    }
+}
+
+/// One consumer as the callback holds it: the writing end of its ring and its counters.
+pub struct Registration {
+    producer: Producer<f32>,
+    stats: Arc<ConsumerStats>,
+    /// Frame width of the ring; a consumer connected before the device opened with another
+    /// channel count gets nothing (its owner reconnects).
+    channels: usize,
+}
+
+impl Registration {
+    /// Writes as many whole frames of `samples` (interleaved, `channels` wide) as fit and
+    /// counts the rest as dropped. Called on the real-time thread.
+    fn push(&mut self, samples: &[f32], channels: usize) {
+        let frames = samples.len() / channels;
+        let fit = (self.producer.slots() / channels).min(frames);
+        if fit > 0
+            && let Ok(chunk) = self.producer.write_chunk_uninit(fit * channels)
+        {
+            chunk.fill_from_iter(samples[..fit * channels].iter().copied());
+        }
+        self.stats.written.fetch_add(fit as u64, Ordering::Release);
+        if fit < frames {
+            self.stats
+                .dropped
+                .fetch_add((frames - fit) as u64, Ordering::Release);
+        }
+    }
+}
+
+/// What the input callback reports, and the queues between it and the control side.
+pub struct CaptureShared {
+    incoming: ArrayQueue<Box<Registration>>,
+    retired: ArrayQueue<Box<Registration>>,
+    registry: SegQueue<(ConsumerKind, Arc<ConsumerStats>)>,
+    /// Frames delivered by the device (kept or not).
+    pub(crate) captured: AtomicU64,
+    /// Input callbacks run.
+    pub(crate) callbacks: AtomicU64,
+    /// Stream errors reported by the device (transient ones included).
+    pub(crate) errors: AtomicU64,
+    /// Device-side overruns (cpal `Xrun` on the input stream).
+    pub(crate) xruns: AtomicU64,
+    /// A fatal stream error happened: the stream must be torn down.
+    pub(crate) fatal: AtomicBool,
+    /// Frames in the most recent callback.
+    pub(crate) callback_frames: AtomicU32,
+    /// Consumers the callback currently feeds.
+    pub(crate) active: AtomicUsize,
+    sample_rate: AtomicU32,
+    channels: AtomicU32,
+}
+
+impl CaptureShared {
+    fn new(sample_rate: u32, channels: u16) -> Self {
+        Self {
+            incoming: ArrayQueue::new(MAX_CONSUMERS),
+            retired: ArrayQueue::new(MAX_CONSUMERS * 2),
+            registry: SegQueue::new(),
+            captured: AtomicU64::new(0),
+            callbacks: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            xruns: AtomicU64::new(0),
+            fatal: AtomicBool::new(false),
+            callback_frames: AtomicU32::new(0),
+            active: AtomicUsize::new(0),
+            sample_rate: AtomicU32::new(sample_rate),
+            channels: AtomicU32::new(u32::from(channels)),
+        }
+    }
+
+    pub(crate) fn set_format(&self, sample_rate: u32, channels: u16) {
+        self.sample_rate.store(sample_rate, Ordering::Release);
+        self.channels.store(u32::from(channels), Ordering::Release);
+    }
+
+    pub(crate) fn drain_registry(
+        &self,
+    ) -> impl Iterator<Item = (ConsumerKind, Arc<ConsumerStats>)> + '_ {
+        std::iter::from_fn(|| self.registry.pop())
+    }
+}
+
+/// A handle to the microphone's sample stream (the Web Audio `MediaStream`): cheap to clone,
+/// used to connect readers. Build a `MediaStreamAudioSourceNode` from it.
+#[derive(Clone)]
+pub struct MediaStream {
+    shared: Arc<CaptureShared>,
+}
+
+impl fmt::Debug for MediaStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MediaStream")
+            .field("sample_rate", &self.sample_rate())
+            .field("channels", &self.channels())
+            .finish()
+    }
+}
+
+impl PartialEq for MediaStream {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl MediaStream {
+    /// A stream with no device behind it yet, at the given format, and the (empty) slot its
+    /// capture core lives in.
+    pub fn new(sample_rate: u32, channels: u16) -> (Self, CoreSlot) {
+        let shared = Arc::new(CaptureShared::new(sample_rate, channels.max(1)));
+        let core = CaptureCore::new(shared.clone());
+        let slot = CoreSlot(Arc::new(ArrayQueue::new(1)));
+        let _ = slot.0.push(Box::new(core));
+        (Self { shared }, slot)
+    }
+
+    /// The input sample rate in Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.shared.sample_rate.load(Ordering::Acquire)
+    }
+
+    /// Interleaved channels per frame.
+    pub fn channels(&self) -> u16 {
+        self.shared.channels.load(Ordering::Acquire) as u16
+    }
+
+    pub(crate) fn shared(&self) -> &CaptureShared {
+        &self.shared
+    }
+
+    /// Connects a new reader with room for `capacity_frames` frames. Allocates the ring here
+    /// (control side) and hands its writing end to the callback, which adopts it on its next
+    /// call. Dropping the returned consumer disconnects it.
+    pub fn connect(&self, kind: ConsumerKind, capacity_frames: usize) -> CaptureConsumer {
+        let channels = usize::from(self.channels());
+        let (producer, consumer) = RingBuffer::new(capacity_frames.max(1) * channels);
+        let stats = Arc::new(ConsumerStats::default());
+        let registration = Box::new(Registration {
+            producer,
+            stats: stats.clone(),
+            channels,
+        });
+        if let Err(registration) = self.shared.incoming.push(registration) {
+            registration.stats.rejected.store(true, Ordering::Release);
+        }
+        self.shared.registry.push((kind, stats.clone()));
+        CaptureConsumer {
+            consumer,
+            stats,
+            channels,
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Drops the consumers the callback has retired (their readers are gone). Control side.
+    /// Returns how many were freed.
+    pub fn collect_garbage(&self) -> usize {
+        let mut n = 0;
+        while let Some(registration) = self.shared.retired.pop() {
+            drop(registration);
+            n += 1;
+        }
+        n
+    }
+
+    /// Frames delivered by the device so far.
+    pub fn captured_frames(&self) -> u64 {
+        self.shared.captured.load(Ordering::Acquire)
+    }
+
+    /// Consumers the callback feeds now.
+    pub fn active_consumers(&self) -> usize {
+        self.shared.active.load(Ordering::Acquire)
+    }
+}
+
+/// The reading end of one consumer's ring: interleaved f32 frames. `Send`, not `Sync`: one
+/// reader.
+pub struct CaptureConsumer {
+    consumer: Consumer<f32>,
+    stats: Arc<ConsumerStats>,
+    channels: usize,
+    shared: Arc<CaptureShared>,
+}
+
+/// A raw tap on the microphone: read the latest samples without any allocation in the
+/// callback (for recording or speech recognition). See [`CaptureConsumer`] for the methods.
+pub type MicrophoneTap = CaptureConsumer;
+
+impl fmt::Debug for CaptureConsumer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaptureConsumer")
+            .field("channels", &self.channels)
+            .field("available_frames", &self.available_frames())
+            .field("dropped", &self.stats.dropped())
+            .finish()
+    }
+}
+
+impl CaptureConsumer {
+    /// Interleaved channels per frame.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Frames waiting to be read. The callback may add more at any moment.
+    pub fn available_frames(&self) -> usize {
+        self.consumer.slots() / self.channels
+    }
+
+    /// The ring's capacity in frames.
+    pub fn capacity_frames(&self) -> usize {
+        self.consumer.buffer().capacity() / self.channels
+    }
+
+    /// Frames in the input device's most recent callback (0 before the first).
+    pub fn callback_frames(&self) -> u32 {
+        self.shared.callback_frames.load(Ordering::Relaxed)
+    }
+
+    /// This consumer's counters.
+    pub fn stats(&self) -> &Arc<ConsumerStats> {
+        &self.stats
+    }
+
+    /// Reads the oldest frames into `out` (interleaved; as many whole frames as fit and are
+    /// available) and returns the number of frames read. Does not allocate.
+    pub fn read(&mut self, out: &mut [f32]) -> usize {
+        let frames = (out.len() / self.channels).min(self.available_frames());
+        if frames == 0 {
+            return 0;
+        }
+        let Ok(chunk) = self.consumer.read_chunk(frames * self.channels) else {
+            return 0;
+        };
+        let (a, b) = chunk.as_slices();
+        out[..a.len()].copy_from_slice(a);
+        out[a.len()..a.len() + b.len()].copy_from_slice(b);
+        chunk.commit_all();
+        frames
+    }
+
+    /// Reads the most recent frames into `out`, discarding older ones: for a tap that wants
+    /// "the latest N samples" (a scope, a meter). Returns the frames read.
+    pub fn read_latest(&mut self, out: &mut [f32]) -> usize {
+        let want = out.len() / self.channels;
+        let available = self.available_frames();
+        self.skip(available.saturating_sub(want));
+        self.read(out)
+    }
+
+    /// Discards up to `frames` of the oldest frames; returns how many were discarded.
+    pub fn skip(&mut self, frames: usize) -> usize {
+        let frames = frames.min(self.available_frames());
+        if frames > 0
+            && let Ok(chunk) = self.consumer.read_chunk(frames * self.channels)
+        {
+            chunk.commit_all();
+        }
+        frames
+    }
+
+    /// Reads exactly `frames` frames, deinterleaved into the first `frames` samples of each of
+    /// `planar` (one slice per channel). Returns false (and reads nothing) when fewer are
+    /// available. Called on the real-time thread by the source node: does not allocate.
+    pub fn read_planar(&mut self, planar: &mut [Vec<f32>], frames: usize) -> bool {
+        if self.available_frames() < frames {
+            return false;
+        }
+        let Ok(chunk) = self.consumer.read_chunk(frames * self.channels) else {
+            return false;
+        };
+        let (a, b) = chunk.as_slices();
+        let channels = self.channels;
+        for (i, &sample) in a.iter().chain(b.iter()).enumerate() {
+            let (frame, channel) = (i / channels, i % channels);
+            if let Some(dst) = planar.get_mut(channel) {
+                dst[frame] = sample;
+            }
+        }
+        chunk.commit_all();
+        true
+    }
+}
+
+/// The callback's state: the consumers it feeds and a conversion buffer. Lives in a
+/// [`CoreSlot`].
+pub struct CaptureCore {
+    shared: Arc<CaptureShared>,
+    consumers: Vec<Box<Registration>>,
+    scratch: Vec<f32>,
+}
+
+impl CaptureCore {
+    fn new(shared: Arc<CaptureShared>) -> Self {
+        Self {
+            shared,
+            consumers: Vec::with_capacity(MAX_CONSUMERS),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Sizes the conversion buffer for `channels` (control side, before a stream starts).
+    pub(crate) fn prepare(&mut self, channels: u16) {
+        self.scratch = vec![0.0; CONVERT_FRAMES * usize::from(channels.max(1))];
+    }
+
+    /// Adopts consumers handed over by the control side and retires those whose reader was
+    /// dropped. Called on the real-time thread.
+    fn adopt(&mut self) {
+        while self.consumers.len() < MAX_CONSUMERS {
+            match self.shared.incoming.pop() {
+                Some(registration) => self.consumers.push(registration),
+                None => break,
+            }
+        }
+        if self.consumers.len() == MAX_CONSUMERS
+            && let Some(registration) = self.shared.incoming.pop()
+        {
+            registration.stats.rejected.store(true, Ordering::Release);
+            // Full retired queue: keep it for the next call rather than free it here.
+            if let Err(registration) = self.shared.retired.push(registration) {
+                let _ = self.shared.incoming.push(registration);
+            }
+        }
+        let mut i = 0;
+        while i < self.consumers.len() {
+            if self.consumers[i].producer.is_abandoned() {
+                let registration = self.consumers.swap_remove(i);
+                if let Err(registration) = self.shared.retired.push(registration) {
+                    // Capacity is there: one was just removed. Try again next call.
+                    self.consumers.push(registration);
+                    break;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        self.shared
+            .active
+            .store(self.consumers.len(), Ordering::Release);
+    }
+
+    /// Takes one device buffer (interleaved, the stream's channel count): converts it to f32
+    /// and copies it into every consumer's ring. Called on the real-time thread: no
+    /// allocation, lock or blocking.
+    pub fn write<T: InputSample>(&mut self, data: &[T]) {
+        self.adopt();
+        let channels = self.shared.channels.load(Ordering::Relaxed).max(1) as usize;
+        let frames = data.len() / channels;
+        self.shared
+            .callback_frames
+            .store(frames as u32, Ordering::Relaxed);
+        self.shared
+            .captured
+            .fetch_add(frames as u64, Ordering::Release);
+        self.shared.callbacks.fetch_add(1, Ordering::Release);
+        if self.consumers.is_empty() || frames == 0 {
+            return;
+        }
+        let chunk = (self.scratch.len() / channels) * channels;
+        if chunk == 0 {
+            return; // not prepared (control-side bug): keep nothing rather than allocate
+        }
+        for block in data[..frames * channels].chunks(chunk) {
+            let out = &mut self.scratch[..block.len()];
+            for (d, s) in out.iter_mut().zip(block) {
+                *d = s.to_f32();
+            }
+            for consumer in &mut self.consumers {
+                if consumer.channels == channels {
+                    consumer.push(out, channels);
+                }
+            }
+        }
+    }
+}
+
+/// A one-place lock-free home for the [`CaptureCore`]: the input callback pops it, writes,
+/// and pushes it back (no allocation: the box moves). When the stream is dropped the core is
+/// in the slot again, consumers and all.
+#[derive(Clone)]
+pub struct CoreSlot(Arc<ArrayQueue<Box<CaptureCore>>>);
+
+impl CoreSlot {
+    /// Runs `f` with the core if it is home. Called on the real-time thread (or by a test
+    /// feeding simulated input).
+    pub fn with<R>(&self, f: impl FnOnce(&mut CaptureCore) -> R) -> Option<R> {
+        let mut core = self.0.pop()?;
+        let result = f(&mut core);
+        let _ = self.0.push(core);
+        Some(result)
+    }
+
+    /// Feeds one buffer of input as a device callback would (simulated devices and tests).
+    pub fn write<T: InputSample>(&self, data: &[T]) {
+        self.with(|core| core.write(data));
+    }
+}
+
+/// The cpal input stream.
+#[cfg(feature = "cpal")]
+pub(crate) mod device {
+    use std::sync::atomic::Ordering;
+
+    use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+    use cpal::{BufferSize, SampleFormat, StreamConfig};
+
+    use super::{CoreSlot, InputSample, MediaStream};
+    use crate::microphone::{InputDeviceInfo, MicrophoneConfig, MicrophoneError};
+
+    /// An open input stream (dropping it stops the callback).
+    pub(crate) struct InputStream {
+        _stream: cpal::Stream,
+        pub(crate) info: InputDeviceInfo,
+    }
+
+    fn find_device(config: &MicrophoneConfig) -> Result<cpal::Device, MicrophoneError> {
+        let host = cpal::default_host();
+        match &config.device {
+            None => host.default_input_device().ok_or_else(|| {
+                MicrophoneError::NoDevice("no default input device (no sound card or audio server)".into())
+            }),
+            Some(name) => host
+                .input_devices()
+                .map_err(|e| MicrophoneError::NoDevice(e.to_string()))?
+                .find(|d| d.description().is_ok_and(|desc| desc.name() == name))
+                .ok_or_else(|| MicrophoneError::NoDevice(format!("no input device named {name:?}"))),
+        }
+    }
+
+    /// Opens the input device and starts a stream feeding `slot`. `format` fixes the rate
+    /// and channels when reopening (the rings hold frames of the first format).
+    pub(crate) fn open(
+        config: &MicrophoneConfig,
+        stream: &MediaStream,
+        slot: &CoreSlot,
+        format: Option<(u32, u16)>,
+    ) -> Result<InputStream, MicrophoneError> {
+        let device = find_device(config)?;
+        let name = device
+            .description()
+            .map(|d| d.name().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let default = device.default_input_config().map_err(|e| {
+            MicrophoneError::NoDevice(format!("{name}: {e} (no sound card or audio server?)"))
+        })?;
+        let sample_rate = format
+            .map(|f| f.0)
+            .or(config.sample_rate)
+            .unwrap_or(default.sample_rate());
+        let channels = format
+            .map(|f| f.1)
+            .or(config.channels)
+            .unwrap_or(default.channels());
+        let stream_config = StreamConfig {
+            channels,
+            sample_rate,
+            buffer_size: config
+                .buffer_frames
+                .map_or(BufferSize::Default, BufferSize::Fixed),
+        };
+        stream.shared().set_format(sample_rate, channels);
+        stream.shared().fatal.store(false, Ordering::Release);
+        slot.with(|core| core.prepare(channels))
+            .ok_or_else(|| MicrophoneError::StreamFailed("capture core busy".into()))?;
+        let format = default.sample_format();
+        let cpal_stream = match format {
+            SampleFormat::I16 => build::<i16>(&device, &stream_config, stream, slot),
+            SampleFormat::U16 => build::<u16>(&device, &stream_config, stream, slot),
+            SampleFormat::I32 => build::<i32>(&device, &stream_config, stream, slot),
+            SampleFormat::F32 => build::<f32>(&device, &stream_config, stream, slot),
+            other => Err(MicrophoneError::StreamFailed(format!(
+                "unsupported input sample format {other:?}"
+            ))),
+        }?;
+        cpal_stream
+            .play()
+            .map_err(|e| MicrophoneError::StreamFailed(e.to_string()))?;
+        Ok(InputStream {
+            _stream: cpal_stream,
+            info: InputDeviceInfo {
+                name,
+                sample_rate,
+                channels,
+                sample_format: format!("{format:?}"),
+                requested_buffer_frames: config.buffer_frames,
+            },
+        })
+    }
+
+    fn build<T>(
+        device: &cpal::Device,
+        config: &StreamConfig,
+        stream: &MediaStream,
+        slot: &CoreSlot,
+    ) -> Result<cpal::Stream, MicrophoneError>
+    where
+        T: cpal::SizedSample + InputSample,
+    {
+        let slot = slot.clone();
+        let shared = stream.clone();
+        let data_callback = move |data: &[T], _: &cpal::InputCallbackInfo| {
+            slot.write(data);
+        };
+        let error_callback = move |error: cpal::Error| {
+            let shared = shared.shared();
+            match error.kind() {
+                cpal::ErrorKind::Xrun => {
+                    shared.xruns.fetch_add(1, Ordering::Relaxed);
+                }
+                cpal::ErrorKind::DeviceChanged => {}
+                cpal::ErrorKind::DeviceNotAvailable
+                | cpal::ErrorKind::StreamInvalidated
+                | cpal::ErrorKind::HostUnavailable => {
+                    shared.errors.fetch_add(1, Ordering::Relaxed);
+                    shared.fatal.store(true, Ordering::Release);
+                }
+                _ => {
+                    shared.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        };
+        device
+            .build_input_stream::<T, _, _>(*config, data_callback, error_callback, None)
+            .map_err(|e| MicrophoneError::StreamFailed(e.to_string()))
+    }
+}

@@ -1,0 +1,642 @@
+//! The microphone (ARCHITECTURE.md, decision 11): a lock-free capture path, a [`Microphone`]
+//! resource for voice-reactive gameplay, and the stream behind
+//! [`MediaStreamAudioSourceNode`](crate::node::media_stream_audio_source::MediaStreamAudioSourceNode).
+//!
+//! Opt-in: add [`MicrophonePlugin`] (after [`WebAudioPlugin`](crate::WebAudioPlugin) if you
+//! also want the microphone in the graph). Without it no input device is opened and no
+//! thread runs.
+//!
+//! ```text
+//!  cpal input callback ──▶ one rtrb ring per consumer ──▶ analysis worker thread ──▶ Microphone
+//!   (capture.rs: convert,   (drop newest on overflow,     (analysis.rs: level,       (First:
+//!    no alloc/lock/block)    counted per consumer)          peak, pitch, voice)        resource
+//!                                              ──▶ MediaStreamAudioSourceNode          + messages)
+//!                                              ──▶ MicrophoneTap (gameplay reads raw samples)
+//! ```
+//!
+//! - The **capture callback** ([`capture`]) converts f32/i16/u16/i32 to f32 and copies each
+//!   buffer into every consumer's ring. Rings are allocated on the control side and handed
+//!   over through a lock-free queue; see that module for the overflow policy (drop newest,
+//!   counted exactly).
+//! - The **analysis** ([`analysis`]) runs on a worker thread with its own ring and sends each
+//!   window's [`Analysis`] back through an rtrb ring (FIFO: voice edges must not be lost; the
+//!   resource keeps the latest reading).
+//! - The **resource** is refreshed in `First` ([`MicrophoneSystems::Update`]): readings,
+//!   counters, device health. Voice edges become [`VoiceStarted`] / [`VoiceStopped`] messages
+//!   (and global observer events); device problems a [`MicrophoneFault`] message, logged
+//!   once. With no device the resource reports [`MicrophoneStatus::Unavailable`] and the game
+//!   runs on; the device is retried every two seconds and picked up when it appears.
+//!
+//! ```no_run
+//! use bevy::prelude::*;
+//! use bevy_webaudio::prelude::*;
+//!
+//! fn main() {
+//!     App::new()
+//!         .add_plugins((MinimalPlugins, WebAudioPlugin::default(), MicrophonePlugin::default()))
+//!         .add_systems(Update, meter)
+//!         .run();
+//! }
+//!
+//! fn meter(mic: Res<Microphone>, mut started: MessageReader<VoiceStarted>) {
+//!     if let Some(error) = mic.error() {
+//!         return warn_once!("no microphone: {error}");
+//!     }
+//!     for _ in started.read() {
+//!         info!("voice!");
+//!     }
+//!     info!("{:.1} dBFS, pitch {:?}", mic.level_dbfs(), mic.pitch_hz());
+//! }
+//! ```
+
+pub mod analysis;
+pub mod capture;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bevy::platform::cell::SyncCell;
+use bevy::prelude::*;
+use thiserror::Error;
+
+pub use analysis::{Analysis, AnalysisSettings, VoiceEdge};
+pub use capture::{
+    CaptureConsumer, ConsumerKind, ConsumerStats, CoreSlot, MediaStream, MicrophoneTap,
+};
+
+/// How long a running input stream may go without a callback before it counts as lost.
+const STALL: Duration = Duration::from_millis(1500);
+/// How often to try (re)opening the device while it is unavailable.
+const RETRY: Duration = Duration::from_secs(2);
+/// The analysis worker's ring: half a second of input.
+const ANALYSIS_RING_SECONDS: f32 = 0.5;
+
+/// Where the microphone's samples come from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum MicrophoneInput {
+    /// A cpal input device (by name, or the default).
+    #[default]
+    Device,
+    /// No device: samples are fed by hand through [`Microphone::simulated_input`] (tests,
+    /// replays). The same capture code runs.
+    Simulated {
+        /// Sample rate in Hz.
+        sample_rate: u32,
+        /// Channels per frame.
+        channels: u16,
+    },
+}
+
+/// How to open the microphone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MicrophoneConfig {
+    /// A device or a simulated input.
+    pub input: MicrophoneInput,
+    /// An input device name, or `None` for the default input.
+    pub device: Option<String>,
+    /// Sample rate in Hz, or `None` for the device's.
+    pub sample_rate: Option<u32>,
+    /// Channels, or `None` for the device's.
+    pub channels: Option<u16>,
+    /// Device buffer size to request in frames (`None`: the device's default). Through
+    /// PulseAudio the callback is about 2/3 of the request.
+    pub buffer_frames: Option<u32>,
+    /// Analysis settings, or `None` for no analysis worker (only taps and source nodes).
+    pub analysis: Option<AnalysisSettings>,
+}
+
+impl Default for MicrophoneConfig {
+    fn default() -> Self {
+        Self {
+            input: MicrophoneInput::Device,
+            device: None,
+            sample_rate: None,
+            channels: None,
+            buffer_frames: Some(512),
+            analysis: Some(AnalysisSettings::default()),
+        }
+    }
+}
+
+/// Opens the microphone and keeps the [`Microphone`] resource up to date. Opt-in: games
+/// without it open no input device and run no capture thread.
+#[derive(Clone, Debug, Default)]
+pub struct MicrophonePlugin {
+    /// Device and analysis settings.
+    pub config: MicrophoneConfig,
+}
+
+impl MicrophonePlugin {
+    /// A plugin fed by hand (see [`MicrophoneInput::Simulated`]).
+    pub fn simulated(sample_rate: u32, channels: u16) -> Self {
+        Self {
+            config: MicrophoneConfig {
+                input: MicrophoneInput::Simulated {
+                    sample_rate,
+                    channels,
+                },
+                ..default()
+            },
+        }
+    }
+}
+
+/// The microphone's system set.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MicrophoneSystems {
+    /// `First`: read the analysis worker and the capture counters into [`Microphone`], write
+    /// the voice and fault messages, and watch the device (reopen when it comes back).
+    Update,
+}
+
+impl Plugin for MicrophonePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_message::<VoiceStarted>()
+            .add_message::<VoiceStopped>()
+            .add_message::<MicrophoneFault>()
+            .insert_resource(Microphone::open(self.config.clone()))
+            .add_systems(First, update_microphone.in_set(MicrophoneSystems::Update));
+    }
+}
+
+/// A microphone problem. The game keeps running; the resource says
+/// [`MicrophoneStatus::Unavailable`] until the device works again.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum MicrophoneError {
+    /// No input device, no permission, or no audio server.
+    #[error("no microphone: {0}")]
+    NoDevice(String),
+    /// The input stream could not be built or failed while running.
+    #[error("microphone stream failed: {0}")]
+    StreamFailed(String),
+    /// The input stream stopped calling back (device unplugged, server gone).
+    #[error("microphone stalled: no input for {0} ms")]
+    Stalled(u64),
+}
+
+/// Whether the microphone delivers samples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MicrophoneStatus {
+    /// A stream (or the simulated input) is running.
+    Running,
+    /// No input; the error says why. Retried every two seconds.
+    Unavailable(MicrophoneError),
+}
+
+/// Voice activity started (the level reached the on threshold): a message, and a global
+/// observer event.
+#[derive(Message, Event, Clone, Copy, Debug, PartialEq)]
+pub struct VoiceStarted {
+    /// Level at the edge, dBFS.
+    pub level_dbfs: f32,
+}
+
+/// Voice activity stopped (the level stayed under the off threshold for the hang time): a
+/// message, and a global observer event.
+#[derive(Message, Event, Clone, Copy, Debug, PartialEq)]
+pub struct VoiceStopped {
+    /// Level at the edge, dBFS.
+    pub level_dbfs: f32,
+}
+
+/// The microphone failed or is missing (reported once per failure).
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+pub struct MicrophoneFault(pub MicrophoneError);
+
+/// What was opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputDeviceInfo {
+    /// Device name (`"simulated"` for a simulated input).
+    pub name: String,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// The device's sample format (converted to f32 in the callback).
+    pub sample_format: String,
+    /// The buffer size requested, if any.
+    pub requested_buffer_frames: Option<u32>,
+}
+
+/// One reader of the capture rings, for the diagnostics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsumerReport {
+    /// Who reads.
+    pub kind: ConsumerKind,
+    /// Frames written into its ring.
+    pub written: u64,
+    /// Frames dropped because its ring was full.
+    pub dropped: u64,
+    /// Source nodes: quanta of silence because the ring ran dry.
+    pub underruns: u64,
+    /// Source nodes: frames skipped to restore latency.
+    pub skipped: u64,
+    /// Source nodes: current ring fill in milliseconds.
+    pub fill_ms: f32,
+    /// Source nodes: the adaptive target fill in milliseconds.
+    pub target_ms: f32,
+    /// Source nodes: drift correction in parts per million.
+    pub ratio_ppm: i32,
+}
+
+enum WorkerEvent {
+    Analysis(Analysis),
+    Voice(VoiceEdge, f32),
+}
+
+/// The analysis thread: reads its ring, analyses, sends results back. Stopped and joined on
+/// drop.
+struct AnalysisWorker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+    events: rtrb::Consumer<WorkerEvent>,
+}
+
+impl AnalysisWorker {
+    fn spawn(stream: &MediaStream, settings: AnalysisSettings) -> Option<Self> {
+        let rate = stream.sample_rate();
+        let channels = usize::from(stream.channels());
+        let mut input = stream.connect(
+            ConsumerKind::Analysis,
+            (rate as f32 * ANALYSIS_RING_SECONDS) as usize,
+        );
+        let (mut tx, events) = rtrb::RingBuffer::new(4096);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("webaudio-mic-analysis".into())
+            .spawn(move || {
+                let mut analyzer = analysis::Analyzer::new(settings, rate as f32);
+                let mut interleaved = vec![0.0f32; 1024 * channels];
+                let mut mono = vec![0.0f32; 1024];
+                while !flag.load(Ordering::Acquire) {
+                    let frames = input.read(&mut interleaved);
+                    if frames == 0 {
+                        std::thread::sleep(Duration::from_millis(4));
+                        continue;
+                    }
+                    let gain = 1.0 / channels as f32;
+                    for (m, frame) in mono.iter_mut().zip(interleaved.chunks(channels)) {
+                        *m = frame.iter().sum::<f32>() * gain;
+                    }
+                    analyzer.push(&mono[..frames], |a, edge| {
+                        if let Some(edge) = edge {
+                            let _ = tx.push(WorkerEvent::Voice(edge, a.level_dbfs));
+                        }
+                        let _ = tx.push(WorkerEvent::Analysis(*a));
+                    });
+                }
+            })
+            .ok()?;
+        Some(Self {
+            stop,
+            handle: Some(handle),
+            events,
+        })
+    }
+}
+
+impl Drop for AnalysisWorker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The microphone, for gameplay: level, peak, envelope, pitch and voice activity (updated in
+/// `First` each frame from the analysis worker), counters and device state, and the
+/// [`MediaStream`] to build source nodes and taps from.
+///
+/// Readings are those of the latest analysis window (see [`AnalysisSettings`]: 2048 frames,
+/// a new one every 512 at 48 kHz). When the microphone is unavailable they read silence.
+#[derive(Resource)]
+pub struct Microphone {
+    config: MicrophoneConfig,
+    stream: MediaStream,
+    slot: CoreSlot,
+    #[cfg(feature = "cpal")]
+    device: SyncCell<Option<capture::device::InputStream>>,
+    worker: Option<SyncCell<AnalysisWorker>>,
+    status: MicrophoneStatus,
+    info: Option<InputDeviceInfo>,
+    analysis: Analysis,
+    registry: Vec<(ConsumerKind, Arc<ConsumerStats>)>,
+    reports: Vec<ConsumerReport>,
+    fault_pending: Option<MicrophoneError>,
+    last_retry: Instant,
+    last_callbacks: u64,
+    last_seen: Instant,
+    format: Option<(u32, u16)>,
+}
+
+impl Microphone {
+    /// Opens the configured input (the plugin does this); never fails: without a device the
+    /// resource is [`MicrophoneStatus::Unavailable`].
+    pub fn open(config: MicrophoneConfig) -> Self {
+        let (rate, channels) = match config.input {
+            MicrophoneInput::Simulated {
+                sample_rate,
+                channels,
+            } => (sample_rate, channels),
+            MicrophoneInput::Device => (
+                config.sample_rate.unwrap_or(48_000),
+                config.channels.unwrap_or(1),
+            ),
+        };
+        let (stream, slot) = MediaStream::new(rate, channels);
+        let mut mic = Self {
+            config,
+            stream,
+            slot,
+            #[cfg(feature = "cpal")]
+            device: SyncCell::new(None),
+            worker: None,
+            status: MicrophoneStatus::Unavailable(MicrophoneError::NoDevice(
+                "not opened".into(),
+            )),
+            info: None,
+            analysis: Analysis {
+                level_dbfs: analysis::MIN_DBFS,
+                peak_dbfs: analysis::MIN_DBFS,
+                ..default()
+            },
+            registry: Vec::new(),
+            reports: Vec::new(),
+            fault_pending: None,
+            last_retry: Instant::now(),
+            last_callbacks: 0,
+            last_seen: Instant::now(),
+            format: None,
+        };
+        if let MicrophoneInput::Simulated { .. } = mic.config.input {
+            mic.slot.with(|core| core.prepare(channels));
+            mic.info = Some(InputDeviceInfo {
+                name: "simulated".into(),
+                sample_rate: rate,
+                channels,
+                sample_format: "F32".into(),
+                requested_buffer_frames: None,
+            });
+            mic.status = MicrophoneStatus::Running;
+            mic.format = Some((rate, channels));
+            mic.start_worker();
+        } else {
+            mic.try_open();
+        }
+        mic
+    }
+
+    fn start_worker(&mut self) {
+        self.worker = None;
+        if let Some(settings) = self.config.analysis.clone() {
+            self.worker = AnalysisWorker::spawn(&self.stream, settings).map(SyncCell::new);
+        }
+    }
+
+    #[cfg(feature = "cpal")]
+    fn try_open(&mut self) {
+        self.last_retry = Instant::now();
+        match capture::device::open(&self.config, &self.stream, &self.slot, self.format) {
+            Ok(input) => {
+                let first_format = self.format.is_none();
+                self.format = Some((input.info.sample_rate, input.info.channels));
+                self.info = Some(input.info.clone());
+                *self.device.get() = Some(input);
+                self.status = MicrophoneStatus::Running;
+                self.last_seen = Instant::now();
+                self.last_callbacks = self.stream.shared().callbacks.load(Ordering::Acquire);
+                if first_format || self.worker.is_none() {
+                    self.start_worker();
+                }
+            }
+            Err(error) => self.fail(error),
+        }
+    }
+
+    #[cfg(not(feature = "cpal"))]
+    fn try_open(&mut self) {
+        self.last_retry = Instant::now();
+        self.fail(MicrophoneError::NoDevice(
+            "bevy_webaudio was built without the `cpal` feature".into(),
+        ));
+    }
+
+    fn fail(&mut self, error: MicrophoneError) {
+        let was = std::mem::replace(&mut self.status, MicrophoneStatus::Unavailable(error.clone()));
+        let already = matches!(&was, MicrophoneStatus::Unavailable(e) if *e == error);
+        if !already {
+            warn!("bevy_webaudio: {error}; the game keeps running without microphone input");
+            self.fault_pending = Some(error);
+        }
+    }
+
+    /// Checks the running stream; drops it on a fault and retries the device while it is
+    /// unavailable. Control thread, once per frame.
+    fn watch_device(&mut self) {
+        if let MicrophoneInput::Simulated { .. } = self.config.input {
+            return;
+        }
+        #[cfg(feature = "cpal")]
+        if self.device.get().is_some() {
+            let shared = self.stream.shared();
+            let callbacks = shared.callbacks.load(Ordering::Acquire);
+            let error = if shared.fatal.load(Ordering::Acquire) {
+                Some(MicrophoneError::StreamFailed(format!(
+                    "the input device went away ({} stream errors)",
+                    shared.errors.load(Ordering::Relaxed)
+                )))
+            } else if callbacks != self.last_callbacks {
+                self.last_callbacks = callbacks;
+                self.last_seen = Instant::now();
+                None
+            } else if self.last_seen.elapsed() > STALL * if callbacks == 0 { 3 } else { 1 } {
+                Some(MicrophoneError::Stalled(
+                    self.last_seen.elapsed().as_millis() as u64,
+                ))
+            } else {
+                None
+            };
+            if let Some(error) = error {
+                *self.device.get() = None; // stops the callback; the core returns to its slot
+                self.fail(error);
+                self.last_retry = Instant::now();
+            }
+            return;
+        }
+        if self.last_retry.elapsed() >= RETRY {
+            self.try_open();
+        }
+    }
+
+    fn refresh(&mut self) {
+        self.stream.collect_garbage();
+        self.registry.extend(self.stream.shared().drain_registry());
+        // A consumer whose reader is gone holds the only other reference once retired.
+        self.registry
+            .retain(|(_, stats)| Arc::strong_count(stats) > 1 || stats.rejected());
+        let rate = self.format.map_or(48_000.0, |f| f.0 as f32);
+        self.reports = self
+            .registry
+            .iter()
+            .map(|(kind, s)| ConsumerReport {
+                kind: *kind,
+                written: s.written(),
+                dropped: s.dropped(),
+                underruns: s.underruns(),
+                skipped: s.skipped(),
+                fill_ms: s.fill_frames() as f32 * 1000.0 / rate,
+                target_ms: s.target_frames() as f32 * 1000.0 / rate,
+                ratio_ppm: s.ratio_ppm(),
+            })
+            .collect();
+    }
+
+    /// Whether input is flowing (a device stream or the simulated input).
+    pub fn is_available(&self) -> bool {
+        self.status == MicrophoneStatus::Running
+    }
+
+    /// Running, or unavailable with the reason.
+    pub fn status(&self) -> &MicrophoneStatus {
+        &self.status
+    }
+
+    /// Why there is no input, if there is none.
+    pub fn error(&self) -> Option<&MicrophoneError> {
+        match &self.status {
+            MicrophoneStatus::Unavailable(e) => Some(e),
+            MicrophoneStatus::Running => None,
+        }
+    }
+
+    /// The device that was opened (name, rate, channels, format).
+    pub fn device(&self) -> Option<&InputDeviceInfo> {
+        self.info.as_ref()
+    }
+
+    /// The latest analysis window, complete.
+    pub fn analysis(&self) -> &Analysis {
+        &self.analysis
+    }
+
+    /// RMS level in dBFS (`20·log10(rms)`: a full-scale sine reads −3.01).
+    pub fn level_dbfs(&self) -> f32 {
+        self.analysis.level_dbfs
+    }
+
+    /// Peak absolute sample of the latest window (linear).
+    pub fn peak(&self) -> f32 {
+        self.analysis.peak
+    }
+
+    /// Peak in dBFS.
+    pub fn peak_dbfs(&self) -> f32 {
+        self.analysis.peak_dbfs
+    }
+
+    /// Smoothed RMS envelope (linear), for meters and voice-reactive animation.
+    pub fn envelope(&self) -> f32 {
+        self.analysis.envelope
+    }
+
+    /// The fundamental pitch in Hz, when the input is voiced.
+    pub fn pitch_hz(&self) -> Option<f32> {
+        self.analysis.pitch_hz
+    }
+
+    /// How periodic the input is, 0..=1.
+    pub fn pitch_confidence(&self) -> f32 {
+        self.analysis.pitch_confidence
+    }
+
+    /// Voice activity (with hysteresis).
+    pub fn voice_active(&self) -> bool {
+        self.analysis.voice_active
+    }
+
+    /// Frames delivered by the device since start.
+    pub fn captured_frames(&self) -> u64 {
+        self.stream.captured_frames()
+    }
+
+    /// Frames dropped on overflow, summed over the current consumers.
+    pub fn dropped_frames(&self) -> u64 {
+        self.reports.iter().map(|r| r.dropped).sum()
+    }
+
+    /// Underruns of the source nodes, summed.
+    pub fn underruns(&self) -> u64 {
+        self.reports.iter().map(|r| r.underruns).sum()
+    }
+
+    /// Device-side input overruns reported by the driver.
+    pub fn device_xruns(&self) -> u64 {
+        self.stream.shared().xruns.load(Ordering::Relaxed)
+    }
+
+    /// Frames in the most recent input callback.
+    pub fn callback_frames(&self) -> u32 {
+        self.stream.shared().callback_frames.load(Ordering::Relaxed)
+    }
+
+    /// Per-consumer counters (analysis worker, taps, source nodes), as of this frame.
+    pub fn consumers(&self) -> &[ConsumerReport] {
+        &self.reports
+    }
+
+    /// The sample stream, to build a
+    /// [`MediaStreamAudioSourceNode`](crate::node::media_stream_audio_source::MediaStreamAudioSourceNode).
+    pub fn stream(&self) -> &MediaStream {
+        &self.stream
+    }
+
+    /// A raw tap holding up to `capacity_frames` frames (interleaved f32 at the input rate).
+    /// Read it with [`CaptureConsumer::read`] (every frame, for recording) or
+    /// [`CaptureConsumer::read_latest`] (the newest, for a scope); drop it to disconnect.
+    /// Frames that do not fit are dropped and counted on [`Microphone::consumers`].
+    pub fn tap(&self, capacity_frames: usize) -> MicrophoneTap {
+        self.stream.connect(ConsumerKind::Tap, capacity_frames)
+    }
+
+    /// The simulated input's feeding end (`None` for a device): write interleaved buffers as
+    /// a device callback would.
+    pub fn simulated_input(&self) -> Option<CoreSlot> {
+        matches!(self.config.input, MicrophoneInput::Simulated { .. }).then(|| self.slot.clone())
+    }
+}
+
+/// Reads the worker's results and the counters into the resource; writes the messages.
+fn update_microphone(
+    mut mic: ResMut<Microphone>,
+    mut started: MessageWriter<VoiceStarted>,
+    mut stopped: MessageWriter<VoiceStopped>,
+    mut faults: MessageWriter<MicrophoneFault>,
+    mut commands: Commands,
+) {
+    let mic = &mut *mic;
+    mic.watch_device();
+    if let Some(error) = mic.fault_pending.take() {
+        faults.write(MicrophoneFault(error));
+    }
+    if let Some(worker) = &mut mic.worker {
+        let worker = worker.get();
+        while let Ok(event) = worker.events.pop() {
+            match event {
+                WorkerEvent::Analysis(a) => mic.analysis = a,
+                WorkerEvent::Voice(VoiceEdge::Started, level_dbfs) => {
+                    started.write(VoiceStarted { level_dbfs });
+                    commands.trigger(VoiceStarted { level_dbfs });
+                }
+                WorkerEvent::Voice(VoiceEdge::Stopped, level_dbfs) => {
+                    stopped.write(VoiceStopped { level_dbfs });
+                    commands.trigger(VoiceStopped { level_dbfs });
+                }
+            }
+        }
+    }
+    mic.refresh();
+}
