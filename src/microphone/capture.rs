@@ -246,7 +246,8 @@ impl MediaStream {
     /// capture core lives in.
     pub fn new(sample_rate: u32, channels: u16) -> (Self, CoreSlot) {
         let shared = Arc::new(CaptureShared::new(sample_rate, channels.max(1)));
-        let core = CaptureCore::new(shared.clone());
+        let mut core = CaptureCore::new(shared.clone());
+        core.prepare(channels.max(1));
         let slot = CoreSlot(Arc::new(ArrayQueue::new(1)));
         let _ = slot.0.push(Box::new(core));
         (Self { shared }, slot)

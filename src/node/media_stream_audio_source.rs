@@ -161,6 +161,8 @@ pub struct MediaStreamSourceProcessor {
     max_target: f64,
     step: f64,
     calm: f64,
+    /// The lowest fill after a read during the current calm period (headroom seen).
+    calm_min_fill: f64,
     correction: f64,
 }
 
@@ -203,8 +205,14 @@ impl MediaStreamSourceProcessor {
             max_target: ms(latency.max_target_ms).max(ms(latency.min_target_ms)),
             step: ms(latency.step_ms).max(1.0),
             calm: 0.0,
+            calm_min_fill: f64::MAX,
             correction: 0.0,
         }
+    }
+
+    /// The counters of its ring (`None` without a stream).
+    pub fn stats(&self) -> Option<&std::sync::Arc<crate::microphone::ConsumerStats>> {
+        self.consumer.as_ref().map(CaptureConsumer::stats)
     }
 
     /// Output channels.
@@ -262,9 +270,12 @@ impl MediaStreamSourceProcessor {
             self.fill_avg = available;
             self.integral = 0.0;
         }
-        // Far too full (the graph was stalled): skip back to the target.
-        let excess_limit = self.target + self.target.max(0.020 * self.input_rate);
-        if available > excess_limit {
+        // Far too full (the graph was stalled): skip back to the target. Either way past the
+        // largest target right now, or well above the target on average (a short burst after
+        // an input stall is not a reason: it is what the target is there to absorb).
+        let hard_limit = self.target + self.max_target;
+        let soft_limit = self.target + self.target.max(0.040 * self.input_rate);
+        if available > hard_limit || self.fill_avg > soft_limit {
             let skip = (available - self.target) as usize;
             let skipped = consumer.skip(skip);
             stats
@@ -278,6 +289,7 @@ impl MediaStreamSourceProcessor {
             stats.underruns.fetch_add(1, Ordering::Relaxed);
             self.primed = false;
             self.calm = 0.0;
+            self.calm_min_fill = f64::MAX;
             self.target = (self.target + self.step).min(self.max_target);
             return false;
         }
@@ -302,10 +314,16 @@ impl MediaStreamSourceProcessor {
             .clamp(-MAX_CORRECTION / KI, MAX_CORRECTION / KI);
         self.correction = (KP * error + KI * self.integral).clamp(-MAX_CORRECTION, MAX_CORRECTION);
         let _ = resampler.set_resample_ratio_relative(1.0 - self.correction, true);
+        // Lower the target a step after a calm period that showed at least two steps of
+        // headroom (so lowering does not walk back into the underrun that raised it).
         self.calm += self.quantum_seconds;
+        self.calm_min_fill = self.calm_min_fill.min(fill);
         if self.calm >= CALM_SECONDS {
+            if self.calm_min_fill > 2.0 * self.step {
+                self.target = (self.target - self.step).max(self.min_target);
+            }
             self.calm = 0.0;
-            self.target = (self.target - self.step).max(self.min_target);
+            self.calm_min_fill = f64::MAX;
         }
         stats
             .target_frames

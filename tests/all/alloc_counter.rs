@@ -22,8 +22,11 @@ pub const SELF_TEST: usize = 1;
 /// The cpal callback in the device tests.
 pub const DEVICE_TEST: usize = 2;
 
-static ALLOCS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
-static FREES: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+/// The microphone's capture callback and source-node processor.
+pub const MICROPHONE_TEST: usize = 3;
+
+static ALLOCS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+static FREES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 
 fn tag() -> usize {
     TAG.try_with(Cell::get).unwrap_or(NONE)

@@ -24,9 +24,9 @@ use crate::support::peak_frequency;
 /// Device tests share one sound card: one at a time.
 static DEVICE: AtomicBool = AtomicBool::new(false);
 
-struct DeviceGuard;
+pub(crate) struct DeviceGuard;
 
-fn device_guard() -> Option<DeviceGuard> {
+pub(crate) fn device_guard() -> Option<DeviceGuard> {
     if std::env::var("WEBAUDIO_DEVICE_TESTS").as_deref() != Ok("1") {
         println!("skipped: set WEBAUDIO_DEVICE_TESTS=1 with a sound server (scripts/test.sh)");
         return None;

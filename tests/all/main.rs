@@ -5,6 +5,7 @@ mod app;
 mod automation;
 mod delay;
 mod device;
+mod microphone;
 mod mixing;
 mod oscillator;
 mod realtime;
