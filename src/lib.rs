@@ -77,13 +77,13 @@ pub mod prelude {
     };
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
-    pub use crate::node::constant_source::ConstantSourceNode;
-    pub use crate::node::delay::DelayNode;
-    pub use crate::node::destination::AudioDestinationNode;
     pub use crate::microphone::{
         Microphone, MicrophoneConfig, MicrophoneError, MicrophoneFault, MicrophonePlugin,
         MicrophoneStatus, MicrophoneTap, VoiceStarted, VoiceStopped,
     };
+    pub use crate::node::constant_source::ConstantSourceNode;
+    pub use crate::node::delay::DelayNode;
+    pub use crate::node::destination::AudioDestinationNode;
     pub use crate::node::gain::GainNode;
     pub use crate::node::media_stream_audio_source::MediaStreamAudioSourceNode;
     pub use crate::node::oscillator::{OscillatorNode, OscillatorType};

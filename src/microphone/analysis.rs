@@ -408,7 +408,11 @@ impl Analyzer {
 
     /// Feeds mono samples; calls `on_window` after each completed hop with the analysis and
     /// the voice edge it caused, if any.
-    pub fn push(&mut self, mut samples: &[f32], mut on_window: impl FnMut(&Analysis, Option<VoiceEdge>)) {
+    pub fn push(
+        &mut self,
+        mut samples: &[f32],
+        mut on_window: impl FnMut(&Analysis, Option<VoiceEdge>),
+    ) {
         let window = self.history.len();
         while !samples.is_empty() {
             let take = (self.settings.hop - self.since_hop).min(samples.len());

@@ -426,6 +426,9 @@ impl CaptureConsumer {
 /// [`CoreSlot`].
 pub struct CaptureCore {
     shared: Arc<CaptureShared>,
+    // Boxed: registrations travel through the queues as one pointer, allocated and freed on
+    // the control side only.
+    #[allow(clippy::vec_box)]
     consumers: Vec<Box<Registration>>,
     scratch: Vec<f32>,
 }
@@ -558,13 +561,17 @@ pub(crate) mod device {
         let host = cpal::default_host();
         match &config.device {
             None => host.default_input_device().ok_or_else(|| {
-                MicrophoneError::NoDevice("no default input device (no sound card or audio server)".into())
+                MicrophoneError::NoDevice(
+                    "no default input device (no sound card or audio server)".into(),
+                )
             }),
             Some(name) => host
                 .input_devices()
                 .map_err(|e| MicrophoneError::NoDevice(e.to_string()))?
                 .find(|d| d.description().is_ok_and(|desc| desc.name() == name))
-                .ok_or_else(|| MicrophoneError::NoDevice(format!("no input device named {name:?}"))),
+                .ok_or_else(|| {
+                    MicrophoneError::NoDevice(format!("no input device named {name:?}"))
+                }),
         }
     }
 

@@ -355,9 +355,7 @@ impl Microphone {
             #[cfg(feature = "cpal")]
             device: SyncCell::new(None),
             worker: None,
-            status: MicrophoneStatus::Unavailable(MicrophoneError::NoDevice(
-                "not opened".into(),
-            )),
+            status: MicrophoneStatus::Unavailable(MicrophoneError::NoDevice("not opened".into())),
             info: None,
             analysis: Analysis {
                 level_dbfs: analysis::MIN_DBFS,
@@ -426,7 +424,10 @@ impl Microphone {
     }
 
     fn fail(&mut self, error: MicrophoneError) {
-        let was = std::mem::replace(&mut self.status, MicrophoneStatus::Unavailable(error.clone()));
+        let was = std::mem::replace(
+            &mut self.status,
+            MicrophoneStatus::Unavailable(error.clone()),
+        );
         let already = matches!(&was, MicrophoneStatus::Unavailable(e) if *e == error);
         if !already {
             warn!("bevy_webaudio: {error}; the game keeps running without microphone input");

@@ -128,7 +128,11 @@ impl AudioNode for MediaStreamAudioSourceNode {
     }
 
     fn output_channels(&self, _index: usize) -> OutputChannels {
-        OutputChannels::Fixed(self.stream.as_ref().map_or(1, |s| usize::from(s.channels())))
+        OutputChannels::Fixed(
+            self.stream
+                .as_ref()
+                .map_or(1, |s| usize::from(s.channels())),
+        )
     }
 }
 
@@ -248,9 +252,7 @@ impl MediaStreamSourceProcessor {
         };
         let stats = consumer.stats().clone();
         let available = consumer.available_frames() as f64;
-        stats
-            .fill_frames
-            .store(available as u32, Ordering::Relaxed);
+        stats.fill_frames.store(available as u32, Ordering::Relaxed);
         let need = resampler.input_frames_next();
         if !self.primed {
             // Start once the target is there, and at least 1.5 device callbacks plus one
@@ -278,9 +280,7 @@ impl MediaStreamSourceProcessor {
         if available > hard_limit || self.fill_avg > soft_limit {
             let skip = (available - self.target) as usize;
             let skipped = consumer.skip(skip);
-            stats
-                .skipped
-                .fetch_add(skipped as u64, Ordering::Relaxed);
+            stats.skipped.fetch_add(skipped as u64, Ordering::Relaxed);
             self.fill_avg = self.target;
             self.integral = 0.0;
             return self.render_inner(out);

@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_webaudio::microphone::analysis::{
-    Analyzer, AnalysisSettings, MIN_DBFS, VoiceDetector, VoiceEdge, rms_dbfs,
+    AnalysisSettings, Analyzer, MIN_DBFS, VoiceDetector, VoiceEdge, rms_dbfs,
 };
 use bevy_webaudio::microphone::{
     ConsumerKind, MediaStream, MicrophoneConfig, MicrophoneInput, MicrophoneStatus,
 };
-use bevy_webaudio::node::media_stream_audio_source::{
-    MediaStreamSourceProcessor, SourceLatency,
-};
+use bevy_webaudio::node::media_stream_audio_source::{MediaStreamSourceProcessor, SourceLatency};
 use bevy_webaudio::prelude::*;
 use bevy_webaudio::render::bus::RENDER_QUANTUM;
 
@@ -51,14 +49,24 @@ fn mic_pitch_of_a_220_hz_sine_within_one_hz() {
     for (rate, amplitude) in [(48_000.0, 0.5), (44_100.0, 0.1), (16_000.0, 0.8)] {
         let signal = sine(220.0, amplitude, rate, rate as usize, 0);
         let (windows, _) = analyse(&signal, rate as f32);
-        let pitches: Vec<f32> = windows.iter().skip(4).map(|a| a.pitch_hz.unwrap()).collect();
-        let worst = pitches.iter().map(|p| (p - 220.0).abs()).fold(0.0f32, f32::max);
+        let pitches: Vec<f32> = windows
+            .iter()
+            .skip(4)
+            .map(|a| a.pitch_hz.unwrap())
+            .collect();
+        let worst = pitches
+            .iter()
+            .map(|p| (p - 220.0).abs())
+            .fold(0.0f32, f32::max);
         let confidence = windows.last().unwrap().pitch_confidence;
         println!(
             "{rate} Hz: {} windows, worst pitch error {worst:.4} Hz, confidence {confidence:.4}",
             pitches.len()
         );
-        assert!(worst < 1.0, "220 Hz within 1 Hz at {rate} Hz, worst {worst}");
+        assert!(
+            worst < 1.0,
+            "220 Hz within 1 Hz at {rate} Hz, worst {worst}"
+        );
         assert!(confidence > 0.95);
     }
     // Voiced speech-like: 150 Hz with harmonics is still 150 Hz (not an octave off).
@@ -66,7 +74,8 @@ fn mic_pitch_of_a_220_hz_sine_within_one_hz() {
     let signal: Vec<f32> = (0..48_000)
         .map(|i| {
             let t = f64::from(i) / rate;
-            (0.4 * (TAU * 150.0 * t).sin() + 0.3 * (TAU * 300.0 * t).sin()
+            (0.4 * (TAU * 150.0 * t).sin()
+                + 0.3 * (TAU * 300.0 * t).sin()
                 + 0.2 * (TAU * 450.0 * t).sin()) as f32
         })
         .collect();
@@ -97,7 +106,11 @@ fn mic_levels_in_dbfs_are_exact() {
     // A sine of amplitude a over whole periods: 20·log10(a/√2).
     let s = sine(1000.0, 0.5, 48_000.0, 4800, 0);
     let expected = 20.0 * (0.5f64 / 2f64.sqrt()).log10();
-    assert!((f64::from(rms_dbfs(&s)) - expected).abs() < 1e-3, "{}", rms_dbfs(&s));
+    assert!(
+        (f64::from(rms_dbfs(&s)) - expected).abs() < 1e-3,
+        "{}",
+        rms_dbfs(&s)
+    );
     assert_eq!(rms_dbfs(&[0.0; 64]), MIN_DBFS);
     // A sine whose RMS is −12 dBFS, through the sliding analyzer (windows not aligned to
     // periods): every window within 0.5 dB (measured: within 0.05).
@@ -115,7 +128,10 @@ fn mic_levels_in_dbfs_are_exact() {
     assert!((f64::from(peak) - amplitude).abs() < 0.001);
     // The envelope settles at the RMS.
     let env = windows.last().unwrap().envelope;
-    assert!((f64::from(env) - amplitude / 2f64.sqrt()).abs() < 0.005, "{env}");
+    assert!(
+        (f64::from(env) - amplitude / 2f64.sqrt()).abs() < 0.005,
+        "{env}"
+    );
 }
 
 #[test]
@@ -135,13 +151,20 @@ fn mic_voice_hysteresis_thresholds() {
         assert!(quiet < 100);
     };
     assert_eq!(edge, VoiceEdge::Stopped);
-    assert_eq!(quiet, 20, "off after 0.2 s under −50 (20 readings of 10 ms)");
+    assert_eq!(
+        quiet, 20,
+        "off after 0.2 s under −50 (20 readings of 10 ms)"
+    );
     // A brief dip does not turn it off.
     v.update(-30.0, dt);
     for _ in 0..10 {
         assert_eq!(v.update(-60.0, dt), None);
     }
-    assert_eq!(v.update(-45.0, dt), None, "back between thresholds resets the hang");
+    assert_eq!(
+        v.update(-45.0, dt),
+        None,
+        "back between thresholds resets the hang"
+    );
     for _ in 0..19 {
         assert_eq!(v.update(-60.0, dt), None);
     }
@@ -161,7 +184,10 @@ fn mic_voice_hysteresis_thresholds() {
     let off_ms = (edges[1].1 as f64 - 48_000.0) / 48.0;
     println!("voice on {on_ms:.1} ms after the burst starts, off {off_ms:.1} ms after it ends");
     assert!((0.0..=11.0).contains(&on_ms), "on within one hop");
-    assert!((200.0..=260.0).contains(&off_ms), "off after the window drains + 200 ms hang");
+    assert!(
+        (200.0..=260.0).contains(&off_ms),
+        "off after the window drains + 200 ms hang"
+    );
 }
 
 #[test]
@@ -174,7 +200,9 @@ fn mic_ring_overflow_is_counted_exactly_drop_newest() {
     let b = stream.connect(ConsumerKind::Tap, 4000);
     // Frame k carries the value k on both channels, so what is kept can be checked.
     let frames = |from: usize, n: usize| -> Vec<f32> {
-        (from..from + n).flat_map(|k| [k as f32, k as f32]).collect()
+        (from..from + n)
+            .flat_map(|k| [k as f32, k as f32])
+            .collect()
     };
     slot.write(&frames(0, 1500)); // 500 over a's capacity
     assert_eq!((a.stats().written(), a.stats().dropped()), (1000, 500));
@@ -262,11 +290,8 @@ fn simulate(
     mut in_interval: impl FnMut() -> f64,
 ) -> SimReport {
     let (stream, slot) = MediaStream::new(nominal_in, 1);
-    let mut processor = MediaStreamSourceProcessor::new(
-        Some(&stream),
-        out_rate as f32,
-        SourceLatency::default(),
-    );
+    let mut processor =
+        MediaStreamSourceProcessor::new(Some(&stream), out_rate as f32, SourceLatency::default());
     let stats = processor.stats().unwrap().clone();
     let (mut t_in, mut t_out) = (0.0f64, 0.0f64);
     let mut delivered: u64 = 0;
@@ -332,34 +357,54 @@ fn simulate(
 #[test]
 fn mic_drift_input_clock_faster_than_output_stays_in_band() {
     // 0.1 % faster input for ten minutes; 48 010 vs 48 000 for ten minutes; the reverse.
-    for (in_rate, out_rate) in [(48_048.0, 48_000.0), (48_010.0, 48_000.0), (47_952.0, 48_000.0)]
-    {
-        let report = simulate(48_000, in_rate, out_rate, 512, 600.0, 30.0, || 512.0 / in_rate);
+    for (in_rate, out_rate) in [
+        (48_048.0, 48_000.0),
+        (48_010.0, 48_000.0),
+        (47_952.0, 48_000.0),
+    ] {
+        let report = simulate(48_000, in_rate, out_rate, 512, 600.0, 30.0, || {
+            512.0 / in_rate
+        });
         println!("drift {in_rate} → {out_rate} Hz, 600 s: {report:?}");
         assert_eq!(report.dropped, 0, "no drops");
         assert_eq!(report.underruns, 0, "no underruns after settling");
         assert_eq!(report.skipped_total, 0);
         let band = report.fill_ms.1 - report.fill_ms.0;
-        assert!(report.fill_ms.1 < 40.0 && band < 25.0, "fill within its band: {:?}", report.fill_ms);
+        assert!(
+            report.fill_ms.1 < 40.0 && band < 25.0,
+            "fill within its band: {:?}",
+            report.fill_ms
+        );
         let expected_ppm = (in_rate / out_rate - 1.0) * 1e6;
         assert!(
             (report.correction_ppm - expected_ppm).abs() < 0.05 * expected_ppm.abs() + 5.0,
             "the correction tracks the clock difference ({expected_ppm:.0} ppm)"
         );
-        assert!((report.output_hz - 440.0 * 1.0).abs() < 1.0, "{}", report.output_hz);
+        assert!(
+            (report.output_hz - 440.0 * 1.0).abs() < 1.0,
+            "{}",
+            report.output_hz
+        );
     }
 }
 
 #[test]
 fn mic_different_rates_are_converted() {
     // A 44.1 kHz microphone into a 48 kHz context, and 48 → 44.1: 440 Hz stays 440 Hz.
-    for (in_rate, out_rate) in [(44_100.0, 48_000.0), (48_000.0, 44_100.0), (16_000.0, 48_000.0)]
-    {
+    for (in_rate, out_rate) in [
+        (44_100.0, 48_000.0),
+        (48_000.0, 44_100.0),
+        (16_000.0, 48_000.0),
+    ] {
         let report = simulate(in_rate as u32, in_rate, out_rate, 1024, 30.0, 5.0, || {
             480.0 / in_rate
         });
         println!("rates {in_rate} → {out_rate}: {report:?}");
-        assert!((report.output_hz - 440.0).abs() < 0.5, "{}", report.output_hz);
+        assert!(
+            (report.output_hz - 440.0).abs() < 0.5,
+            "{}",
+            report.output_hz
+        );
         assert_eq!((report.dropped, report.underruns), (0, 0));
     }
 }
@@ -369,16 +414,22 @@ fn mic_jittery_input_sixty_seconds_no_loss() {
     // Callbacks 1–20 ms apart, a 50 ms stall every ~2 s, on a computed clock.
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let report = simulate(48_000, 48_000.0, 48_000.0, 512, 60.0, 10.0, || {
-        if rng.next() % 100 == 0 {
+        if rng.next().is_multiple_of(100) {
             0.050
         } else {
             rng.range(0.001, 0.020)
         }
     });
     println!("jitter, 60 s: {report:?}");
-    assert_eq!(report.dropped, 0, "zero lost frames while the ring has room");
+    assert_eq!(
+        report.dropped, 0,
+        "zero lost frames while the ring has room"
+    );
     assert_eq!(report.skipped, 0, "nothing skipped once settled");
-    assert_eq!(report.underruns, 0, "the target adapted to the stalls during settling");
+    assert_eq!(
+        report.underruns, 0,
+        "the target adapted to the stalls during settling"
+    );
     assert!(report.target_ms < 120.0 && report.fill_ms.1 < 150.0);
     assert!(report.quanta > 22_000);
 }
@@ -442,7 +493,11 @@ fn simulated_app() -> App {
 #[test]
 fn mic_simulated_input_reaches_the_resource_the_tap_and_the_graph() {
     let mut app = simulated_app();
-    let input = app.world().resource::<Microphone>().simulated_input().unwrap();
+    let input = app
+        .world()
+        .resource::<Microphone>()
+        .simulated_input()
+        .unwrap();
     let mut tap = app.world().resource::<Microphone>().tap(48_000);
     let stream = app.world().resource::<Microphone>().stream().clone();
     let dest = app.world().resource::<AudioContext>().destination();
@@ -505,7 +560,10 @@ fn mic_simulated_input_reaches_the_resource_the_tap_and_the_graph() {
     assert_eq!(mic.consumers().len(), 3, "analysis, tap, source node");
     let mut recorded = vec![0.0f32; 48_000];
     assert_eq!(tap.read(&mut recorded), 48_000, "the tap has every frame");
-    assert_eq!(recorded[..480], sine(220.0, amplitude, 48_000.0, 480, 0)[..]);
+    assert_eq!(
+        recorded[..480],
+        sine(220.0, amplitude, 48_000.0, 480, 0)[..]
+    );
     let tail = &rendered[rendered.len() - 16_384..];
     let f = peak_frequency(tail, 48_000.0);
     println!("graph output: {f:.2} Hz");
