@@ -76,6 +76,7 @@ pub mod prelude {
     };
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
+    pub use crate::node::audio_buffer_source::AudioBufferSourceNode;
     pub use crate::node::constant_source::ConstantSourceNode;
     pub use crate::node::delay::DelayNode;
     pub use crate::node::destination::AudioDestinationNode;
@@ -152,7 +153,12 @@ impl Plugin for WebAudioPlugin {
                 ),
             );
         if app.world().contains_resource::<AssetServer>() {
-            app.init_asset::<asset::AudioBuffer>();
+            app.init_asset::<asset::AudioBuffer>().add_systems(
+                PostUpdate,
+                node::audio_buffer_source::resync_buffer_sources
+                    .after(bevy::asset::AssetEventSystems)
+                    .before(WebAudioSystems::Sync),
+            );
         } else {
             app.init_resource::<Assets<asset::AudioBuffer>>();
         }
@@ -163,7 +169,8 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::oscillator::OscillatorNode>()
             .add_audio_node::<node::constant_source::ConstantSourceNode>()
             .add_audio_node::<node::delay::DelayNode>()
-            .add_audio_node::<node::stereo_panner::StereoPannerNode>();
+            .add_audio_node::<node::stereo_panner::StereoPannerNode>()
+            .add_audio_node::<node::audio_buffer_source::AudioBufferSourceNode>();
     }
 }
 

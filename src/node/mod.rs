@@ -16,6 +16,7 @@ use crate::error::WebAudioError;
 use crate::param::{AudioParam, ParamId};
 use crate::render::bus::{AudioBus, MAX_CHANNELS};
 
+pub mod audio_buffer_source;
 pub mod constant_source;
 pub mod delay;
 pub mod destination;

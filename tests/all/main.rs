@@ -2,10 +2,12 @@
 
 mod alloc_counter;
 mod app;
+mod audio_buffer_source;
 mod automation;
 mod delay;
 mod device;
 mod mixing;
 mod oscillator;
 mod realtime;
+mod reference;
 mod support;
