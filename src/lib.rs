@@ -77,6 +77,8 @@ pub mod prelude {
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
     pub use crate::node::audio_buffer_source::AudioBufferSourceNode;
+    pub use crate::node::channel_merger::ChannelMergerNode;
+    pub use crate::node::channel_splitter::ChannelSplitterNode;
     pub use crate::node::constant_source::ConstantSourceNode;
     pub use crate::node::delay::DelayNode;
     pub use crate::node::destination::AudioDestinationNode;
@@ -170,7 +172,13 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::constant_source::ConstantSourceNode>()
             .add_audio_node::<node::delay::DelayNode>()
             .add_audio_node::<node::stereo_panner::StereoPannerNode>()
-            .add_audio_node::<node::audio_buffer_source::AudioBufferSourceNode>();
+            .add_audio_node::<node::audio_buffer_source::AudioBufferSourceNode>()
+            .add_audio_node::<node::channel_splitter::ChannelSplitterNode>()
+            .add_audio_node::<node::channel_merger::ChannelMergerNode>()
+            .add_systems(
+                PostUpdate,
+                node::channel_splitter::enforce_splitter_channel_count.before(WebAudioSystems::Sync),
+            );
     }
 }
 

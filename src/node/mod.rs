@@ -17,6 +17,8 @@ use crate::param::{AudioParam, ParamId};
 use crate::render::bus::{AudioBus, MAX_CHANNELS};
 
 pub mod audio_buffer_source;
+pub mod channel_merger;
+pub mod channel_splitter;
 pub mod constant_source;
 pub mod delay;
 pub mod destination;

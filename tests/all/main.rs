@@ -10,4 +10,5 @@ mod mixing;
 mod oscillator;
 mod realtime;
 mod reference;
+mod splitter_merger;
 mod support;
