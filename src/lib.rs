@@ -77,6 +77,7 @@ pub mod prelude {
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
     pub use crate::node::audio_buffer_source::AudioBufferSourceNode;
+    pub use crate::node::biquad_filter::{BiquadFilterNode, BiquadFilterType};
     pub use crate::node::channel_merger::ChannelMergerNode;
     pub use crate::node::channel_splitter::ChannelSplitterNode;
     pub use crate::node::constant_source::ConstantSourceNode;
@@ -175,6 +176,7 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::audio_buffer_source::AudioBufferSourceNode>()
             .add_audio_node::<node::channel_splitter::ChannelSplitterNode>()
             .add_audio_node::<node::channel_merger::ChannelMergerNode>()
+            .add_audio_node::<node::biquad_filter::BiquadFilterNode>()
             .add_systems(
                 PostUpdate,
                 node::channel_splitter::enforce_splitter_channel_count.before(WebAudioSystems::Sync),

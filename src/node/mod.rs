@@ -17,6 +17,7 @@ use crate::param::{AudioParam, ParamId};
 use crate::render::bus::{AudioBus, MAX_CHANNELS};
 
 pub mod audio_buffer_source;
+pub mod biquad_filter;
 pub mod channel_merger;
 pub mod channel_splitter;
 pub mod constant_source;

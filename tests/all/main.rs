@@ -4,6 +4,7 @@ mod alloc_counter;
 mod app;
 mod audio_buffer_source;
 mod automation;
+mod biquad_filter;
 mod delay;
 mod device;
 mod mixing;
