@@ -84,6 +84,7 @@ pub mod prelude {
     pub use crate::node::delay::DelayNode;
     pub use crate::node::destination::AudioDestinationNode;
     pub use crate::node::gain::GainNode;
+    pub use crate::node::iir_filter::IIRFilterNode;
     pub use crate::node::oscillator::{OscillatorNode, OscillatorType};
     pub use crate::node::periodic_wave::PeriodicWave;
     pub use crate::node::stereo_panner::StereoPannerNode;
@@ -177,6 +178,7 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::channel_splitter::ChannelSplitterNode>()
             .add_audio_node::<node::channel_merger::ChannelMergerNode>()
             .add_audio_node::<node::biquad_filter::BiquadFilterNode>()
+            .add_audio_node::<node::iir_filter::IIRFilterNode>()
             .add_systems(
                 PostUpdate,
                 node::channel_splitter::enforce_splitter_channel_count.before(WebAudioSystems::Sync),

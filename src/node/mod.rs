@@ -24,6 +24,7 @@ pub mod constant_source;
 pub mod delay;
 pub mod destination;
 pub mod gain;
+pub mod iir_filter;
 pub mod oscillator;
 pub mod periodic_wave;
 pub mod scheduled;

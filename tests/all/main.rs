@@ -7,6 +7,7 @@ mod automation;
 mod biquad_filter;
 mod delay;
 mod device;
+mod iir_filter;
 mod mixing;
 mod oscillator;
 mod realtime;
