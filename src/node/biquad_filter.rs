@@ -97,7 +97,7 @@ const DETUNE: ParamDescriptor = ParamDescriptor::a_rate(0.0, -153_600.0, 153_600
 const Q: ParamDescriptor =
     ParamDescriptor::a_rate(1.0, -ParamDescriptor::MAX, ParamDescriptor::MAX);
 /// 40 × log10(most-positive-single-float).
-const GAIN: ParamDescriptor = ParamDescriptor::a_rate(0.0, -ParamDescriptor::MAX, 1541.273_6);
+const GAIN: ParamDescriptor = ParamDescriptor::a_rate(0.0, -ParamDescriptor::MAX, 1_541.273_6);
 
 impl Default for BiquadFilterNode {
     fn default() -> Self {
@@ -225,8 +225,9 @@ fn coefficients(kind: BiquadFilterType, normalized: f64, q: f64, gain_db: f64) -
             if f == 0.0 {
                 return if low { WIRE } else { gain_only(a * a) };
             }
-            // S = 1.
-            let alpha_s = sin / 2.0 * ((a + 1.0 / a) * (1.0 / 1.0 - 1.0) + 2.0).sqrt();
+            // α_S = sin ω0 / 2 · √((A + 1/A)(1/S − 1) + 2) with the slope S = 1.
+            let slope = 1.0;
+            let alpha_s = sin / 2.0 * ((a + 1.0 / a) * (1.0 / slope - 1.0) + 2.0).sqrt();
             let k2 = 2.0 * alpha_s * a.sqrt();
             let (ap, am) = (a + 1.0, a - 1.0);
             if low {
