@@ -4,20 +4,27 @@
 use bevy::prelude::*;
 use bevy_webaudio::prelude::*;
 
-/// Where the Chromium references live (override with `WEBAUDIO_CONFORMANCE`).
-fn reference_dir() -> std::path::PathBuf {
-    std::env::var_os("WEBAUDIO_CONFORMANCE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/work/shared/conformance".into())
-        .join("reference")
+/// Where the Chromium reference renders may live, in order: `$WEBAUDIO_CONFORMANCE/reference`,
+/// the repository's `tests/conformance/reference` (the `.f32` files are not committed), and the
+/// shared folder the references come from.
+fn reference_dirs() -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("WEBAUDIO_CONFORMANCE") {
+        dirs.push(std::path::PathBuf::from(dir).join("reference"));
+    }
+    dirs.push(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance/reference").into());
+    dirs.push("/work/shared/conformance/reference".into());
+    dirs
 }
 
-/// The reference render `name` as planar channels, or `None` (test skipped, with a note) when
-/// the conformance folder is not on this machine.
+/// The reference render `name` as planar channels, or `None` (comparison skipped, with a
+/// note) when no reference folder holds it.
 pub fn load(name: &str, channels: usize) -> Option<Vec<Vec<f32>>> {
-    let path = reference_dir().join(format!("{name}.f32"));
-    let Ok(bytes) = std::fs::read(&path) else {
-        eprintln!("skipping the comparison with {}: not found", path.display());
+    let Some(bytes) = reference_dirs()
+        .into_iter()
+        .find_map(|dir| std::fs::read(dir.join(format!("{name}.f32"))).ok())
+    else {
+        eprintln!("skipping the comparison with {name}.f32: no reference folder holds it");
         return None;
     };
     let samples: Vec<f32> = bytes
