@@ -76,10 +76,15 @@ pub mod prelude {
     };
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
+    pub use crate::node::audio_buffer_source::AudioBufferSourceNode;
+    pub use crate::node::biquad_filter::{BiquadFilterNode, BiquadFilterType};
+    pub use crate::node::channel_merger::ChannelMergerNode;
+    pub use crate::node::channel_splitter::ChannelSplitterNode;
     pub use crate::node::constant_source::ConstantSourceNode;
     pub use crate::node::delay::DelayNode;
     pub use crate::node::destination::AudioDestinationNode;
     pub use crate::node::gain::GainNode;
+    pub use crate::node::iir_filter::IIRFilterNode;
     pub use crate::node::oscillator::{OscillatorNode, OscillatorType};
     pub use crate::node::periodic_wave::PeriodicWave;
     pub use crate::node::stereo_panner::StereoPannerNode;
@@ -152,7 +157,12 @@ impl Plugin for WebAudioPlugin {
                 ),
             );
         if app.world().contains_resource::<AssetServer>() {
-            app.init_asset::<asset::AudioBuffer>();
+            app.init_asset::<asset::AudioBuffer>().add_systems(
+                PostUpdate,
+                node::audio_buffer_source::resync_buffer_sources
+                    .after(bevy::asset::AssetEventSystems)
+                    .before(WebAudioSystems::Sync),
+            );
         } else {
             app.init_resource::<Assets<asset::AudioBuffer>>();
         }
@@ -163,7 +173,16 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::oscillator::OscillatorNode>()
             .add_audio_node::<node::constant_source::ConstantSourceNode>()
             .add_audio_node::<node::delay::DelayNode>()
-            .add_audio_node::<node::stereo_panner::StereoPannerNode>();
+            .add_audio_node::<node::stereo_panner::StereoPannerNode>()
+            .add_audio_node::<node::audio_buffer_source::AudioBufferSourceNode>()
+            .add_audio_node::<node::channel_splitter::ChannelSplitterNode>()
+            .add_audio_node::<node::channel_merger::ChannelMergerNode>()
+            .add_audio_node::<node::biquad_filter::BiquadFilterNode>()
+            .add_audio_node::<node::iir_filter::IIRFilterNode>()
+            .add_systems(
+                PostUpdate,
+                node::channel_splitter::enforce_splitter_channel_count.before(WebAudioSystems::Sync),
+            );
     }
 }
 

@@ -16,10 +16,15 @@ use crate::error::WebAudioError;
 use crate::param::{AudioParam, ParamId};
 use crate::render::bus::{AudioBus, MAX_CHANNELS};
 
+pub mod audio_buffer_source;
+pub mod biquad_filter;
+pub mod channel_merger;
+pub mod channel_splitter;
 pub mod constant_source;
 pub mod delay;
 pub mod destination;
 pub mod gain;
+pub mod iir_filter;
 pub mod oscillator;
 pub mod periodic_wave;
 pub mod scheduled;

@@ -2,10 +2,15 @@
 
 mod alloc_counter;
 mod app;
+mod audio_buffer_source;
 mod automation;
+mod biquad_filter;
 mod delay;
 mod device;
+mod iir_filter;
 mod mixing;
 mod oscillator;
 mod realtime;
+mod reference;
+mod splitter_merger;
 mod support;
