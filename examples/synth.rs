@@ -92,7 +92,10 @@ fn setup(mut commands: Commands, context: Res<AudioContext>) {
         },
         StatusText,
     ));
-    let master = commands.spawn(GainNode::new(0.8)).connect(context.destination()).id();
+    let master = commands
+        .spawn(GainNode::new(0.8))
+        .connect(context.destination())
+        .id();
     // A feedback echo: 300 ms delay, 40 % fed back — a cycle, legal because of the delay.
     let delay = DelayNode::with_delay(1.0, 0.3).expect("valid delay");
     let echo_send = commands.spawn(GainNode::new(0.35)).id();
@@ -125,7 +128,11 @@ fn note_on(commands: &mut Commands, synth: &Synth, now: f64, hz: f32) -> Result<
         .set_value_at_time(0.0, now)?
         .linear_ramp_to_value_at_time(PEAK, now + ATTACK)?
         .set_target_at_time(SUSTAIN, now + ATTACK, DECAY / 3.0)?;
-    let gain = commands.spawn(gain).connect(synth.master).connect(synth.echo_send).id();
+    let gain = commands
+        .spawn(gain)
+        .connect(synth.master)
+        .connect(synth.echo_send)
+        .id();
     let osc = commands
         .spawn(osc)
         .connect(gain)
@@ -150,16 +157,23 @@ fn play_keys(
     let now = context.current_time() + 0.005;
     for (key, semitone) in KEYS {
         if keys.just_pressed(key) && !synth.voices.contains_key(&key) {
-            let voice = note_on(&mut commands, &synth, now, frequency(synth.octave, semitone))?;
+            let voice = note_on(
+                &mut commands,
+                &synth,
+                now,
+                frequency(synth.octave, semitone),
+            )?;
             synth.voices.insert(key, voice);
         }
         if keys.just_released(key)
             && let Some((osc, gain)) = synth.voices.remove(&key)
         {
             if let Ok(mut gain) = gains.get_mut(gain) {
-                gain.gain
-                    .cancel_and_hold_at_time(now)?
-                    .set_target_at_time(0.0, now, RELEASE / 3.0)?;
+                gain.gain.cancel_and_hold_at_time(now)?.set_target_at_time(
+                    0.0,
+                    now,
+                    RELEASE / 3.0,
+                )?;
             }
             if let Ok(mut osc) = oscillators.get_mut(osc) {
                 osc.stop(now + RELEASE * 3.0)?;

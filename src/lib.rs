@@ -181,7 +181,8 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::iir_filter::IIRFilterNode>()
             .add_systems(
                 PostUpdate,
-                node::channel_splitter::enforce_splitter_channel_count.before(WebAudioSystems::Sync),
+                node::channel_splitter::enforce_splitter_channel_count
+                    .before(WebAudioSystems::Sync),
             );
     }
 }

@@ -103,11 +103,21 @@ fn bad_connections_are_typed_errors_and_are_removed() {
         .count();
     assert_eq!((index, state), (2, 1), "{errors:?}");
     app.update();
-    assert!(app.world().get::<AudioOutputs>(src).is_none(), "the bad edges were despawned");
+    assert!(
+        app.world().get::<AudioOutputs>(src).is_none(),
+        "the bad edges were despawned"
+    );
     // The graph still works, and connecting twice is a no-op (one edge, one contribution).
-    app.world_mut().commands().entity(src).connect(gain).connect(gain);
+    app.world_mut()
+        .commands()
+        .entity(src)
+        .connect(gain)
+        .connect(gain);
     app.update();
-    assert_eq!(app.world().get::<AudioOutputs>(src).unwrap().edges().len(), 1);
+    assert_eq!(
+        app.world().get::<AudioOutputs>(src).unwrap().edges().len(),
+        1
+    );
     let out = app.render(128).unwrap().remove(0);
     assert!(out.iter().all(|&v| v == 0.5));
 }
@@ -136,7 +146,9 @@ fn offline_chunks_of_any_size_equal_one_render() {
         let dest = destination(&app);
         let mut osc = OscillatorNode::new(OscillatorType::Sawtooth, 330.0);
         osc.start(0.0).unwrap();
-        osc.frequency.linear_ramp_to_value_at_time(660.0, 0.05).unwrap();
+        osc.frequency
+            .linear_ramp_to_value_at_time(660.0, 0.05)
+            .unwrap();
         app.world_mut().commands().spawn(osc).connect(dest);
         app.update();
         app
@@ -180,9 +192,15 @@ fn suspend_stops_the_clock_and_resume_continues() {
     app.world_mut().resource_mut::<AudioContext>().suspend();
     wait(&mut app, 50);
     let suspended = app.world().resource::<AudioContext>().current_frame();
-    assert_eq!(app.world().resource::<AudioContext>().state(), AudioContextState::Suspended);
+    assert_eq!(
+        app.world().resource::<AudioContext>().state(),
+        AudioContextState::Suspended
+    );
     wait(&mut app, 150);
-    assert_eq!(app.world().resource::<AudioContext>().current_frame(), suspended);
+    assert_eq!(
+        app.world().resource::<AudioContext>().current_frame(),
+        suspended
+    );
     app.world_mut().resource_mut::<AudioContext>().resume();
     wait(&mut app, 150);
     assert!(app.world().resource::<AudioContext>().current_frame() > suspended + 2048);
