@@ -87,6 +87,7 @@ pub mod prelude {
     pub use crate::node::iir_filter::IIRFilterNode;
     pub use crate::node::oscillator::{OscillatorNode, OscillatorType};
     pub use crate::node::periodic_wave::PeriodicWave;
+    pub use crate::node::scheduled::AudioScheduledSourceNode;
     pub use crate::node::stereo_panner::StereoPannerNode;
     pub use crate::node::{ChannelConfig, ChannelCountMode, ChannelInterpretation};
     pub use crate::param::{AudioParam, AutomationRate, ParamId};

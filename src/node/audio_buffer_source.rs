@@ -34,7 +34,7 @@ use std::sync::Arc;
 use bevy::asset::AssetEvent;
 use bevy::prelude::*;
 
-use super::scheduled::{ScheduleEvent, ScheduledSource, SourceClock};
+use super::scheduled::{AudioScheduledSourceNode, ScheduleEvent, ScheduledSource, SourceClock};
 use super::{
     AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeMessage, NodeShape, OutputChannels,
     ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
@@ -141,14 +141,6 @@ impl AudioBufferSourceNode {
         Ok(self)
     }
 
-    /// `start(when)`: play from the beginning at `when`.
-    ///
-    /// # Errors
-    /// See [`ScheduledSource::start`].
-    pub fn start(&mut self, when: f64) -> Result<&mut Self, WebAudioError> {
-        self.start_with(when, 0.0, None)
-    }
-
     /// `start(when, offset, duration)`: play from `offset` seconds into the buffer, for at most
     /// `duration` seconds of buffer content (`None`: no limit).
     ///
@@ -169,15 +161,6 @@ impl AudioBufferSourceNode {
         self.source.start(when)?;
         self.offset = offset;
         self.duration = duration;
-        Ok(self)
-    }
-
-    /// `stop(when)`.
-    ///
-    /// # Errors
-    /// See [`ScheduledSource::stop`].
-    pub fn stop(&mut self, when: f64) -> Result<&mut Self, WebAudioError> {
-        self.source.stop(when)?;
         Ok(self)
     }
 
@@ -235,11 +218,7 @@ impl AudioNode for AudioBufferSourceNode {
     const NAME: &'static str = "AudioBufferSourceNode";
 
     fn shape(&self) -> NodeShape {
-        NodeShape {
-            inputs: 0,
-            outputs: 1,
-            is_delay: false,
-        }
+        NodeShape::SOURCE
     }
 
     fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
@@ -576,5 +555,11 @@ impl AudioProcessor for AudioBufferSourceProcessor {
             play.buffer_rate = message.sample_rate;
             play.length = message.length;
         }
+    }
+}
+
+impl AudioScheduledSourceNode for AudioBufferSourceNode {
+    fn scheduled_source(&mut self) -> &mut ScheduledSource {
+        &mut self.source
     }
 }

@@ -164,11 +164,7 @@ impl AudioNode for IIRFilterNode {
     const NAME: &'static str = "IIRFilterNode";
 
     fn shape(&self) -> NodeShape {
-        NodeShape {
-            inputs: 1,
-            outputs: 1,
-            is_delay: false,
-        }
+        NodeShape::ONE_TO_ONE
     }
 
     fn for_each_param(&mut self, _f: &mut dyn FnMut(ParamId, &mut AudioParam)) {}

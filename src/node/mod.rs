@@ -206,6 +206,28 @@ pub enum ProcessStatus {
     Ended,
 }
 
+impl ProcessStatus {
+    /// `Ended` when `ended`, else `Active`.
+    pub fn ended_if(ended: bool) -> Self {
+        if ended { Self::Ended } else { Self::Active }
+    }
+}
+
+impl NodeShape {
+    /// One input, one output (most effects).
+    pub const ONE_TO_ONE: Self = Self {
+        inputs: 1,
+        outputs: 1,
+        is_delay: false,
+    };
+    /// No input, one output (sources).
+    pub const SOURCE: Self = Self {
+        inputs: 0,
+        outputs: 1,
+        is_delay: false,
+    };
+}
+
 /// The buffers and param values a processor works on for one render quantum.
 pub struct ProcessIo<'a> {
     /// Mixed inputs, each already up/down-mixed to the computed channel count.
