@@ -428,7 +428,11 @@ pub fn buffer_source(
         set_param(&mut node.detune, "AudioBufferSourceNode detune", d)?;
     }
     if let Some(r) = o.number("playbackRate")? {
-        set_param(&mut node.playback_rate, "AudioBufferSourceNode playbackRate", r)?;
+        set_param(
+            &mut node.playback_rate,
+            "AudioBufferSourceNode playbackRate",
+            r,
+        )?;
     }
     if let Some(v) = o.take("loop") {
         node.looping = bool_value(o, "loop", v)?;
