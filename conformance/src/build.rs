@@ -803,12 +803,12 @@ pub fn build(case: &Case) -> Result<App, CaseError> {
         o.finish()?;
     }
     // Listener automation.
-    if let Some(listener) = &case.listener {
-        if !listener.is_empty() {
-            return Err(CaseError::Unsupported(
-                "AudioListener automation (`listener`)".into(),
-            ));
-        }
+    if let Some(listener) = &case.listener
+        && !listener.is_empty()
+    {
+        return Err(CaseError::Unsupported(
+            "AudioListener automation (`listener`)".into(),
+        ));
     }
     // Nodes: constructor with options, then set.
     let mut nodes: HashMap<&str, Built> = HashMap::new();

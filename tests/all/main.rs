@@ -6,6 +6,7 @@ mod audio_buffer_source;
 mod automation;
 mod biquad_filter;
 mod delay;
+#[cfg(feature = "cpal")]
 mod device;
 mod iir_filter;
 mod mixing;
