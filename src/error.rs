@@ -24,6 +24,10 @@ pub enum WebAudioError {
     /// The spec's `IndexSizeError`: an output or input index that does not exist.
     #[error("IndexSizeError: {0}")]
     IndexSize(String),
+    /// The spec's `InvalidAccessError`: arrays whose lengths must match do not
+    /// (`getFrequencyResponse`).
+    #[error("InvalidAccessError: {0}")]
+    InvalidAccess(String),
 }
 
 /// The error type of [`AudioParam`](crate::param::AudioParam)'s automation methods.

@@ -81,13 +81,19 @@ pub mod prelude {
         Microphone, MicrophoneConfig, MicrophoneError, MicrophoneFault, MicrophonePlugin,
         MicrophoneStatus, MicrophoneTap, VoiceStarted, VoiceStopped,
     };
+    pub use crate::node::audio_buffer_source::AudioBufferSourceNode;
+    pub use crate::node::biquad_filter::{BiquadFilterNode, BiquadFilterType};
+    pub use crate::node::channel_merger::ChannelMergerNode;
+    pub use crate::node::channel_splitter::ChannelSplitterNode;
     pub use crate::node::constant_source::ConstantSourceNode;
     pub use crate::node::delay::DelayNode;
     pub use crate::node::destination::AudioDestinationNode;
     pub use crate::node::gain::GainNode;
+    pub use crate::node::iir_filter::IIRFilterNode;
     pub use crate::node::media_stream_audio_source::MediaStreamAudioSourceNode;
     pub use crate::node::oscillator::{OscillatorNode, OscillatorType};
     pub use crate::node::periodic_wave::PeriodicWave;
+    pub use crate::node::scheduled::AudioScheduledSourceNode;
     pub use crate::node::stereo_panner::StereoPannerNode;
     pub use crate::node::{ChannelConfig, ChannelCountMode, ChannelInterpretation};
     pub use crate::param::{AudioParam, AutomationRate, ParamId};
@@ -158,7 +164,12 @@ impl Plugin for WebAudioPlugin {
                 ),
             );
         if app.world().contains_resource::<AssetServer>() {
-            app.init_asset::<asset::AudioBuffer>();
+            app.init_asset::<asset::AudioBuffer>().add_systems(
+                PostUpdate,
+                node::audio_buffer_source::resync_buffer_sources
+                    .after(bevy::asset::AssetEventSystems)
+                    .before(WebAudioSystems::Sync),
+            );
         } else {
             app.init_resource::<Assets<asset::AudioBuffer>>();
         }
@@ -170,7 +181,17 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::constant_source::ConstantSourceNode>()
             .add_audio_node::<node::delay::DelayNode>()
             .add_audio_node::<node::stereo_panner::StereoPannerNode>()
-            .add_audio_node::<node::media_stream_audio_source::MediaStreamAudioSourceNode>();
+            .add_audio_node::<node::audio_buffer_source::AudioBufferSourceNode>()
+            .add_audio_node::<node::channel_splitter::ChannelSplitterNode>()
+            .add_audio_node::<node::channel_merger::ChannelMergerNode>()
+            .add_audio_node::<node::biquad_filter::BiquadFilterNode>()
+            .add_audio_node::<node::iir_filter::IIRFilterNode>()
+            .add_audio_node::<node::media_stream_audio_source::MediaStreamAudioSourceNode>()
+            .add_systems(
+                PostUpdate,
+                node::channel_splitter::enforce_splitter_channel_count
+                    .before(WebAudioSystems::Sync),
+            );
     }
 }
 

@@ -125,11 +125,31 @@ pub trait NodeKind {
 pub type Construct<T> = fn(&mut Options, &mut BuildCtx) -> Result<T, CaseError>;
 /// An attribute setter (`node[key] = value`): `Ok(false)` when the key is not an attribute.
 pub type SetAttribute<T> = fn(&mut T, &str, &Value) -> Result<bool, CaseError>;
+/// `start(...args)` on the component.
+pub type Start<T> = fn(&mut T, &str, &[f64]) -> Result<(), CaseError>;
 
 struct Kind<T: AudioNode> {
     name: &'static str,
     construct: Construct<T>,
     set: SetAttribute<T>,
+    start: Start<T>,
+}
+
+/// `start(when)` through [`AudioNode::scheduled`]: the AudioScheduledSourceNode types whose
+/// `start` takes only `when`.
+fn scheduled_start<T: AudioNode>(node: &mut T, name: &str, args: &[f64]) -> Result<(), CaseError> {
+    let Some(source) = node.scheduled() else {
+        return Err(CaseError::Invalid(format!("{name} has no start()")));
+    };
+    match args {
+        [when] => source
+            .start(*when)
+            .map_err(|e| web_error(format!("{name}.start"), e)),
+        _ => Err(CaseError::Unsupported(format!(
+            "{name}.start with {} arguments",
+            args.len()
+        ))),
+    }
 }
 
 fn no_attributes<T>(_: &mut T, _: &str, _: &Value) -> Result<bool, CaseError> {
@@ -196,19 +216,7 @@ impl<T: AudioNode> NodeKind for Kind<T> {
         let mut node = world
             .get_mut::<T>(e)
             .ok_or_else(|| CaseError::Engine(format!("{} entity vanished", self.name)))?;
-        let Some(source) = node.scheduled() else {
-            return Err(CaseError::Invalid(format!("{} has no start()", self.name)));
-        };
-        match args {
-            [when] => source
-                .start(*when)
-                .map_err(|e| web_error(format!("{}.start", self.name), e)),
-            _ => Err(CaseError::Unsupported(format!(
-                "{}.start with {} arguments",
-                self.name,
-                args.len()
-            ))),
-        }
+        (self.start)(&mut node, self.name, args)
     }
 
     fn stop(&self, world: &mut World, e: Entity, when: f64) -> Result<(), CaseError> {
@@ -235,6 +243,7 @@ pub fn node_kind(type_name: &str) -> Option<Box<dyn NodeKind>> {
             name,
             construct,
             set,
+            start: scheduled_start::<T>,
         }))
     }
     match type_name {
@@ -243,6 +252,16 @@ pub fn node_kind(type_name: &str) -> Option<Box<dyn NodeKind>> {
         "ConstantSourceNode" => kind("ConstantSourceNode", constant_source, no_attributes),
         "DelayNode" => kind("DelayNode", delay, no_attributes),
         "StereoPannerNode" => kind("StereoPannerNode", stereo_panner, no_attributes),
+        "AudioBufferSourceNode" => Some(Box::new(Kind {
+            name: "AudioBufferSourceNode",
+            construct: buffer_source,
+            set: buffer_source_set,
+            start: buffer_source_start,
+        })),
+        "ChannelSplitterNode" => kind("ChannelSplitterNode", channel_splitter, no_attributes),
+        "ChannelMergerNode" => kind("ChannelMergerNode", channel_merger, no_attributes),
+        "BiquadFilterNode" => kind("BiquadFilterNode", biquad_filter, biquad_filter_set),
+        "IIRFilterNode" => kind("IIRFilterNode", iir_filter, no_attributes),
         _ => None,
     }
 }
@@ -358,6 +377,179 @@ pub fn delay(o: &mut Options, _: &mut BuildCtx) -> Result<DelayNode, CaseError> 
 /// `new StereoPannerNode(ctx, { pan })`.
 pub fn stereo_panner(o: &mut Options, _: &mut BuildCtx) -> Result<StereoPannerNode, CaseError> {
     Ok(StereoPannerNode::new(param_value(o, "pan", 0.0)?))
+}
+
+fn set_param(param: &mut AudioParam, what: &str, v: f64) -> Result<(), CaseError> {
+    param
+        .set_value(v as f32)
+        .map(drop)
+        .map_err(|e| web_error(what, e))
+}
+
+fn bool_value(o: &Options, key: &str, v: &Value) -> Result<bool, CaseError> {
+    v.as_bool().ok_or_else(|| o.invalid(key, v))
+}
+
+fn count(o: &mut Options, key: &str, default: usize) -> Result<usize, CaseError> {
+    match o.take(key) {
+        None => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .and_then(|x| usize::try_from(x).ok())
+            .ok_or_else(|| o.invalid(key, v)),
+    }
+}
+
+fn number_array(o: &mut Options, key: &str) -> Result<Option<Vec<f64>>, CaseError> {
+    match o.take(key) {
+        None => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_f64().ok_or_else(|| o.invalid(key, x)))
+            .collect::<Result<Vec<f64>, _>>()
+            .map(Some),
+        Some(v) => Err(o.invalid(key, v)),
+    }
+}
+
+/// `new AudioBufferSourceNode(ctx, { buffer, detune, loop, loopEnd, loopStart, playbackRate })`.
+pub fn buffer_source(
+    o: &mut Options,
+    ctx: &mut BuildCtx,
+) -> Result<AudioBufferSourceNode, CaseError> {
+    let mut node = match o.take("buffer") {
+        None | Some(Value::Null) => AudioBufferSourceNode::default(),
+        Some(v) => {
+            let what = format!("{} `buffer`", o.what);
+            AudioBufferSourceNode::new(resolve_buffer(ctx, &what, v)?)
+        }
+    };
+    if let Some(d) = o.number("detune")? {
+        set_param(&mut node.detune, "AudioBufferSourceNode detune", d)?;
+    }
+    if let Some(r) = o.number("playbackRate")? {
+        set_param(
+            &mut node.playback_rate,
+            "AudioBufferSourceNode playbackRate",
+            r,
+        )?;
+    }
+    if let Some(v) = o.take("loop") {
+        node.looping = bool_value(o, "loop", v)?;
+    }
+    if let Some(s) = o.number("loopStart")? {
+        node.loop_start = s;
+    }
+    if let Some(e) = o.number("loopEnd")? {
+        node.loop_end = e;
+    }
+    Ok(node)
+}
+
+fn buffer_source_set(
+    node: &mut AudioBufferSourceNode,
+    key: &str,
+    v: &Value,
+) -> Result<bool, CaseError> {
+    let empty = Map::new();
+    let o = Options::new("AudioBufferSourceNode attribute".into(), &empty);
+    let number = || v.as_f64().ok_or_else(|| o.invalid(key, v));
+    match key {
+        "loop" => node.looping = bool_value(&o, key, v)?,
+        "loopStart" => node.loop_start = number()?,
+        "loopEnd" => node.loop_end = number()?,
+        // `buffer` needs the build context; no case assigns it after construction.
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// `start(when, offset, duration)`.
+fn buffer_source_start(
+    node: &mut AudioBufferSourceNode,
+    name: &str,
+    args: &[f64],
+) -> Result<(), CaseError> {
+    let (when, offset, duration) = match *args {
+        [] => (0.0, 0.0, None),
+        [w] => (w, 0.0, None),
+        [w, o] => (w, o, None),
+        [w, o, d] => (w, o, Some(d)),
+        _ => {
+            return Err(CaseError::Invalid(format!(
+                "{name}.start with {} arguments",
+                args.len()
+            )));
+        }
+    };
+    node.start_with(when, offset, duration)
+        .map(drop)
+        .map_err(|e| web_error(format!("{name}.start"), e))
+}
+
+/// `new ChannelSplitterNode(ctx, { numberOfOutputs })`.
+pub fn channel_splitter(
+    o: &mut Options,
+    _: &mut BuildCtx,
+) -> Result<ChannelSplitterNode, CaseError> {
+    ChannelSplitterNode::new(count(o, "numberOfOutputs", 6)?)
+        .map_err(|e| web_error("ChannelSplitterNode", e))
+}
+
+/// `new ChannelMergerNode(ctx, { numberOfInputs })`.
+pub fn channel_merger(o: &mut Options, _: &mut BuildCtx) -> Result<ChannelMergerNode, CaseError> {
+    ChannelMergerNode::new(count(o, "numberOfInputs", 6)?)
+        .map_err(|e| web_error("ChannelMergerNode", e))
+}
+
+fn biquad_type(o: &Options, key: &str, v: &Value) -> Result<BiquadFilterType, CaseError> {
+    Ok(match v.as_str() {
+        Some("lowpass") => BiquadFilterType::Lowpass,
+        Some("highpass") => BiquadFilterType::Highpass,
+        Some("bandpass") => BiquadFilterType::Bandpass,
+        Some("lowshelf") => BiquadFilterType::Lowshelf,
+        Some("highshelf") => BiquadFilterType::Highshelf,
+        Some("peaking") => BiquadFilterType::Peaking,
+        Some("notch") => BiquadFilterType::Notch,
+        Some("allpass") => BiquadFilterType::Allpass,
+        _ => return Err(o.invalid(key, v)),
+    })
+}
+
+/// `new BiquadFilterNode(ctx, { type, frequency, detune, Q, gain })`.
+pub fn biquad_filter(o: &mut Options, _: &mut BuildCtx) -> Result<BiquadFilterNode, CaseError> {
+    let filter_type = match o.take("type") {
+        None => BiquadFilterType::Lowpass,
+        Some(v) => biquad_type(o, "type", v)?,
+    };
+    let mut node = BiquadFilterNode::with_options(
+        filter_type,
+        param_value(o, "frequency", 350.0)?,
+        param_value(o, "Q", 1.0)?,
+        param_value(o, "gain", 0.0)?,
+    );
+    if let Some(d) = o.number("detune")? {
+        set_param(&mut node.detune, "BiquadFilterNode detune", d)?;
+    }
+    Ok(node)
+}
+
+fn biquad_filter_set(node: &mut BiquadFilterNode, key: &str, v: &Value) -> Result<bool, CaseError> {
+    if key != "type" {
+        return Ok(false);
+    }
+    let empty = Map::new();
+    let o = Options::new("BiquadFilterNode attribute".into(), &empty);
+    node.filter_type = biquad_type(&o, key, v)?;
+    Ok(true)
+}
+
+/// `new IIRFilterNode(ctx, { feedforward, feedback })` (both required).
+pub fn iir_filter(o: &mut Options, _: &mut BuildCtx) -> Result<IIRFilterNode, CaseError> {
+    let missing = |k: &str| CaseError::Invalid(format!("IIRFilterNode: `{k}` is required"));
+    let ff = number_array(o, "feedforward")?.ok_or_else(|| missing("feedforward"))?;
+    let fb = number_array(o, "feedback")?.ok_or_else(|| missing("feedback"))?;
+    IIRFilterNode::new(&ff, &fb).map_err(|e| web_error("IIRFilterNode", e))
 }
 
 /// The named buffers, available to constructors.
@@ -611,12 +803,12 @@ pub fn build(case: &Case) -> Result<App, CaseError> {
         o.finish()?;
     }
     // Listener automation.
-    if let Some(listener) = &case.listener {
-        if !listener.is_empty() {
-            return Err(CaseError::Unsupported(
-                "AudioListener automation (`listener`)".into(),
-            ));
-        }
+    if let Some(listener) = &case.listener
+        && !listener.is_empty()
+    {
+        return Err(CaseError::Unsupported(
+            "AudioListener automation (`listener`)".into(),
+        ));
     }
     // Nodes: constructor with options, then set.
     let mut nodes: HashMap<&str, Built> = HashMap::new();

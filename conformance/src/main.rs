@@ -49,11 +49,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// Positional arguments, then `(flag, value)` pairs.
+type SplitArgs = (Vec<String>, Vec<(String, String)>);
+
 /// Splits `--flag value` options from positional arguments.
-fn split_args(
-    args: &[String],
-    flags: &[&str],
-) -> Result<(Vec<String>, Vec<(String, String)>), String> {
+fn split_args(args: &[String], flags: &[&str]) -> Result<SplitArgs, String> {
     let (mut pos, mut opts) = (Vec::new(), Vec::new());
     let mut it = args.iter();
     while let Some(a) = it.next() {

@@ -175,3 +175,48 @@ fn missing_features_are_named() {
     assert_eq!(r.channels.len(), 1);
     assert!(r.channels[0].iter().all(|&x| x == 0.25));
 }
+
+/// The buffer source's options and `start(when, offset, duration)` reach the node; named
+/// buffers are shared, inline generators work; unknown keys of the new nodes are named.
+#[test]
+fn buffer_source_builder() {
+    let data = r#"{"gen":"data","data":[[0,1,2,3,4,5,6,7,8,9]]}"#;
+    let case = |nodes: &str| {
+        Case::from_json(&format!(
+            r#"{{"name":"t","sampleRate":48000,"length":128,"numberOfChannels":1,"buffers":{{"b":{data}}},"nodes":[{nodes}],"connections":[["n","destination"],["m","destination"]]}}"#
+        ))
+        .unwrap()
+    };
+    // two sources on one named buffer, one from an inline generator with offset and duration
+    let r = build_and_render(&case(&format!(
+        r#"{{"id":"n","type":"AudioBufferSourceNode","options":{{"buffer":"b"}},"start":[2,0]}},
+           {{"id":"m","type":"AudioBufferSourceNode","options":{{"buffer":{data}}},"start":[0,0.0000625,0.0000625]}}"#
+    )))
+    .unwrap();
+    // offset 3 frames, duration 3 frames: 3, 4, 5 then silence; `n` starts at 2 s (silent)
+    assert_eq!(&r.channels[0][..7], &[3.0, 4.0, 5.0, 0.0, 0.0, 0.0, 0.0]);
+    let err = |nodes: &str| build_and_render(&case(nodes)).unwrap_err().to_string();
+    let m = r#"{"id":"m","type":"GainNode"}"#;
+    for (node, key) in [
+        (
+            r#"{"id":"n","type":"AudioBufferSourceNode","options":{"buffer":"b","loopp":true}}"#,
+            "loopp",
+        ),
+        (r#"{"id":"n","type":"BiquadFilterNode","set":{"Q":2}}"#, "Q"),
+        (
+            r#"{"id":"n","type":"ChannelMergerNode","options":{"numberOfOutputs":2}}"#,
+            "numberOfOutputs",
+        ),
+        (
+            r#"{"id":"n","type":"IIRFilterNode","options":{"feedforward":[1],"feedback":[1],"order":2}}"#,
+            "order",
+        ),
+    ] {
+        let e = err(&format!("{node},{m}"));
+        assert!(e.contains("unsupported") && e.contains(key), "{e}");
+    }
+    let e = err(&format!(
+        r#"{{"id":"n","type":"AudioBufferSourceNode","options":{{"buffer":"nope"}}}},{m}"#
+    ));
+    assert!(e.contains("invalid") && e.contains("nope"), "{e}");
+}

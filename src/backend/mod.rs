@@ -19,7 +19,9 @@ pub mod slot;
 use std::sync::Arc;
 #[cfg(feature = "cpal")]
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+#[cfg(feature = "cpal")]
+use std::time::Duration;
+use std::time::Instant;
 
 use bevy::prelude::*;
 use thiserror::Error;
@@ -142,13 +144,17 @@ enum Active {
 }
 
 /// How long a stream may go without a callback before it counts as dead.
+#[cfg(feature = "cpal")]
 const STALL: Duration = Duration::from_millis(1500);
 /// How long a new stream may take to call back the first time (a sound server that was just
 /// restarted can take a couple of seconds).
+#[cfg(feature = "cpal")]
 const FIRST_CALLBACK: Duration = Duration::from_secs(5);
 /// Errors with no data callback for this long: the stream is dead.
+#[cfg(feature = "cpal")]
 const ERRORS_AND_NO_DATA: Duration = Duration::from_millis(300);
 /// How often to try reopening the device after falling back.
+#[cfg(feature = "cpal")]
 const RETRY: Duration = Duration::from_secs(2);
 
 /// Owns the real-time backends and moves the renderer between them.
@@ -156,6 +162,7 @@ pub struct Supervisor {
     slot: RendererSlot,
     active: Active,
     wanted: Backend,
+    #[cfg_attr(not(feature = "cpal"), allow(dead_code))]
     shared: Arc<RenderShared>,
     sample_rate: u32,
     channels: u16,
@@ -407,7 +414,6 @@ impl Supervisor {
                 self.retiring = Some(old);
             }
         }
-        let _ = RETRY;
     }
 
     /// Stops everything and returns the renderer (suspend, or shutting down).

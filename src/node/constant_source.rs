@@ -2,12 +2,11 @@
 
 use bevy::prelude::*;
 
-use super::scheduled::{ScheduleEvent, ScheduledSource, SourceClock};
+use super::scheduled::{AudioScheduledSourceNode, ScheduleEvent, ScheduledSource, SourceClock};
 use super::{
     AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeShape, OutputChannels,
     ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
 };
-use crate::error::WebAudioError;
 use crate::param::{AudioParam, ParamDescriptor, ParamId};
 
 /// The spec's `ConstantSourceNode`: outputs `offset` (a-rate, default 1) between `start` and
@@ -39,24 +38,6 @@ impl ConstantSourceNode {
             source: ScheduledSource::default(),
         }
     }
-
-    /// `start(when)`.
-    ///
-    /// # Errors
-    /// See [`ScheduledSource::start`].
-    pub fn start(&mut self, when: f64) -> Result<&mut Self, WebAudioError> {
-        self.source.start(when)?;
-        Ok(self)
-    }
-
-    /// `stop(when)`.
-    ///
-    /// # Errors
-    /// See [`ScheduledSource::stop`].
-    pub fn stop(&mut self, when: f64) -> Result<&mut Self, WebAudioError> {
-        self.source.stop(when)?;
-        Ok(self)
-    }
 }
 
 impl AudioNode for ConstantSourceNode {
@@ -64,11 +45,7 @@ impl AudioNode for ConstantSourceNode {
     const NAME: &'static str = "ConstantSourceNode";
 
     fn shape(&self) -> NodeShape {
-        NodeShape {
-            inputs: 0,
-            outputs: 1,
-            is_delay: false,
-        }
+        NodeShape::SOURCE
     }
 
     fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
@@ -118,14 +95,16 @@ impl AudioProcessor for ConstantSourceProcessor {
                 out[i] = if let [v] = offset { *v } else { offset[i] };
             }
         }
-        if ended {
-            ProcessStatus::Ended
-        } else {
-            ProcessStatus::Active
-        }
+        ProcessStatus::ended_if(ended)
     }
 
     fn schedule(&mut self, event: ScheduleEvent) {
         self.clock.schedule(event, self.sample_rate);
+    }
+}
+
+impl AudioScheduledSourceNode for ConstantSourceNode {
+    fn scheduled_source(&mut self) -> &mut ScheduledSource {
+        &mut self.source
     }
 }

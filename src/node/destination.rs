@@ -24,11 +24,7 @@ impl AudioNode for AudioDestinationNode {
     const NAME: &'static str = "AudioDestinationNode";
 
     fn shape(&self) -> NodeShape {
-        NodeShape {
-            inputs: 1,
-            outputs: 1,
-            is_delay: false,
-        }
+        NodeShape::ONE_TO_ONE
     }
 
     fn for_each_param(&mut self, _f: &mut dyn FnMut(ParamId, &mut AudioParam)) {}

@@ -49,11 +49,7 @@ impl AudioNode for GainNode {
     const NAME: &'static str = "GainNode";
 
     fn shape(&self) -> NodeShape {
-        NodeShape {
-            inputs: 1,
-            outputs: 1,
-            is_delay: false,
-        }
+        NodeShape::ONE_TO_ONE
     }
 
     fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {

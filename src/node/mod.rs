@@ -16,10 +16,15 @@ use crate::error::WebAudioError;
 use crate::param::{AudioParam, ParamId};
 use crate::render::bus::{AudioBus, MAX_CHANNELS};
 
+pub mod audio_buffer_source;
+pub mod biquad_filter;
+pub mod channel_merger;
+pub mod channel_splitter;
 pub mod constant_source;
 pub mod delay;
 pub mod destination;
 pub mod gain;
+pub mod iir_filter;
 pub mod media_stream_audio_source;
 pub mod oscillator;
 pub mod periodic_wave;
@@ -200,6 +205,28 @@ pub enum ProcessStatus {
     Active,
     /// A scheduled source reached its stop time this quantum: report 'ended' once.
     Ended,
+}
+
+impl ProcessStatus {
+    /// `Ended` when `ended`, else `Active`.
+    pub fn ended_if(ended: bool) -> Self {
+        if ended { Self::Ended } else { Self::Active }
+    }
+}
+
+impl NodeShape {
+    /// One input, one output (most effects).
+    pub const ONE_TO_ONE: Self = Self {
+        inputs: 1,
+        outputs: 1,
+        is_delay: false,
+    };
+    /// No input, one output (sources).
+    pub const SOURCE: Self = Self {
+        inputs: 0,
+        outputs: 1,
+        is_delay: false,
+    };
 }
 
 /// The buffers and param values a processor works on for one render quantum.

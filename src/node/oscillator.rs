@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::periodic_wave::PeriodicWave;
-use super::scheduled::{ScheduleEvent, ScheduledSource, SourceClock};
+use super::scheduled::{AudioScheduledSourceNode, ScheduleEvent, ScheduledSource, SourceClock};
 use super::wavetable::{BasicWaveform, WaveTable};
 use super::{
     AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeMessage, NodeShape, OutputChannels,
@@ -121,24 +121,6 @@ impl OscillatorNode {
         self
     }
 
-    /// `start(when)`.
-    ///
-    /// # Errors
-    /// See [`ScheduledSource::start`].
-    pub fn start(&mut self, when: f64) -> Result<&mut Self, WebAudioError> {
-        self.source.start(when)?;
-        Ok(self)
-    }
-
-    /// `stop(when)`.
-    ///
-    /// # Errors
-    /// See [`ScheduledSource::stop`].
-    pub fn stop(&mut self, when: f64) -> Result<&mut Self, WebAudioError> {
-        self.source.stop(when)?;
-        Ok(self)
-    }
-
     fn table(&self, ctx: &mut BuildContext) -> Arc<WaveTable> {
         let basic = match self.oscillator_type {
             OscillatorType::Sine => BasicWaveform::Sine,
@@ -183,11 +165,7 @@ impl AudioNode for OscillatorNode {
     const NAME: &'static str = "OscillatorNode";
 
     fn shape(&self) -> NodeShape {
-        NodeShape {
-            inputs: 0,
-            outputs: 1,
-            is_delay: false,
-        }
+        NodeShape::SOURCE
     }
 
     fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
@@ -253,11 +231,7 @@ impl AudioProcessor for OscillatorProcessor {
         let output = &mut io.outputs[0];
         if range.is_empty() {
             output.make_silent(1);
-            return if ended {
-                ProcessStatus::Ended
-            } else {
-                ProcessStatus::Active
-            };
+            return ProcessStatus::ended_if(ended);
         }
         output.set_channels(1);
         let out = output.channel_mut(0);
@@ -284,11 +258,7 @@ impl AudioProcessor for OscillatorProcessor {
             let freqs = &self.frequencies[range];
             self.table.render(&mut self.phase, |i| freqs[i], slice);
         }
-        if ended {
-            ProcessStatus::Ended
-        } else {
-            ProcessStatus::Active
-        }
+        ProcessStatus::ended_if(ended)
     }
 
     fn schedule(&mut self, event: ScheduleEvent) {
@@ -299,5 +269,11 @@ impl AudioProcessor for OscillatorProcessor {
         if let Some(table) = message.downcast_mut::<Arc<WaveTable>>() {
             std::mem::swap(&mut self.table, table);
         }
+    }
+}
+
+impl AudioScheduledSourceNode for OscillatorNode {
+    fn scheduled_source(&mut self) -> &mut ScheduledSource {
+        &mut self.source
     }
 }

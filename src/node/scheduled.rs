@@ -16,6 +16,40 @@ pub enum ScheduleEvent {
     Stop(f64),
 }
 
+/// The spec's `AudioScheduledSourceNode`: `start(when)` / `stop(when)`, shared by every source
+/// node (in the prelude). A node only says where its [`ScheduledSource`] is.
+///
+/// # Examples
+/// ```
+/// use bevy_webaudio::prelude::*;
+/// let mut osc = OscillatorNode::default();
+/// osc.start(0.5)?.stop(1.0)?;
+/// assert!(osc.start(2.0).is_err(), "start may only be called once");
+/// # Ok::<(), WebAudioError>(())
+/// ```
+pub trait AudioScheduledSourceNode: Sized {
+    /// The node's start/stop state.
+    fn scheduled_source(&mut self) -> &mut ScheduledSource;
+
+    /// `start(when)`.
+    ///
+    /// # Errors
+    /// See [`ScheduledSource::start`].
+    fn start(&mut self, when: f64) -> Result<&mut Self, WebAudioError> {
+        self.scheduled_source().start(when)?;
+        Ok(self)
+    }
+
+    /// `stop(when)`.
+    ///
+    /// # Errors
+    /// See [`ScheduledSource::stop`].
+    fn stop(&mut self, when: f64) -> Result<&mut Self, WebAudioError> {
+        self.scheduled_source().stop(when)?;
+        Ok(self)
+    }
+}
+
 /// The control-side half: remembers what was called so the spec's errors can be raised, and
 /// queues the calls for the sync.
 #[derive(Clone, Debug, Default, Reflect)]

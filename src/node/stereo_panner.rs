@@ -58,11 +58,7 @@ impl AudioNode for StereoPannerNode {
     const NAME: &'static str = "StereoPannerNode";
 
     fn shape(&self) -> NodeShape {
-        NodeShape {
-            inputs: 1,
-            outputs: 1,
-            is_delay: false,
-        }
+        NodeShape::ONE_TO_ONE
     }
 
     fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {

@@ -68,3 +68,140 @@ fn ended_arrives_as_message_and_observer() {
     let got: Vec<_> = cursor.read(messages).map(|e| e.entity).collect();
     assert_eq!(got, vec![entity]);
 }
+
+fn graph_errors(app: &App) -> Vec<AudioGraphError> {
+    let messages = app.world().resource::<Messages<AudioGraphError>>();
+    let mut cursor = messages.get_cursor();
+    cursor.read(messages).cloned().collect()
+}
+
+#[test]
+fn bad_connections_are_typed_errors_and_are_removed() {
+    let mut app = offline_app(1);
+    let dest = destination(&app);
+    let mut source = ConstantSourceNode::new(0.5);
+    source.start(0.0).unwrap();
+    let (src, gain) = {
+        let mut c = app.world_mut().commands();
+        let gain = c.spawn(GainNode::new(1.0)).connect(dest).id();
+        let src = c.spawn(source).id();
+        c.entity(src).connect_with(gain, 3, 0); // no output 3
+        c.entity(src).connect_with(gain, 0, 2); // no input 2
+        c.entity(src).connect_param(gain, ParamId::Frequency); // a gain has no frequency
+        (src, gain)
+    };
+    app.update();
+    let errors = graph_errors(&app);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    let index = errors
+        .iter()
+        .filter(|e| matches!(e.error, WebAudioError::IndexSize(_)))
+        .count();
+    let state = errors
+        .iter()
+        .filter(|e| matches!(e.error, WebAudioError::InvalidState(_)))
+        .count();
+    assert_eq!((index, state), (2, 1), "{errors:?}");
+    app.update();
+    assert!(
+        app.world().get::<AudioOutputs>(src).is_none(),
+        "the bad edges were despawned"
+    );
+    // The graph still works, and connecting twice is a no-op (one edge, one contribution).
+    app.world_mut()
+        .commands()
+        .entity(src)
+        .connect(gain)
+        .connect(gain);
+    app.update();
+    assert_eq!(
+        app.world().get::<AudioOutputs>(src).unwrap().edges().len(),
+        1
+    );
+    let out = app.render(128).unwrap().remove(0);
+    assert!(out.iter().all(|&v| v == 0.5));
+}
+
+#[test]
+fn an_invalid_channel_config_is_reported() {
+    let mut app = offline_app(2);
+    let panner = app
+        .world_mut()
+        .spawn((
+            StereoPannerNode::default(),
+            ChannelConfig::new(2, ChannelCountMode::Max, ChannelInterpretation::Speakers),
+        ))
+        .id();
+    app.update();
+    let errors = graph_errors(&app);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].entity, panner);
+    assert!(matches!(errors[0].error, WebAudioError::NotSupported(_)));
+}
+
+#[test]
+fn offline_chunks_of_any_size_equal_one_render() {
+    let build = || {
+        let mut app = offline_app(1);
+        let dest = destination(&app);
+        let mut osc = OscillatorNode::new(OscillatorType::Sawtooth, 330.0);
+        osc.start(0.0).unwrap();
+        osc.frequency
+            .linear_ramp_to_value_at_time(660.0, 0.05)
+            .unwrap();
+        app.world_mut().commands().spawn(osc).connect(dest);
+        app.update();
+        app
+    };
+    let whole = build().render(4800).unwrap().remove(0);
+    let mut app = build();
+    let mut chunks = Vec::new();
+    for size in [1, 100, 127, 128, 129, 1000, 3315] {
+        chunks.extend(app.render(size).unwrap().remove(0));
+        app.update();
+    }
+    assert_eq!(chunks.len(), 4800);
+    assert_eq!(whole, chunks, "block size does not change the output");
+    let time = app.world().resource::<AudioContext>().current_time();
+    assert_eq!(time, 4800.0 / 48_000.0);
+}
+
+#[test]
+fn suspend_stops_the_clock_and_resume_continues() {
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        WebAudioPlugin {
+            backend: Backend::Null {
+                sample_rate: 48_000,
+                channels: 2,
+            },
+            render_hooks: None,
+        },
+    ));
+    let wait = |app: &mut App, ms| {
+        let end = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        while std::time::Instant::now() < end {
+            app.update();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    };
+    wait(&mut app, 150);
+    let running = app.world().resource::<AudioContext>().current_frame();
+    assert!(running > 0, "the null backend renders in real time");
+    app.world_mut().resource_mut::<AudioContext>().suspend();
+    wait(&mut app, 50);
+    let suspended = app.world().resource::<AudioContext>().current_frame();
+    assert_eq!(
+        app.world().resource::<AudioContext>().state(),
+        AudioContextState::Suspended
+    );
+    wait(&mut app, 150);
+    assert_eq!(
+        app.world().resource::<AudioContext>().current_frame(),
+        suspended
+    );
+    app.world_mut().resource_mut::<AudioContext>().resume();
+    wait(&mut app, 150);
+    assert!(app.world().resource::<AudioContext>().current_frame() > suspended + 2048);
+}

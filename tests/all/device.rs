@@ -21,12 +21,14 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use crate::alloc_counter;
 use crate::support::peak_frequency;
 
-/// Device tests share one sound card: one at a time.
+/// Device tests share one sound card: one at a time (other test files may add more).
 static DEVICE: AtomicBool = AtomicBool::new(false);
 
-pub(crate) struct DeviceGuard;
+/// Held while a test uses the sound card.
+pub struct DeviceGuard;
 
-pub(crate) fn device_guard() -> Option<DeviceGuard> {
+/// Waits for the sound card; `None` (with a note) when device tests are off.
+pub fn device_guard() -> Option<DeviceGuard> {
     if std::env::var("WEBAUDIO_DEVICE_TESTS").as_deref() != Ok("1") {
         println!("skipped: set WEBAUDIO_DEVICE_TESTS=1 with a sound server (scripts/test.sh)");
         return None;
@@ -110,9 +112,17 @@ fn update_for(app: &mut App, duration: Duration, mut each: impl FnMut(&mut App))
     }
 }
 
+/// The device tests share one sound card and one of them restarts the sound server, so they
+/// run in this order, one at a time.
 #[test]
-fn device_1_plays_two_seconds_on_the_default_device() {
+fn device_suite() {
     let Some(_guard) = device_guard() else { return };
+    plays_two_seconds_on_the_default_device();
+    injected_stream_error_falls_back_to_null_and_recovers();
+    killing_the_sound_server_falls_back_then_recovers();
+}
+
+fn plays_two_seconds_on_the_default_device() {
     let mut app = device_app();
     let context = app.world().resource::<AudioContext>();
 
@@ -215,9 +225,7 @@ fn clock_advances(app: &mut App) {
     );
 }
 
-#[test]
-fn device_2_injected_stream_error_falls_back_to_null_and_recovers() {
-    let Some(_guard) = device_guard() else { return };
+fn injected_stream_error_falls_back_to_null_and_recovers() {
     let mut app = device_app();
     tone(&mut app, 330.0);
     update_for(&mut app, Duration::from_millis(200), |_| {});
@@ -244,9 +252,7 @@ fn device_2_injected_stream_error_falls_back_to_null_and_recovers() {
     clock_advances(&mut app);
 }
 
-#[test]
-fn device_3_killing_the_sound_server_falls_back_then_recovers() {
-    let Some(_guard) = device_guard() else { return };
+fn killing_the_sound_server_falls_back_then_recovers() {
     let mut app = device_app();
     tone(&mut app, 550.0);
     update_for(&mut app, Duration::from_millis(300), |_| {});

@@ -2,11 +2,17 @@
 
 mod alloc_counter;
 mod app;
+mod audio_buffer_source;
 mod automation;
+mod biquad_filter;
 mod delay;
+#[cfg(feature = "cpal")]
 mod device;
+mod iir_filter;
 mod microphone;
 mod mixing;
 mod oscillator;
 mod realtime;
+mod reference;
+mod splitter_merger;
 mod support;

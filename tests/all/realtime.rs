@@ -332,3 +332,68 @@ fn no_lock_types_in_render_side_code() {
         }
     }
 }
+
+/// A renderer playing one sawtooth (for callback-size tests).
+fn sawtooth_renderer() -> Renderer {
+    let (mut control, render_channel) = command::channel(64, 64);
+    let mut renderer = Renderer::new(render_channel, command::shared(), SR, 2, 8);
+    let mut cache = WaveTableCache::default();
+    let mut graph = Graph::default();
+    let (dest, dest_node) = build(AudioDestinationNode::default(), &mut cache);
+    let mut osc = OscillatorNode::new(OscillatorType::Sawtooth, 261.0);
+    osc.start(0.0).unwrap();
+    let (osc, osc_node) = build(osc, &mut cache);
+    graph.nodes.insert(0, dest_node);
+    graph.nodes.insert(1, osc_node);
+    graph.destination = Some(0);
+    graph.edges.push(Edge {
+        from: 1,
+        output: 0,
+        to: 0,
+        target: EdgeTarget::Input(0),
+    });
+    for command in [
+        Command::AddNode { id: 0, node: dest },
+        Command::AddNode { id: 1, node: osc },
+        Command::Schedule {
+            node: 1,
+            event: ScheduleEvent::Start(0.0),
+        },
+        Command::SetSchedule(Box::new(graph.compile().0)),
+    ] {
+        renderer.apply(command);
+    }
+    drop(control.receive());
+    renderer
+}
+
+#[test]
+fn device_callbacks_of_any_size_carry_the_remainder() {
+    // Reference: planar render of 5000 frames.
+    let mut planar = vec![Vec::new(), Vec::new()];
+    sawtooth_renderer().render_planar(5000, &mut planar);
+    // The same through interleaved callbacks of awkward sizes (as devices deliver them).
+    let mut renderer = sawtooth_renderer();
+    let mut interleaved = Vec::new();
+    for size in [1usize, 341, 682, 100, 128, 129, 1024, 2595].iter().cycle() {
+        let mut block = vec![0.0f32; size * 2];
+        renderer.fill_interleaved(&mut block, 2);
+        interleaved.extend(block);
+        if interleaved.len() >= 10_000 {
+            break;
+        }
+    }
+    for frame in 0..5000 {
+        assert_eq!(
+            interleaved[2 * frame],
+            planar[0][frame],
+            "left, frame {frame}"
+        );
+        assert_eq!(
+            interleaved[2 * frame + 1],
+            planar[1][frame],
+            "right, frame {frame}"
+        );
+    }
+    assert!(planar[0].iter().any(|&v| v != 0.0));
+}
