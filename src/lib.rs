@@ -81,11 +81,17 @@ pub mod prelude {
         Microphone, MicrophoneConfig, MicrophoneError, MicrophoneFault, MicrophonePlugin,
         MicrophoneStatus, MicrophoneTap, VoiceStarted, VoiceStopped,
     };
+    pub use crate::node::analyser::AnalyserNode;
     pub use crate::node::audio_buffer_source::AudioBufferSourceNode;
+    pub use crate::node::audio_worklet::{
+        AudioParamDescriptor, AudioWorkletNode, AudioWorkletProcessor, WorkletParams,
+        WorkletScope,
+    };
     pub use crate::node::biquad_filter::{BiquadFilterNode, BiquadFilterType};
     pub use crate::node::channel_merger::ChannelMergerNode;
     pub use crate::node::channel_splitter::ChannelSplitterNode;
     pub use crate::node::constant_source::ConstantSourceNode;
+    pub use crate::node::convolver::ConvolverNode;
     pub use crate::node::delay::DelayNode;
     pub use crate::node::destination::AudioDestinationNode;
     pub use crate::node::gain::GainNode;
@@ -166,9 +172,13 @@ impl Plugin for WebAudioPlugin {
         if app.world().contains_resource::<AssetServer>() {
             app.init_asset::<asset::AudioBuffer>().add_systems(
                 PostUpdate,
-                node::audio_buffer_source::resync_buffer_sources
+                (
+                    asset::resync_buffer_nodes::<node::audio_buffer_source::AudioBufferSourceNode>,
+                    asset::resync_buffer_nodes::<node::convolver::ConvolverNode>,
+                )
                     .after(bevy::asset::AssetEventSystems)
-                    .before(WebAudioSystems::Sync),
+                    .before(WebAudioSystems::Sync)
+                    .before(asset::check_buffer_nodes::<node::convolver::ConvolverNode>),
             );
         } else {
             app.init_resource::<Assets<asset::AudioBuffer>>();
@@ -187,9 +197,15 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::biquad_filter::BiquadFilterNode>()
             .add_audio_node::<node::iir_filter::IIRFilterNode>()
             .add_audio_node::<node::media_stream_audio_source::MediaStreamAudioSourceNode>()
+            .add_audio_node::<node::convolver::ConvolverNode>()
+            .add_audio_node::<node::analyser::AnalyserNode>()
+            .add_audio_node::<node::audio_worklet::AudioWorkletNode>()
             .add_systems(
                 PostUpdate,
-                node::channel_splitter::enforce_splitter_channel_count
+                (
+                    node::channel_splitter::enforce_splitter_channel_count,
+                    asset::check_buffer_nodes::<node::convolver::ConvolverNode>,
+                )
                     .before(WebAudioSystems::Sync),
             );
     }

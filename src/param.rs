@@ -66,10 +66,19 @@ pub enum ParamId {
     Attack,
     /// `release`.
     Release,
+    /// The param an [`AudioWorkletNode`](crate::node::audio_worklet::AudioWorkletNode)
+    /// declared at this index (its name is on the node: `AudioWorkletNode::param_id`).
+    Custom(u8),
 }
 
+/// Names of [`ParamId::Custom`] ids (`"custom0"`..), one per render-side param slot.
+const CUSTOM_NAMES: [&str; crate::render::MAX_PARAMS] = [
+    "custom0", "custom1", "custom2", "custom3", "custom4", "custom5", "custom6", "custom7",
+    "custom8", "custom9", "custom10", "custom11", "custom12", "custom13", "custom14", "custom15",
+];
+
 impl ParamId {
-    /// Every id, in declaration order.
+    /// Every built-in id, in declaration order ([`ParamId::Custom`] excluded).
     pub const ALL: [ParamId; 25] = [
         Self::Gain,
         Self::Frequency,
@@ -126,12 +135,16 @@ impl ParamId {
             Self::Ratio => "ratio",
             Self::Attack => "attack",
             Self::Release => "release",
+            Self::Custom(i) => CUSTOM_NAMES.get(usize::from(i)).copied().unwrap_or("custom"),
         }
     }
 
-    /// Looks an id up by its spec name.
+    /// Looks an id up by its spec name (or `"customN"`).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|id| id.name() == name)
+        Self::ALL.into_iter().find(|id| id.name() == name).or_else(|| {
+            let i = CUSTOM_NAMES.iter().position(|n| *n == name)?;
+            Some(Self::Custom(i as u8))
+        })
     }
 }
 

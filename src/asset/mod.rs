@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use bevy::asset::AssetEvent;
 use bevy::prelude::*;
 
 use crate::error::WebAudioError;
@@ -101,5 +102,80 @@ impl AudioBuffer {
     /// The shared sample storage (what a processor holds; cloning is an `Arc` clone).
     pub fn shared_channels(&self) -> Arc<[Box<[f32]>]> {
         self.channels.clone()
+    }
+}
+
+/// A node component that holds a `Handle<AudioBuffer>` and needs to hear when its asset
+/// arrives or changes ([`AudioBufferSourceNode`](crate::node::audio_buffer_source::AudioBufferSourceNode),
+/// [`ConvolverNode`](crate::node::convolver::ConvolverNode)).
+pub trait BufferNode: Component<Mutability = bevy::ecs::component::Mutable> {
+    /// The buffer's asset id, if a buffer is set.
+    fn buffer_id(&self) -> Option<AssetId<AudioBuffer>>;
+
+    /// The asset was added, loaded, modified or removed: change the node's attributes so the
+    /// sync sends the samples again.
+    fn buffer_changed(&mut self);
+
+    /// The node's synchronous checks on a buffer (the spec's `NotSupportedError`s).
+    ///
+    /// # Errors
+    /// As the node's spec section says; none by default.
+    fn check_buffer(_buffer: &AudioBuffer, _context_sample_rate: f32) -> Result<(), WebAudioError> {
+        Ok(())
+    }
+}
+
+/// Bumps the nodes of type `T` whose buffer asset was added, loaded, modified or removed.
+/// Registered by the plugin when the asset plugin is present (without it no `AssetEvent` is
+/// sent, and only buffers added before their node are resolved).
+pub fn resync_buffer_nodes<T: BufferNode>(
+    mut events: MessageReader<AssetEvent<AudioBuffer>>,
+    mut nodes: Query<&mut T>,
+) {
+    let mut touched: Vec<AssetId<AudioBuffer>> = Vec::new();
+    for event in events.read() {
+        match *event {
+            AssetEvent::Added { id }
+            | AssetEvent::LoadedWithDependencies { id }
+            | AssetEvent::Modified { id }
+            | AssetEvent::Removed { id } => touched.push(id),
+            AssetEvent::Unused { .. } => {}
+        }
+    }
+    if touched.is_empty() {
+        return;
+    }
+    for mut node in &mut nodes {
+        if node.buffer_id().is_some_and(|id| touched.contains(&id)) {
+            node.buffer_changed();
+        }
+    }
+}
+
+/// Runs [`BufferNode::check_buffer`] once per (node, buffer) as soon as the asset is loaded,
+/// and reports a failure as an [`AudioGraphError`](crate::ecs::AudioGraphError) (the node then
+/// behaves as if it had no buffer).
+pub fn check_buffer_nodes<T: BufferNode>(
+    nodes: Query<(Entity, &T), Changed<T>>,
+    buffers: Res<Assets<AudioBuffer>>,
+    context: Res<crate::context::AudioContext>,
+    mut checked: Local<std::collections::HashMap<Entity, AssetId<AudioBuffer>>>,
+    mut errors: MessageWriter<crate::ecs::AudioGraphError>,
+) {
+    for (entity, node) in &nodes {
+        let Some(id) = node.buffer_id() else {
+            checked.remove(&entity);
+            continue;
+        };
+        if checked.get(&entity) == Some(&id) {
+            continue;
+        }
+        let Some(buffer) = buffers.get(id) else {
+            continue;
+        };
+        checked.insert(entity, id);
+        if let Err(error) = T::check_buffer(buffer, context.sample_rate()) {
+            errors.write(crate::ecs::AudioGraphError { entity, error });
+        }
     }
 }

@@ -18,7 +18,7 @@
 //!
 //! **Buffers arrive late.** The component holds a `Handle<AudioBuffer>`; the processor holds the
 //! asset's shared samples (`Arc`, from [`AudioBuffer::shared_channels`]). If the asset is not
-//! loaded when the node is built, [`resync_buffer_sources`] bumps the node on the
+//! loaded when the node is built, [`resync_buffer_nodes`](crate::asset::resync_buffer_nodes) bumps the node on the
 //! `AssetEvent<AudioBuffer>` that announces it, the attributes change, and the samples are sent
 //! in an attributes message. Until then the source is silent and its playhead waits (it starts
 //! from `offset` at the first frame it has samples). A replaced `Arc` goes back to the control
@@ -31,7 +31,6 @@
 
 use std::sync::Arc;
 
-use bevy::asset::AssetEvent;
 use bevy::prelude::*;
 
 use super::scheduled::{AudioScheduledSourceNode, ScheduleEvent, ScheduledSource, SourceClock};
@@ -88,7 +87,7 @@ pub struct AudioBufferSourceNode {
     buffer: Option<Handle<AudioBuffer>>,
     offset: f64,
     duration: Option<f64>,
-    /// Bumped by [`resync_buffer_sources`] when the buffer asset is added, loaded or modified,
+    /// Bumped by [`resync_buffer_nodes`](crate::asset::resync_buffer_nodes) when the buffer asset is added, loaded or modified,
     /// so the attributes change and the samples are sent again.
     #[reflect(ignore)]
     buffer_generation: u32,
@@ -274,34 +273,13 @@ impl AudioNode for AudioBufferSourceNode {
     }
 }
 
-/// Re-syncs the sources whose buffer asset was added, loaded, modified or removed: bumps
-/// their generation (a change of attributes), so the sync sends the samples. Registered by
-/// the plugin when the asset plugin is present (without it no `AssetEvent` is sent, and only
-/// buffers added before their node are resolved).
-pub fn resync_buffer_sources(
-    mut events: MessageReader<AssetEvent<AudioBuffer>>,
-    mut nodes: Query<&mut AudioBufferSourceNode>,
-) {
-    let mut touched: Vec<AssetId<AudioBuffer>> = Vec::new();
-    for event in events.read() {
-        match *event {
-            AssetEvent::Added { id }
-            | AssetEvent::LoadedWithDependencies { id }
-            | AssetEvent::Modified { id }
-            | AssetEvent::Removed { id } => touched.push(id),
-            AssetEvent::Unused { .. } => {}
-        }
+impl crate::asset::BufferNode for AudioBufferSourceNode {
+    fn buffer_id(&self) -> Option<AssetId<AudioBuffer>> {
+        self.buffer.as_ref().map(Handle::id)
     }
-    if touched.is_empty() {
-        return;
-    }
-    for mut node in &mut nodes {
-        let Some(id) = node.buffer.as_ref().map(Handle::id) else {
-            continue;
-        };
-        if touched.contains(&id) {
-            node.buffer_generation = node.buffer_generation.wrapping_add(1);
-        }
+
+    fn buffer_changed(&mut self) {
+        self.buffer_generation = self.buffer_generation.wrapping_add(1);
     }
 }
 

@@ -16,11 +16,14 @@ use crate::error::WebAudioError;
 use crate::param::{AudioParam, ParamId};
 use crate::render::bus::{AudioBus, MAX_CHANNELS};
 
+pub mod analyser;
 pub mod audio_buffer_source;
+pub mod audio_worklet;
 pub mod biquad_filter;
 pub mod channel_merger;
 pub mod channel_splitter;
 pub mod constant_source;
+pub mod convolver;
 pub mod delay;
 pub mod destination;
 pub mod gain;

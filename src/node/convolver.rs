@@ -1,0 +1,498 @@
+//! `ConvolverNode`: linear convolution with an impulse response held as a
+//! `Handle<AudioBuffer>`, by uniformly partitioned overlap-save FFT convolution.
+//!
+//! - **Partitions of one render quantum.** The impulse response is cut into blocks of 128
+//!   frames; each block is zero-padded to 256 and transformed once, on the control side, when
+//!   the buffer is resolved. Every quantum the processor transforms the last two input blocks
+//!   (256 frames), pushes the spectrum into a frequency-domain delay line, multiplies it with
+//!   the partition spectra, sums, and transforms back: the last 128 frames are this quantum's
+//!   output. The first partition acts on the current block, so there is **no latency**, as in
+//!   the browsers.
+//! - **Normalization** (`normalize`, default `true`): the spec's `calculateNormalizationScale`
+//!   (equal-power RMS analysis, 0.00125 calibration at 44.1 kHz, ×0.5 for four channels) is
+//!   computed in `f64` when the buffer is set and folded into the partition spectra. As the
+//!   spec says, changing `normalize` takes effect the next time the buffer is set
+//!   ([`ConvolverNode::set_buffer`]).
+//! - **Channels** ("Channel Configurations for Input, Impulse Response and Output"): the input
+//!   is mono or stereo (`channelCount` ≤ 2, `channelCountMode` not `max`); a mono input with a
+//!   mono impulse response gives a mono output, every other combination a stereo one:
+//!   mono IR: `L = in_L∗h`, `R = in_R∗h`; stereo IR: `L = in_L∗h_L`, `R = in_R∗h_R`;
+//!   four channels ("true stereo"): `L = in_L∗h₀ + in_R∗h₂`, `R = in_L∗h₁ + in_R∗h₃`. A mono
+//!   input feeds both `in_L` and `in_R` (the speakers up-mix), which gives the spec's mono-input
+//!   diagrams.
+//! - **Tail**: after the input goes silent the node renders the rest of the response (its
+//!   length rounded up to a quantum), then outputs one channel of silence without doing any
+//!   work (the spec's "not actively processing").
+//! - **Buffers arrive late**, as for [`AudioBufferSourceNode`](super::audio_buffer_source):
+//!   [`resync_convolvers`](crate::asset::resync_buffer_nodes) bumps the node when its asset
+//!   appears, and the prepared convolution (spectra, delay line and FFT plans, all sized on the
+//!   control side) travels in an attributes message; the one it replaces travels back in the
+//!   message box. A buffer whose channel count is not 1, 2 or 4 or whose sample rate differs
+//!   from the context's is the spec's `NotSupportedError`: [`ConvolverNode::set_buffer_checked`]
+//!   returns it when the asset is at hand; a buffer found invalid when it loads is reported as
+//!   an [`AudioGraphError`](crate::ecs::AudioGraphError) and the node stays silent.
+
+use std::sync::Arc;
+
+use bevy::prelude::*;
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use super::{
+    AudioNode, AudioProcessor, BuildContext, ChannelConfig, ChannelCountMode,
+    ChannelInterpretation, NodeMessage, NodeShape, OutputChannels, ProcessContext, ProcessIo,
+    ProcessPhase, ProcessStatus,
+};
+use crate::asset::{AudioBuffer, BufferNode};
+use crate::error::WebAudioError;
+use crate::param::{AudioParam, ParamId};
+use crate::render::bus::RENDER_QUANTUM;
+
+/// Partition length in frames (one render quantum: zero latency).
+const BLOCK: usize = RENDER_QUANTUM;
+/// FFT length (two blocks, for overlap-save).
+const FFT: usize = 2 * BLOCK;
+/// Complex bins of a real FFT of length [`FFT`].
+const BINS: usize = FFT / 2 + 1;
+
+/// The spec's `ConvolverNode`.
+///
+/// # Examples
+/// ```
+/// use bevy::prelude::*;
+/// use bevy_webaudio::prelude::*;
+///
+/// fn reverb(mut commands: Commands, mut buffers: ResMut<Assets<AudioBuffer>>, ctx: Res<AudioContext>) -> Result {
+///     // A 0.5 s exponentially decaying noise tail.
+///     let len = (ctx.sample_rate() * 0.5) as usize;
+///     let mut seed = 1u32;
+///     let ir: Vec<f32> = (0..len)
+///         .map(|i| {
+///             seed ^= seed << 13; seed ^= seed >> 17; seed ^= seed << 5;
+///             (seed as f32 / u32::MAX as f32 * 2.0 - 1.0) * (-6.0 * i as f32 / len as f32).exp()
+///         })
+///         .collect();
+///     let ir = buffers.add(AudioBuffer::from_samples(vec![ir], ctx.sample_rate())?);
+///     let convolver = commands.spawn(ConvolverNode::new(ir)).connect(ctx.destination()).id();
+///     let mut osc = OscillatorNode::default();
+///     osc.start(0.0)?.stop(0.1)?;
+///     commands.spawn(osc).connect(convolver);
+///     Ok(())
+/// }
+/// # let mut c = ConvolverNode::default();
+/// # assert!(c.normalize);
+/// # assert!(ConvolverNode::validate_channels(&ChannelConfig::new(3, ChannelCountMode::Explicit, ChannelInterpretation::Speakers)).is_err());
+/// ```
+#[derive(Component, Clone, Debug, Reflect)]
+#[reflect(Component)]
+#[require(ChannelConfig = ConvolverNode::CHANNELS)]
+pub struct ConvolverNode {
+    /// `normalize`: scale the response by the spec's equal-power normalization. Read when the
+    /// buffer is set (`new`, [`ConvolverNode::set_buffer`]); changing it alone has no effect.
+    pub normalize: bool,
+    buffer: Option<Handle<AudioBuffer>>,
+    /// `normalize` as it was when the buffer was set.
+    #[reflect(ignore)]
+    applied_normalize: bool,
+    /// Bumped by every `set_buffer` (setting the same handle again re-applies `normalize`).
+    #[reflect(ignore)]
+    set_count: u32,
+    /// Bumped when the asset is added, loaded, modified or removed.
+    #[reflect(ignore)]
+    buffer_generation: u32,
+}
+
+impl Default for ConvolverNode {
+    fn default() -> Self {
+        Self {
+            normalize: true,
+            buffer: None,
+            applied_normalize: true,
+            set_count: 0,
+            buffer_generation: 0,
+        }
+    }
+}
+
+impl ConvolverNode {
+    /// The spec's channel defaults: `channelCount` 2, `clamped-max`, `speakers`.
+    pub const CHANNELS: ChannelConfig = ChannelConfig::new(
+        2,
+        ChannelCountMode::ClampedMax,
+        ChannelInterpretation::Speakers,
+    );
+
+    /// `new ConvolverNode(ctx, { buffer })`, normalized.
+    pub fn new(buffer: Handle<AudioBuffer>) -> Self {
+        Self::with_options(Some(buffer), false)
+    }
+
+    /// `new ConvolverNode(ctx, { buffer, disableNormalization })`.
+    pub fn with_options(buffer: Option<Handle<AudioBuffer>>, disable_normalization: bool) -> Self {
+        let normalize = !disable_normalization;
+        Self {
+            normalize,
+            buffer,
+            applied_normalize: normalize,
+            ..Self::default()
+        }
+    }
+
+    /// `buffer`.
+    pub fn buffer(&self) -> Option<&Handle<AudioBuffer>> {
+        self.buffer.as_ref()
+    }
+
+    /// Sets `buffer` (`None`: no response, the node outputs silence). The current
+    /// `normalize` is applied to it. The spec's checks run when the asset is resolved; use
+    /// [`ConvolverNode::set_buffer_checked`] to run them now.
+    pub fn set_buffer(&mut self, buffer: Option<Handle<AudioBuffer>>) -> &mut Self {
+        self.buffer = buffer;
+        self.applied_normalize = self.normalize;
+        self.set_count = self.set_count.wrapping_add(1);
+        self
+    }
+
+    /// Sets `buffer` after the spec's synchronous checks against the loaded asset.
+    ///
+    /// # Errors
+    /// `NotSupportedError` when the buffer's channel count is not 1, 2 or 4, or its sample
+    /// rate is not `context_sample_rate`; `InvalidStateError` when the asset is not loaded.
+    pub fn set_buffer_checked(
+        &mut self,
+        buffer: Handle<AudioBuffer>,
+        buffers: &Assets<AudioBuffer>,
+        context_sample_rate: f32,
+    ) -> Result<&mut Self, WebAudioError> {
+        let asset = buffers.get(&buffer).ok_or_else(|| {
+            WebAudioError::InvalidState("the convolver's buffer is not loaded".into())
+        })?;
+        Self::check_buffer(asset, context_sample_rate)?;
+        Ok(self.set_buffer(Some(buffer)))
+    }
+
+    /// The spec's checks on a convolver buffer.
+    ///
+    /// # Errors
+    /// `NotSupportedError` for a channel count other than 1, 2 or 4, or a sample rate other
+    /// than the context's.
+    pub fn check_buffer(buffer: &AudioBuffer, context_sample_rate: f32) -> Result<(), WebAudioError> {
+        if !matches!(buffer.number_of_channels(), 1 | 2 | 4) {
+            return Err(WebAudioError::NotSupported(format!(
+                "a ConvolverNode buffer must have 1, 2 or 4 channels, not {}",
+                buffer.number_of_channels()
+            )));
+        }
+        if buffer.sample_rate() != context_sample_rate {
+            return Err(WebAudioError::NotSupported(format!(
+                "the ConvolverNode buffer's sample rate {} differs from the context's {}",
+                buffer.sample_rate(),
+                context_sample_rate
+            )));
+        }
+        Ok(())
+    }
+
+    /// The spec's channel constraints: `channelCount` at most 2 and `channelCountMode` not
+    /// `max`.
+    ///
+    /// # Errors
+    /// `NotSupportedError` for either violation.
+    pub fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
+        config.validate()?;
+        if config.count > 2 {
+            return Err(WebAudioError::NotSupported(format!(
+                "ConvolverNode's channelCount must be 1 or 2, not {}",
+                config.count
+            )));
+        }
+        if config.mode == ChannelCountMode::Max {
+            return Err(WebAudioError::NotSupported(
+                "ConvolverNode's channelCountMode cannot be max".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The prepared convolution for the resolved, valid buffer.
+    fn prepare(&self, ctx: &BuildContext) -> Option<Box<Convolution>> {
+        let asset = self.buffer.as_ref().and_then(|h| ctx.buffers?.get(h))?;
+        Self::check_buffer(asset, ctx.sample_rate).ok()?;
+        let scale = if self.applied_normalize {
+            normalization_scale(asset)
+        } else {
+            1.0
+        };
+        Some(Box::new(Convolution::new(asset, scale)))
+    }
+}
+
+/// The spec's `calculateNormalizationScale`, in `f64` as its JavaScript is.
+pub fn normalization_scale(buffer: &AudioBuffer) -> f64 {
+    const GAIN_CALIBRATION: f64 = 0.00125;
+    const GAIN_CALIBRATION_SAMPLE_RATE: f64 = 44100.0;
+    const MIN_POWER: f64 = 0.000125;
+    let channels = buffer.number_of_channels();
+    let length = buffer.length();
+    let mut power = 0.0;
+    for c in 0..channels {
+        let data = buffer.channel_data(c).unwrap_or(&[]);
+        power += data.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>();
+    }
+    power = (power / (channels * length) as f64).sqrt();
+    if !power.is_finite() || power < MIN_POWER {
+        power = MIN_POWER;
+    }
+    let mut scale = 1.0 / power * GAIN_CALIBRATION;
+    scale *= GAIN_CALIBRATION_SAMPLE_RATE / f64::from(buffer.sample_rate());
+    if channels == 4 {
+        scale *= 0.5;
+    }
+    scale
+}
+
+impl BufferNode for ConvolverNode {
+    fn buffer_id(&self) -> Option<AssetId<AudioBuffer>> {
+        self.buffer.as_ref().map(Handle::id)
+    }
+
+    fn buffer_changed(&mut self) {
+        self.buffer_generation = self.buffer_generation.wrapping_add(1);
+    }
+
+    fn check_buffer(buffer: &AudioBuffer, context_sample_rate: f32) -> Result<(), WebAudioError> {
+        Self::check_buffer(buffer, context_sample_rate)
+    }
+}
+
+/// The attributes compared by the sync: the buffer's id, how often it was set, and the
+/// asset's generation.
+pub type ConvolverAttributes = (Option<AssetId<AudioBuffer>>, u32, u32);
+
+impl AudioNode for ConvolverNode {
+    type Attributes = ConvolverAttributes;
+    const NAME: &'static str = "ConvolverNode";
+
+    fn shape(&self) -> NodeShape {
+        NodeShape {
+            inputs: 1,
+            outputs: 1,
+            is_delay: false,
+        }
+    }
+
+    fn for_each_param(&mut self, _f: &mut dyn FnMut(ParamId, &mut AudioParam)) {}
+
+    fn attributes(&self) -> Self::Attributes {
+        (
+            self.buffer.as_ref().map(Handle::id),
+            self.set_count,
+            self.buffer_generation,
+        )
+    }
+
+    fn build_processor(&self, ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
+        Box::new(ConvolverProcessor {
+            convolution: self.prepare(ctx),
+        })
+    }
+
+    fn attributes_message(&self, ctx: &mut BuildContext) -> Option<NodeMessage> {
+        let message: ConvolverMessage = self.prepare(ctx);
+        Some(Box::new(message))
+    }
+
+    fn output_channels(&self, _index: usize) -> OutputChannels {
+        OutputChannels::Fixed(2)
+    }
+
+    fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
+        Self::validate_channels(config)
+    }
+}
+
+/// A new convolution for a running processor (`None`: no buffer); the old one comes back in
+/// it.
+type ConvolverMessage = Option<Box<Convolution>>;
+
+/// Everything the render side needs for one impulse response, sized on the control side.
+struct Convolution {
+    /// Partition spectra, `[ir_channel][partition][bin]`, scaled by the normalization and by
+    /// `1 / FFT` (realfft does not normalize).
+    spectra: Box<[Complex<f32>]>,
+    ir_channels: usize,
+    partitions: usize,
+    /// Input spectra of the last `partitions` quanta, `[input_channel][slot][bin]`, for the
+    /// two input channels.
+    delay_line: Box<[Complex<f32>]>,
+    /// The slot of the newest input spectrum.
+    newest: usize,
+    /// The previous input block of each input channel (the overlap).
+    previous: [[f32; BLOCK]; 2],
+    /// Silent quanta since the last audible input (saturating).
+    silent_quanta: usize,
+    /// Whether the last processed input was mono.
+    mono_input: bool,
+    forward: Arc<dyn RealToComplex<f32>>,
+    inverse: Arc<dyn ComplexToReal<f32>>,
+    time: Box<[f32; FFT]>,
+    accumulator: Box<[Complex<f32>; BINS]>,
+    scratch: Box<[Complex<f32>]>,
+}
+
+impl Convolution {
+    /// Transforms `buffer`'s partitions. Control thread only.
+    fn new(buffer: &AudioBuffer, scale: f64) -> Self {
+        let mut planner = RealFftPlanner::<f32>::new();
+        let forward = planner.plan_fft_forward(FFT);
+        let inverse = planner.plan_fft_inverse(FFT);
+        let ir_channels = buffer.number_of_channels();
+        let partitions = buffer.length().div_ceil(BLOCK);
+        let mut spectra = vec![Complex::default(); ir_channels * partitions * BINS];
+        let gain = scale / FFT as f64;
+        let mut time = [0.0f32; FFT];
+        let mut scratch = vec![
+            Complex::default();
+            forward.get_scratch_len().max(inverse.get_scratch_len())
+        ];
+        for c in 0..ir_channels {
+            let data = buffer.channel_data(c).unwrap_or(&[]);
+            for (p, block) in data.chunks(BLOCK).enumerate() {
+                time.fill(0.0);
+                for (t, &s) in time.iter_mut().zip(block) {
+                    *t = (f64::from(s) * gain) as f32;
+                }
+                let start = (c * partitions + p) * BINS;
+                let out = &mut spectra[start..start + BINS];
+                forward
+                    .process_with_scratch(&mut time, out, &mut scratch)
+                    .expect("FFT lengths are fixed");
+            }
+        }
+        Self {
+            spectra: spectra.into_boxed_slice(),
+            ir_channels,
+            partitions,
+            delay_line: vec![Complex::default(); 2 * partitions * BINS].into_boxed_slice(),
+            newest: 0,
+            previous: [[0.0; BLOCK]; 2],
+            silent_quanta: usize::MAX,
+            mono_input: true,
+            forward,
+            inverse,
+            time: Box::new([0.0; FFT]),
+            accumulator: Box::new([Complex::default(); BINS]),
+            scratch: scratch.into_boxed_slice(),
+        }
+    }
+
+    /// The `(input channel, IR channel)` pairs summed into output channel `out` (0 or 1).
+    fn paths(&self, out: usize) -> [(usize, usize); 2] {
+        match (self.ir_channels, out) {
+            (4, 0) => [(0, 0), (1, 2)],
+            (4, _) => [(0, 1), (1, 3)],
+            (_, 0) => [(0, 0), (usize::MAX, 0)],
+            (n, _) => [(1, n.min(2) - 1), (usize::MAX, 0)],
+        }
+    }
+
+    /// Pushes one quantum of input (`left`, `right`) into the delay line. Called on the
+    /// real-time thread.
+    fn push(&mut self, inputs: [&[f32; BLOCK]; 2]) {
+        self.newest = (self.newest + 1) % self.partitions;
+        for (c, input) in inputs.into_iter().enumerate() {
+            self.time[..BLOCK].copy_from_slice(&self.previous[c]);
+            self.time[BLOCK..].copy_from_slice(input);
+            self.previous[c].copy_from_slice(input);
+            let start = (c * self.partitions + self.newest) * BINS;
+            let slot = &mut self.delay_line[start..start + BINS];
+            // Lengths are fixed at construction, so this cannot fail.
+            let _ = self
+                .forward
+                .process_with_scratch(&mut self.time[..], slot, &mut self.scratch);
+        }
+    }
+
+    /// Renders output channel `out` into `dst`. Called on the real-time thread.
+    fn render(&mut self, out: usize, dst: &mut [f32; BLOCK]) {
+        let paths = self.paths(out);
+        let acc = &mut *self.accumulator;
+        acc.fill(Complex::default());
+        let partitions = self.partitions;
+        for (input, ir) in paths {
+            if input > 1 {
+                continue;
+            }
+            let lines = &self.delay_line[input * partitions * BINS..(input + 1) * partitions * BINS];
+            let spectra = &self.spectra[ir * partitions * BINS..(ir + 1) * partitions * BINS];
+            for (p, h) in spectra.chunks_exact(BINS).enumerate() {
+                // Partition p multiplies the input of p quanta ago.
+                let slot = (self.newest + partitions - p) % partitions;
+                let x = &lines[slot * BINS..(slot + 1) * BINS];
+                for ((a, x), h) in acc.iter_mut().zip(x).zip(h) {
+                    *a += x * h;
+                }
+            }
+        }
+        acc[0].im = 0.0;
+        acc[BINS - 1].im = 0.0;
+        let _ = self
+            .inverse
+            .process_with_scratch(&mut acc[..], &mut self.time[..], &mut self.scratch);
+        dst.copy_from_slice(&self.time[BLOCK..]);
+    }
+}
+
+struct ConvolverProcessor {
+    convolution: Option<Box<Convolution>>,
+}
+
+impl AudioProcessor for ConvolverProcessor {
+    fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
+        let (Some(input), Some(output)) = (io.inputs.first(), io.outputs.first_mut()) else {
+            return ProcessStatus::Active;
+        };
+        let Some(conv) = self.convolution.as_deref_mut() else {
+            output.make_silent(1);
+            return ProcessStatus::Active;
+        };
+        if input.is_silent() {
+            conv.silent_quanta = conv.silent_quanta.saturating_add(1);
+            // After `partitions` silent quanta the delay line holds only zeros.
+            if conv.silent_quanta > conv.partitions {
+                output.make_silent(1);
+                return ProcessStatus::Active;
+            }
+        } else {
+            conv.silent_quanta = 0;
+            conv.mono_input = input.channels() == 1;
+        }
+        const ZERO: [f32; BLOCK] = [0.0; BLOCK];
+        let left = if input.is_silent() { &ZERO } else { input.channel(0) };
+        let right = if input.is_silent() {
+            &ZERO
+        } else if input.channels() >= 2 {
+            input.channel(1)
+        } else {
+            left
+        };
+        conv.push([left, right]);
+        let channels = if conv.mono_input && conv.ir_channels == 1 {
+            1
+        } else {
+            2
+        };
+        output.set_channels(channels);
+        for (c, dst) in output.channels_mut().iter_mut().enumerate() {
+            conv.render(c, dst);
+        }
+        ProcessStatus::Active
+    }
+
+    fn update(&mut self, message: &mut NodeMessage) {
+        if let Some(convolution) = message.downcast_mut::<ConvolverMessage>() {
+            // Swap: the old convolution goes back to the control side in the box.
+            std::mem::swap(&mut self.convolution, convolution);
+        }
+    }
+}
