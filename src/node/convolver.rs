@@ -2,15 +2,22 @@
 //! `Handle<AudioBuffer>`, by uniformly partitioned overlap-save FFT convolution.
 //!
 //! - **Partitions of one render quantum.** The impulse response is cut into blocks of 128
-//!   frames; each block is zero-padded to 256 and transformed once, on the control side, when
-//!   the buffer is resolved. Every quantum the processor transforms the last two input blocks
-//!   (256 frames), pushes the spectrum into a frequency-domain delay line, multiplies it with
-//!   the partition spectra, sums, and transforms back: the last 128 frames are this quantum's
-//!   output. The first partition acts on the current block, so there is **no latency**, as in
-//!   the browsers.
+//!   frames. The first block is applied directly in the time domain (128 taps: no latency,
+//!   and a response shorter than a quantum is exact, e.g. a unit impulse reproduces the input
+//!   bit for bit). Every later block is zero-padded to 256 and transformed once, on the
+//!   control side, when the buffer is resolved; every quantum the processor transforms the
+//!   last two input blocks (256 frames), pushes the spectrum into a frequency-domain delay
+//!   line, multiplies the spectra of earlier quanta with the partition spectra, sums, and
+//!   transforms back (overlap-save): the last 128 frames are the output. So there is **no
+//!   latency**, as in the browsers.
 //! - **Normalization** (`normalize`, default `true`): the spec's `calculateNormalizationScale`
-//!   (equal-power RMS analysis, 0.00125 calibration at 44.1 kHz, ×0.5 for four channels) is
-//!   computed in `f64` when the buffer is set and folded into the partition spectra. As the
+//!   (equal-power RMS analysis, calibration at 44.1 kHz, ×0.5 for four channels) is computed
+//!   in `f64` when the buffer is set and folded into the taps and partition spectra. The
+//!   calibration gain is the browsers' `10^(−58/20)` ≈ 0.0012589 (Blink, WebKit and Gecko all
+//!   share that `GainCalibration = -58` dB constant); the spec's text rounds it to 0.00125,
+//!   which makes every normalized output 0.062 dB (0.71 %) quieter than in a browser and
+//!   measures −43 dB against Chromium on `conf_convolver_stereo_ir`
+//!   ([`GAIN_CALIBRATION`], [`SPEC_GAIN_CALIBRATION`], [`normalization_scale_with`]). As the
 //!   spec says, changing `normalize` takes effect the next time the buffer is set
 //!   ([`ConvolverNode::set_buffer`]).
 //! - **Channels** ("Channel Configurations for Input, Impulse Response and Output"): the input
@@ -227,9 +234,23 @@ impl ConvolverNode {
     }
 }
 
-/// The spec's `calculateNormalizationScale`, in `f64` as its JavaScript is.
+/// The calibration gain of the browsers' normalization: `10^(−58/20)` (`GainCalibration =
+/// -58` dB in Blink's, WebKit's and Gecko's `Reverb`).
+pub const GAIN_CALIBRATION: f64 = 0.001_258_925_411_794_167_5;
+
+/// The calibration gain as the spec's `calculateNormalizationScale` writes it (0.00125, the
+/// browsers' value rounded).
+pub const SPEC_GAIN_CALIBRATION: f64 = 0.00125;
+
+/// The spec's `calculateNormalizationScale` with the browsers' calibration gain
+/// ([`GAIN_CALIBRATION`]): what the node applies when `normalize` is set.
 pub fn normalization_scale(buffer: &AudioBuffer) -> f64 {
-    const GAIN_CALIBRATION: f64 = 0.00125;
+    normalization_scale_with(buffer, GAIN_CALIBRATION)
+}
+
+/// The spec's `calculateNormalizationScale`, in `f64` as its JavaScript is, with calibration
+/// gain `calibration` ([`SPEC_GAIN_CALIBRATION`] gives the spec's text exactly).
+pub fn normalization_scale_with(buffer: &AudioBuffer, calibration: f64) -> f64 {
     const GAIN_CALIBRATION_SAMPLE_RATE: f64 = 44100.0;
     const MIN_POWER: f64 = 0.000125;
     let channels = buffer.number_of_channels();
@@ -243,7 +264,7 @@ pub fn normalization_scale(buffer: &AudioBuffer) -> f64 {
     if !power.is_finite() || power < MIN_POWER {
         power = MIN_POWER;
     }
-    let mut scale = 1.0 / power * GAIN_CALIBRATION;
+    let mut scale = 1.0 / power * calibration;
     scale *= GAIN_CALIBRATION_SAMPLE_RATE / f64::from(buffer.sample_rate());
     if channels == 4 {
         scale *= 0.5;
@@ -317,8 +338,12 @@ type ConvolverMessage = Option<Box<Convolution>>;
 
 /// Everything the render side needs for one impulse response, sized on the control side.
 struct Convolution {
+    /// The first partition's taps, `[ir_channel][128]`, scaled by the normalization.
+    direct: Box<[f32]>,
+    /// Non-zero taps of the first partition.
+    direct_len: usize,
     /// Partition spectra, `[ir_channel][partition][bin]`, scaled by the normalization and by
-    /// `1 / FFT` (realfft does not normalize).
+    /// `1 / FFT` (realfft does not normalize); partition 0 is unused (applied directly).
     spectra: Box<[Complex<f32>]>,
     ir_channels: usize,
     partitions: usize,
@@ -327,8 +352,8 @@ struct Convolution {
     delay_line: Box<[Complex<f32>]>,
     /// The slot of the newest input spectrum.
     newest: usize,
-    /// The previous input block of each input channel (the overlap).
-    previous: [[f32; BLOCK]; 2],
+    /// The previous and the current input block of each input channel.
+    history: [[f32; FFT]; 2],
     /// Silent quanta since the last audible input (saturating).
     silent_quanta: usize,
     /// Whether the last processed input was mono.
@@ -350,6 +375,14 @@ impl Convolution {
         let partitions = buffer.length().div_ceil(BLOCK);
         let mut spectra = vec![Complex::default(); ir_channels * partitions * BINS];
         let gain = scale / FFT as f64;
+        let mut direct = vec![0.0f32; ir_channels * BLOCK];
+        let direct_len = buffer.length().min(BLOCK);
+        for c in 0..ir_channels {
+            let data = buffer.channel_data(c).unwrap_or(&[]);
+            for (d, &s) in direct[c * BLOCK..].iter_mut().zip(&data[..direct_len]) {
+                *d = (f64::from(s) * scale) as f32;
+            }
+        }
         let mut time = [0.0f32; FFT];
         let mut scratch = vec![
             Complex::default();
@@ -357,7 +390,7 @@ impl Convolution {
         ];
         for c in 0..ir_channels {
             let data = buffer.channel_data(c).unwrap_or(&[]);
-            for (p, block) in data.chunks(BLOCK).enumerate() {
+            for (p, block) in data.chunks(BLOCK).enumerate().skip(1) {
                 time.fill(0.0);
                 for (t, &s) in time.iter_mut().zip(block) {
                     *t = (f64::from(s) * gain) as f32;
@@ -370,12 +403,14 @@ impl Convolution {
             }
         }
         Self {
+            direct: direct.into_boxed_slice(),
+            direct_len,
             spectra: spectra.into_boxed_slice(),
             ir_channels,
             partitions,
             delay_line: vec![Complex::default(); 2 * partitions * BINS].into_boxed_slice(),
             newest: 0,
-            previous: [[0.0; BLOCK]; 2],
+            history: [[0.0; FFT]; 2],
             silent_quanta: usize::MAX,
             mono_input: true,
             forward,
@@ -401,9 +436,13 @@ impl Convolution {
     fn push(&mut self, inputs: [&[f32; BLOCK]; 2]) {
         self.newest = (self.newest + 1) % self.partitions;
         for (c, input) in inputs.into_iter().enumerate() {
-            self.time[..BLOCK].copy_from_slice(&self.previous[c]);
-            self.time[BLOCK..].copy_from_slice(input);
-            self.previous[c].copy_from_slice(input);
+            let history = &mut self.history[c];
+            history.copy_within(BLOCK.., 0);
+            history[BLOCK..].copy_from_slice(input);
+            if self.partitions == 1 {
+                continue;
+            }
+            self.time.copy_from_slice(history);
             let start = (c * self.partitions + self.newest) * BINS;
             let slot = &mut self.delay_line[start..start + BINS];
             // Lengths are fixed at construction, so this cannot fail.
@@ -416,6 +455,23 @@ impl Convolution {
     /// Renders output channel `out` into `dst`. Called on the real-time thread.
     fn render(&mut self, out: usize, dst: &mut [f32; BLOCK]) {
         let paths = self.paths(out);
+        dst.fill(0.0);
+        for (input, ir) in paths {
+            if input > 1 {
+                continue;
+            }
+            let taps = &self.direct[ir * BLOCK..ir * BLOCK + self.direct_len];
+            let z = &self.history[input];
+            for (i, d) in dst.iter_mut().enumerate() {
+                // y[i] = Σ h[m] x[i − m], x[i − m] at z[BLOCK + i − m].
+                let window = &z[BLOCK + i + 1 - taps.len()..=BLOCK + i];
+                let sum: f32 = taps.iter().zip(window.iter().rev()).map(|(h, x)| h * x).sum();
+                *d += sum;
+            }
+        }
+        if self.partitions == 1 {
+            return;
+        }
         let acc = &mut *self.accumulator;
         acc.fill(Complex::default());
         let partitions = self.partitions;
@@ -425,7 +481,7 @@ impl Convolution {
             }
             let lines = &self.delay_line[input * partitions * BINS..(input + 1) * partitions * BINS];
             let spectra = &self.spectra[ir * partitions * BINS..(ir + 1) * partitions * BINS];
-            for (p, h) in spectra.chunks_exact(BINS).enumerate() {
+            for (p, h) in spectra.chunks_exact(BINS).enumerate().skip(1) {
                 // Partition p multiplies the input of p quanta ago.
                 let slot = (self.newest + partitions - p) % partitions;
                 let x = &lines[slot * BINS..(slot + 1) * BINS];
@@ -439,7 +495,9 @@ impl Convolution {
         let _ = self
             .inverse
             .process_with_scratch(&mut acc[..], &mut self.time[..], &mut self.scratch);
-        dst.copy_from_slice(&self.time[BLOCK..]);
+        for (d, t) in dst.iter_mut().zip(&self.time[BLOCK..]) {
+            *d += t;
+        }
     }
 }
 
@@ -458,8 +516,10 @@ impl AudioProcessor for ConvolverProcessor {
         };
         if input.is_silent() {
             conv.silent_quanta = conv.silent_quanta.saturating_add(1);
-            // After `partitions` silent quanta the delay line holds only zeros.
-            if conv.silent_quanta > conv.partitions {
+            // The last audible block is in the spectrum pushed one quantum later; after
+            // `partitions` more pushes of silence every slot of the delay line (and the
+            // history) holds zeros, and the output is silent until the input returns.
+            if conv.silent_quanta > conv.partitions + 1 {
                 output.make_silent(1);
                 return ProcessStatus::Active;
             }

@@ -5,6 +5,7 @@ mod app;
 mod audio_buffer_source;
 mod automation;
 mod biquad_filter;
+mod convolver;
 mod delay;
 #[cfg(feature = "cpal")]
 mod device;

@@ -78,6 +78,27 @@ pub fn noise(seed: u32, channels: usize, frames: usize, amp: f64) -> Vec<Vec<f32
         .collect()
 }
 
+/// `{"gen":"decayingNoise", seed, decay, amp}`, channel-major: `v · (1 − i/n)^K · amp`, the
+/// power by `K` repeated multiplications.
+pub fn decaying_noise(seed: u32, channels: usize, frames: usize, decay: u32, amp: f64) -> Vec<Vec<f32>> {
+    let mut rng = XorShift::new(seed);
+    (0..channels)
+        .map(|_| {
+            (0..frames)
+                .map(|i| {
+                    let v = rng.bipolar();
+                    let e = 1.0 - i as f64 / frames as f64;
+                    let mut p = 1.0;
+                    for _ in 0..decay {
+                        p *= e;
+                    }
+                    (v * p * amp) as f32
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// `{"gen":"sine", freq, amp}` with one frequency per channel, phase 0.
 pub fn sine(freqs: &[f64], amp: f64, sample_rate: f64, frames: usize) -> Vec<Vec<f32>> {
     freqs
