@@ -249,6 +249,8 @@ impl AnalyserNode {
         let (min, max) = (self.min_decibels, self.max_decibels);
         let scale = 255.0 / (max - min);
         for (b, &y) in array.iter_mut().zip(&self.analysis.decibels) {
+            // From the value `getFloatFrequencyData` reports, so the two agree exactly.
+            let y = f64::from(y as f32);
             let v = (scale * (y - min)).floor();
             // NaN cannot occur (smoothing replaces it); −∞ clips to 0.
             *b = v.clamp(0.0, 255.0) as u8;
@@ -367,8 +369,6 @@ impl Analysis {
         self.time = vec![0.0; n];
         self.spectrum = fft.make_output_vec();
         self.scratch = fft.make_scratch_vec();
-        // Bins 0..N/2 (the Nyquist bin the FFT also yields is not reported).
-        self.spectrum.truncate(n / 2 + 1);
         self.smoothed = vec![0.0; n / 2];
         self.decibels = vec![f64::NEG_INFINITY; n / 2];
         self.fft = Some(fft);
@@ -493,5 +493,45 @@ impl AudioProcessor for AnalyserProcessor {
         mix::mix_into(&mut self.mono, input, ChannelInterpretation::Speakers);
         self.tap.write(self.mono.channel(0));
         ProcessStatus::Active
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer thread appends quanta whose samples are their own frame numbers while this
+    /// thread reads windows: every window must be consecutive frames ending where the read
+    /// says (no torn or stale samples), and reading never blocks the writer.
+    #[test]
+    fn concurrent_reads_see_consistent_windows() {
+        let tap = AnalyserTap::default();
+        let writer = tap.clone();
+        const QUANTA: u64 = 120_000; // 15 360 000 frames, exact in f32 (< 2^24)
+        let handle = std::thread::spawn(move || {
+            let mut q = [0.0f32; RENDER_QUANTUM];
+            for n in 0..QUANTA {
+                for (i, v) in q.iter_mut().enumerate() {
+                    *v = (n * RENDER_QUANTUM as u64 + i as u64) as f32;
+                }
+                writer.write(&q);
+            }
+        });
+        let mut window = vec![0.0f32; MAX_FFT_SIZE];
+        let mut checked = 0;
+        while !handle.is_finished() || checked == 0 {
+            let end = tap.latest(&mut window);
+            if end as usize >= MAX_FFT_SIZE {
+                let first = end as usize - MAX_FFT_SIZE;
+                for (i, &v) in window.iter().enumerate() {
+                    assert_eq!(v, (first + i) as f32, "window ending at {end}");
+                }
+                checked += 1;
+            }
+        }
+        handle.join().unwrap();
+        assert_eq!(tap.latest(&mut window[..32]), QUANTA * RENDER_QUANTUM as u64);
+        assert_eq!(window[31], (QUANTA * RENDER_QUANTUM as u64 - 1) as f32);
+        println!("{checked} windows checked");
     }
 }

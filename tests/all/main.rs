@@ -1,6 +1,7 @@
 //! One test binary (each file in tests/ would link Bevy again).
 
 mod alloc_counter;
+mod analyser;
 mod app;
 mod audio_buffer_source;
 mod automation;
