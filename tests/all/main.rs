@@ -4,6 +4,7 @@ mod alloc_counter;
 mod analyser;
 mod app;
 mod audio_buffer_source;
+mod audio_worklet;
 mod automation;
 mod biquad_filter;
 mod convolver;
