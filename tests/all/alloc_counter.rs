@@ -22,12 +22,13 @@ pub const SELF_TEST: usize = 1;
 /// The cpal callback in the device tests.
 #[cfg_attr(not(feature = "cpal"), allow(dead_code))]
 pub const DEVICE_TEST: usize = 2;
-
 /// The microphone's capture callback and source-node processor.
 pub const MICROPHONE_TEST: usize = 3;
+/// The convolver / analyser / worklet render test.
+pub const NODES_TEST: usize = 4;
 
-static ALLOCS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
-static FREES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+static ALLOCS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+static FREES: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
 
 fn tag() -> usize {
     TAG.try_with(Cell::get).unwrap_or(NONE)

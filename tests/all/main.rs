@@ -16,6 +16,7 @@ mod microphone;
 mod mixing;
 mod oscillator;
 mod realtime;
+mod realtime_nodes;
 mod reference;
 mod splitter_merger;
 mod support;
