@@ -84,8 +84,7 @@ pub mod prelude {
     pub use crate::node::analyser::AnalyserNode;
     pub use crate::node::audio_buffer_source::AudioBufferSourceNode;
     pub use crate::node::audio_worklet::{
-        AudioParamDescriptor, AudioWorkletNode, AudioWorkletProcessor, WorkletParams,
-        WorkletScope,
+        AudioParamDescriptor, AudioWorkletNode, AudioWorkletProcessor, WorkletParams, WorkletScope,
     };
     pub use crate::node::biquad_filter::{BiquadFilterNode, BiquadFilterType};
     pub use crate::node::channel_merger::ChannelMergerNode;

@@ -135,16 +135,22 @@ impl ParamId {
             Self::Ratio => "ratio",
             Self::Attack => "attack",
             Self::Release => "release",
-            Self::Custom(i) => CUSTOM_NAMES.get(usize::from(i)).copied().unwrap_or("custom"),
+            Self::Custom(i) => CUSTOM_NAMES
+                .get(usize::from(i))
+                .copied()
+                .unwrap_or("custom"),
         }
     }
 
     /// Looks an id up by its spec name (or `"customN"`).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|id| id.name() == name).or_else(|| {
-            let i = CUSTOM_NAMES.iter().position(|n| *n == name)?;
-            Some(Self::Custom(i as u8))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|id| id.name() == name)
+            .or_else(|| {
+                let i = CUSTOM_NAMES.iter().position(|n| *n == name)?;
+                Some(Self::Custom(i as u8))
+            })
     }
 }
 

@@ -287,7 +287,11 @@ impl AnalyserNode {
         }
         let tau = self.smoothing_time_constant;
         let inv_n = 1.0 / n as f64;
-        for ((s, y), x) in smoothed.iter_mut().zip(decibels.iter_mut()).zip(spectrum.iter()) {
+        for ((s, y), x) in smoothed
+            .iter_mut()
+            .zip(decibels.iter_mut())
+            .zip(spectrum.iter())
+        {
             let magnitude = x.norm() * inv_n;
             let mut v = tau * *s + (1.0 - tau) * magnitude;
             if !v.is_finite() {
@@ -530,7 +534,10 @@ mod tests {
             }
         }
         handle.join().unwrap();
-        assert_eq!(tap.latest(&mut window[..32]), QUANTA * RENDER_QUANTUM as u64);
+        assert_eq!(
+            tap.latest(&mut window[..32]),
+            QUANTA * RENDER_QUANTUM as u64
+        );
         assert_eq!(window[31], (QUANTA * RENDER_QUANTUM as u64 - 1) as f32);
         println!("{checked} windows checked");
     }

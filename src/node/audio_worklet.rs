@@ -219,7 +219,13 @@ impl std::fmt::Debug for Factory {
 struct Silence;
 
 impl AudioWorkletProcessor for Silence {
-    fn process(&mut self, _: &[AudioBus], _: &mut [AudioBus], _: &WorkletParams, _: &ProcessContext) -> bool {
+    fn process(
+        &mut self,
+        _: &[AudioBus],
+        _: &mut [AudioBus],
+        _: &WorkletParams,
+        _: &ProcessContext,
+    ) -> bool {
         false
     }
 }
@@ -294,7 +300,10 @@ impl AudioWorkletNode {
 
     /// `parameters.get(name)`.
     pub fn param(&self, name: &str) -> Option<&AudioParam> {
-        self.params.iter().find(|p| p.name == name).map(|p| &p.param)
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| &p.param)
     }
 
     /// `parameters.get(name)`, to automate it.
@@ -482,7 +491,12 @@ struct WorkletProcessor {
 }
 
 impl AudioProcessor for WorkletProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, ctx: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
+    fn process(
+        &mut self,
+        io: ProcessIo<'_>,
+        ctx: &ProcessContext,
+        _: ProcessPhase,
+    ) -> ProcessStatus {
         let audible_input = io.inputs.iter().any(|i| !i.is_silent());
         if !self.active_source && !audible_input {
             for output in io.outputs.iter_mut() {
@@ -499,9 +513,7 @@ impl AudioProcessor for WorkletProcessor {
             output.make_silent(channels);
         }
         let params = WorkletParams { values: io.params };
-        self.active_source = self
-            .processor
-            .process(io.inputs, io.outputs, &params, ctx);
+        self.active_source = self.processor.process(io.inputs, io.outputs, &params, ctx);
         ProcessStatus::Active
     }
 }

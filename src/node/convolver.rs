@@ -183,7 +183,10 @@ impl ConvolverNode {
     /// # Errors
     /// `NotSupportedError` for a channel count other than 1, 2 or 4, or a sample rate other
     /// than the context's.
-    pub fn check_buffer(buffer: &AudioBuffer, context_sample_rate: f32) -> Result<(), WebAudioError> {
+    pub fn check_buffer(
+        buffer: &AudioBuffer,
+        context_sample_rate: f32,
+    ) -> Result<(), WebAudioError> {
         if !matches!(buffer.number_of_channels(), 1 | 2 | 4) {
             return Err(WebAudioError::NotSupported(format!(
                 "a ConvolverNode buffer must have 1, 2 or 4 channels, not {}",
@@ -258,7 +261,10 @@ pub fn normalization_scale_with(buffer: &AudioBuffer, calibration: f64) -> f64 {
     let mut power = 0.0;
     for c in 0..channels {
         let data = buffer.channel_data(c).unwrap_or(&[]);
-        power += data.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>();
+        power += data
+            .iter()
+            .map(|&s| f64::from(s) * f64::from(s))
+            .sum::<f64>();
     }
     power = (power / (channels * length) as f64).sqrt();
     if !power.is_finite() || power < MIN_POWER {
@@ -384,10 +390,8 @@ impl Convolution {
             }
         }
         let mut time = [0.0f32; FFT];
-        let mut scratch = vec![
-            Complex::default();
-            forward.get_scratch_len().max(inverse.get_scratch_len())
-        ];
+        let mut scratch =
+            vec![Complex::default(); forward.get_scratch_len().max(inverse.get_scratch_len())];
         for c in 0..ir_channels {
             let data = buffer.channel_data(c).unwrap_or(&[]);
             for (p, block) in data.chunks(BLOCK).enumerate().skip(1) {
@@ -465,7 +469,11 @@ impl Convolution {
             for (i, d) in dst.iter_mut().enumerate() {
                 // y[i] = Σ h[m] x[i − m], x[i − m] at z[BLOCK + i − m].
                 let window = &z[BLOCK + i + 1 - taps.len()..=BLOCK + i];
-                let sum: f32 = taps.iter().zip(window.iter().rev()).map(|(h, x)| h * x).sum();
+                let sum: f32 = taps
+                    .iter()
+                    .zip(window.iter().rev())
+                    .map(|(h, x)| h * x)
+                    .sum();
                 *d += sum;
             }
         }
@@ -479,7 +487,8 @@ impl Convolution {
             if input > 1 {
                 continue;
             }
-            let lines = &self.delay_line[input * partitions * BINS..(input + 1) * partitions * BINS];
+            let lines =
+                &self.delay_line[input * partitions * BINS..(input + 1) * partitions * BINS];
             let spectra = &self.spectra[ir * partitions * BINS..(ir + 1) * partitions * BINS];
             for (p, h) in spectra.chunks_exact(BINS).enumerate().skip(1) {
                 // Partition p multiplies the input of p quanta ago.
@@ -492,9 +501,9 @@ impl Convolution {
         }
         acc[0].im = 0.0;
         acc[BINS - 1].im = 0.0;
-        let _ = self
-            .inverse
-            .process_with_scratch(&mut acc[..], &mut self.time[..], &mut self.scratch);
+        let _ =
+            self.inverse
+                .process_with_scratch(&mut acc[..], &mut self.time[..], &mut self.scratch);
         for (d, t) in dst.iter_mut().zip(&self.time[BLOCK..]) {
             *d += t;
         }
@@ -528,7 +537,11 @@ impl AudioProcessor for ConvolverProcessor {
             conv.mono_input = input.channels() == 1;
         }
         const ZERO: [f32; BLOCK] = [0.0; BLOCK];
-        let left = if input.is_silent() { &ZERO } else { input.channel(0) };
+        let left = if input.is_silent() {
+            &ZERO
+        } else {
+            input.channel(0)
+        };
         let right = if input.is_silent() {
             &ZERO
         } else if input.channels() >= 2 {

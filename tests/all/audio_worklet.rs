@@ -92,7 +92,11 @@ fn ring_modulator() -> AudioWorkletNode {
         phase: 0.0,
         sample_rate: f64::from(scope.sample_rate),
     })
-    .param(AudioParamDescriptor::new("frequency").default_value(440.0).range(0.0, 24_000.0))
+    .param(
+        AudioParamDescriptor::new("frequency")
+            .default_value(440.0)
+            .range(0.0, 24_000.0),
+    )
     .build()
     .unwrap()
 }
@@ -132,7 +136,11 @@ fn bit_crusher_gives_exact_samples_and_its_k_rate_param_automates() {
         };
         assert_eq!(y, crush(x, bits), "frame {i}");
     }
-    assert!(out[700..].iter().all(|v| [-1.0, -0.5, 0.0, 0.5, 1.0].contains(v)));
+    assert!(
+        out[700..]
+            .iter()
+            .all(|v| [-1.0, -0.5, 0.0, 0.5, 1.0].contains(v))
+    );
 }
 
 #[test]
@@ -141,7 +149,10 @@ fn ring_modulator_gives_exact_samples_and_its_a_rate_param_follows_audio() {
     let sr = f64::from(SR);
     // Constant 1000 Hz.
     let mut node = ring_modulator();
-    node.param_mut("frequency").unwrap().set_value(1000.0).unwrap();
+    node.param_mut("frequency")
+        .unwrap()
+        .set_value(1000.0)
+        .unwrap();
     let out = run(node, input.clone(), 1024);
     let mut phase = 0.0f64;
     for (i, (&y, &x)) in out.iter().zip(&input).enumerate() {
@@ -229,7 +240,10 @@ fn a_rate_params_carry_automation_and_connections_clamped_to_their_range() {
             _ => 1.0,
         };
         let want = (intrinsic + 0.5).min(1.0);
-        assert!((f64::from(v) - want).abs() < 1e-6, "frame {i}: {v} vs {want}");
+        assert!(
+            (f64::from(v) - want).abs() < 1e-6,
+            "frame {i}: {v} vs {want}"
+        );
     }
 }
 
@@ -304,7 +318,11 @@ fn output_channel_counts_follow_the_spec() {
             for output in outputs.iter_mut() {
                 let n = output.channels();
                 for (c, ch) in output.channels_mut().iter_mut().enumerate() {
-                    ch.fill(if n == inputs[0].channels() { 0.5 + c as f32 } else { -1.0 });
+                    ch.fill(if n == inputs[0].channels() {
+                        0.5 + c as f32
+                    } else {
+                        -1.0
+                    });
                 }
             }
             true
@@ -363,7 +381,11 @@ fn spec_errors_and_param_names() {
     ));
     assert!(matches!(
         make()
-            .param(AudioParamDescriptor::new("a").default_value(2.0).range(0.0, 1.0))
+            .param(
+                AudioParamDescriptor::new("a")
+                    .default_value(2.0)
+                    .range(0.0, 1.0)
+            )
             .build(),
         Err(WebAudioError::InvalidState(_))
     ));
@@ -378,7 +400,10 @@ fn spec_errors_and_param_names() {
     ));
     let node = bit_crusher();
     assert_eq!(node.param("bits").unwrap().value(), 8.0);
-    assert_eq!(node.param("bits").unwrap().automation_rate(), AutomationRate::KRate);
+    assert_eq!(
+        node.param("bits").unwrap().automation_rate(),
+        AutomationRate::KRate
+    );
     assert_eq!(node.parameters().count(), 1);
     assert_eq!(ParamId::from_name("custom3"), Some(ParamId::Custom(3)));
     assert_eq!(ParamId::Custom(15).name(), "custom15");

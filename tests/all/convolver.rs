@@ -128,7 +128,9 @@ fn stereo_and_true_stereo_matrices_match_direct_convolution() {
     let ir4 = noise(24, 4, IR, 0.5);
     let ir1 = noise(25, 1, IR, 0.5);
     let d = |x: &[f32], h: &[f32]| direct(x, h, len);
-    let cases: Vec<(&str, Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<f64>>)> = vec![
+    /// (name, input, response, expected output)
+    type Case = (&'static str, Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<f64>>);
+    let cases: Vec<Case> = vec![
         (
             "mono in, stereo IR",
             mono_in.clone(),
@@ -186,7 +188,10 @@ fn mono_input_and_mono_ir_give_a_mono_output() {
     let mut source = AudioBufferSourceNode::new(input);
     source.start(0.0).unwrap();
     let mut c = app.world_mut().commands();
-    let merger = c.spawn(ChannelMergerNode::new(2).unwrap()).connect(dest).id();
+    let merger = c
+        .spawn(ChannelMergerNode::new(2).unwrap())
+        .connect(dest)
+        .id();
     let splitter = c
         .spawn(ChannelSplitterNode::new(2).unwrap())
         .connect_with(merger, 0, 0)
@@ -232,7 +237,9 @@ fn normalization_follows_calculate_normalization_scale() {
     // has RMS 0.5, so the scale is 0.00125 / 0.5 × 44100 / 48000 = 0.002296875; silence takes
     // MinPower: 0.00125 / 0.000125 × 44100 / 48000 = 9.1875. The node's (browsers') constant is
     // 10^(−58/20) / 0.00125 = 1.00714033 times that.
-    use bevy_webaudio::node::convolver::{SPEC_GAIN_CALIBRATION, normalization_scale, normalization_scale_with};
+    use bevy_webaudio::node::convolver::{
+        SPEC_GAIN_CALIBRATION, normalization_scale, normalization_scale_with,
+    };
     let flat = AudioBuffer::from_samples(vec![vec![0.5; 64]], 48_000.0).unwrap();
     let scale = normalization_scale_with(&flat, SPEC_GAIN_CALIBRATION);
     assert!((scale - 0.002_296_875).abs() < 1e-15, "{scale}");
@@ -329,10 +336,17 @@ fn a_buffer_loaded_after_the_node_is_picked_up() {
         .id();
     c.spawn(ones()).connect(conv);
     app.update();
-    assert_eq!(peak(&app.render(256).unwrap()[0]), 0.0, "no buffer yet: silence");
+    assert_eq!(
+        peak(&app.render(256).unwrap()[0]),
+        0.0,
+        "no buffer yet: silence"
+    );
     app.world_mut()
         .resource_mut::<Assets<AudioBuffer>>()
-        .insert(&handle, AudioBuffer::from_samples(vec![vec![0.5]], 48_000.0).unwrap())
+        .insert(
+            &handle,
+            AudioBuffer::from_samples(vec![vec![0.5]], 48_000.0).unwrap(),
+        )
         .unwrap();
     // Without the asset plugin no AssetEvent arrives: set the buffer again to resync.
     app.world_mut()
@@ -367,7 +381,9 @@ fn spec_errors() {
         ConvolverNode::check_buffer(&other_rate, 48_000.0),
         Err(WebAudioError::NotSupported(_))
     ));
-    assert!(ConvolverNode::check_buffer(&AudioBuffer::new(4, 10, 48_000.0).unwrap(), 48_000.0).is_ok());
+    assert!(
+        ConvolverNode::check_buffer(&AudioBuffer::new(4, 10, 48_000.0).unwrap(), 48_000.0).is_ok()
+    );
 
     // Through the ECS: an invalid buffer is reported and the node stays silent.
     let mut app = offline_app(1);
@@ -375,7 +391,10 @@ fn spec_errors() {
     let bad = add_buffer(&mut app, vec![vec![1.0]; 3], SR as f32);
     let mut assets = app.world_mut().resource_mut::<Assets<AudioBuffer>>();
     let mut node = ConvolverNode::default();
-    assert!(node.set_buffer_checked(bad.clone(), &assets, 48_000.0).is_err());
+    assert!(
+        node.set_buffer_checked(bad.clone(), &assets, 48_000.0)
+            .is_err()
+    );
     let good = assets.add(AudioBuffer::from_samples(vec![vec![1.0]], 48_000.0).unwrap());
     assert!(node.set_buffer_checked(good, &assets, 48_000.0).is_ok());
     let mut c = app.world_mut().commands();

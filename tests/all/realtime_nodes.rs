@@ -38,13 +38,21 @@ fn build<T: AudioNode>(
     let processor = node.build_processor(&mut ctx);
     let mut params = Vec::new();
     node.for_each_param(&mut |_, p| {
-        params.push(ParamState::new(&p.descriptor(), SR, p.value(), p.automation_rate(), 64));
+        params.push(ParamState::new(
+            &p.descriptor(),
+            SR,
+            p.value(),
+            p.automation_rate(),
+            64,
+        ));
     });
     let shape = node.shape();
     let graph_node = GraphNode {
         shape,
         config,
-        outputs: (0..shape.outputs).map(|k| node.output_channels(k)).collect(),
+        outputs: (0..shape.outputs)
+            .map(|k| node.output_channels(k))
+            .collect(),
     };
     (Box::new(RenderNode::new(processor, params)), graph_node)
 }
@@ -60,7 +68,11 @@ impl AudioWorkletProcessor for Crusher {
         _: &ProcessContext,
     ) -> bool {
         let steps = (params.at(0, 0) - 1.0).exp2();
-        for (out, inp) in outputs[0].channels_mut().iter_mut().zip(inputs[0].channels_slice()) {
+        for (out, inp) in outputs[0]
+            .channels_mut()
+            .iter_mut()
+            .zip(inputs[0].channels_slice())
+        {
             for (o, &x) in out.iter_mut().zip(inp) {
                 *o = (x * steps).round() / steps;
             }
@@ -79,33 +91,77 @@ fn convolver_analyser_and_worklet_never_allocate_on_the_render_thread() {
     let ir_b = assets.add(AudioBuffer::from_samples(noise(81, 4, 20_000, 0.3), SR).unwrap());
 
     let mut graph = Graph::default();
-    let add = |control: &mut command::ControlChannel, graph: &mut Graph, id, built: (Box<RenderNode>, GraphNode)| {
+    let add = |control: &mut command::ControlChannel,
+               graph: &mut Graph,
+               id,
+               built: (Box<RenderNode>, GraphNode)| {
         control.send(Command::AddNode { id, node: built.0 });
         graph.nodes.insert(id, built.1);
     };
     let stereo = ChannelConfig::default();
-    let dest_config = ChannelConfig::new(2, ChannelCountMode::Explicit, ChannelInterpretation::Speakers);
+    let dest_config = ChannelConfig::new(
+        2,
+        ChannelCountMode::Explicit,
+        ChannelInterpretation::Speakers,
+    );
     let mut dest = AudioDestinationNode::default();
-    add(&mut control, &mut graph, 0, build(&mut dest, dest_config, &mut cache, &assets));
+    add(
+        &mut control,
+        &mut graph,
+        0,
+        build(&mut dest, dest_config, &mut cache, &assets),
+    );
     let mut source = ConstantSourceNode::new(0.5);
-    add(&mut control, &mut graph, 1, build(&mut source, stereo, &mut cache, &assets));
+    add(
+        &mut control,
+        &mut graph,
+        1,
+        build(&mut source, stereo, &mut cache, &assets),
+    );
     let mut convolver = ConvolverNode::new(ir_a.clone());
-    add(&mut control, &mut graph, 2, build(&mut convolver, ConvolverNode::CHANNELS, &mut cache, &assets));
+    add(
+        &mut control,
+        &mut graph,
+        2,
+        build(&mut convolver, ConvolverNode::CHANNELS, &mut cache, &assets),
+    );
     let mut worklet = AudioWorkletNode::builder("crusher", |_: &WorkletScope| Crusher)
-        .param(AudioParamDescriptor::new("bits").default_value(8.0).range(1.0, 16.0))
+        .param(
+            AudioParamDescriptor::new("bits")
+                .default_value(8.0)
+                .range(1.0, 16.0),
+        )
         .build()
         .unwrap();
-    add(&mut control, &mut graph, 3, build(&mut worklet, stereo, &mut cache, &assets));
+    add(
+        &mut control,
+        &mut graph,
+        3,
+        build(&mut worklet, stereo, &mut cache, &assets),
+    );
     let mut analyser = AnalyserNode::default();
     analyser.set_fft_size(32768).unwrap();
-    add(&mut control, &mut graph, 4, build(&mut analyser, stereo, &mut cache, &assets));
+    add(
+        &mut control,
+        &mut graph,
+        4,
+        build(&mut analyser, stereo, &mut cache, &assets),
+    );
     for (from, to) in [(1, 2), (2, 3), (3, 4), (4, 0)] {
-        graph.edges.push(Edge { from, output: 0, to, target: EdgeTarget::Input(0) });
+        graph.edges.push(Edge {
+            from,
+            output: 0,
+            to,
+            target: EdgeTarget::Input(0),
+        });
     }
     graph.destination = Some(0);
     let (schedule, _) = graph.compile();
     control.send(Command::SetSchedule(Box::new(schedule)));
-    control.send(Command::Schedule { node: 1, event: ScheduleEvent::Start(0.0) });
+    control.send(Command::Schedule {
+        node: 1,
+        event: ScheduleEvent::Start(0.0),
+    });
     control.flush();
     renderer.render_quantum(); // warm-up, not counted
 
@@ -129,7 +185,11 @@ fn convolver_analyser_and_worklet_never_allocate_on_the_render_thread() {
     for round in 0..20u32 {
         // Swap the impulse response (2 → 4 channels and back): a message whose box returns
         // the previous convolution.
-        convolver.set_buffer(Some(if round % 2 == 0 { ir_b.clone() } else { ir_a.clone() }));
+        convolver.set_buffer(Some(if round % 2 == 0 {
+            ir_b.clone()
+        } else {
+            ir_a.clone()
+        }));
         let mut ctx = BuildContext {
             sample_rate: SR,
             max_channels: 2,
@@ -142,7 +202,10 @@ fn convolver_analyser_and_worklet_never_allocate_on_the_render_thread() {
         control.send(Command::ParamEvent {
             node: 3,
             param: 0,
-            event: AutomationEvent::SetValue { value: 2.0 + (round % 6) as f32, time: 0.0 },
+            event: AutomationEvent::SetValue {
+                value: 2.0 + (round % 6) as f32,
+                time: 0.0,
+            },
         });
         while control.flush() > 0 {
             std::thread::yield_now();
@@ -163,5 +226,9 @@ fn convolver_analyser_and_worklet_never_allocate_on_the_render_thread() {
     );
     assert!(analyser.frames_analysed() > 0);
     assert!(spectrum.iter().any(|v| v.is_finite()));
-    assert_eq!((allocs, frees), (0, 0), "no allocation or free on the render thread");
+    assert_eq!(
+        (allocs, frees),
+        (0, 0),
+        "no allocation or free on the render thread"
+    );
 }

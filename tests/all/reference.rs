@@ -80,7 +80,13 @@ pub fn noise(seed: u32, channels: usize, frames: usize, amp: f64) -> Vec<Vec<f32
 
 /// `{"gen":"decayingNoise", seed, decay, amp}`, channel-major: `v · (1 − i/n)^K · amp`, the
 /// power by `K` repeated multiplications.
-pub fn decaying_noise(seed: u32, channels: usize, frames: usize, decay: u32, amp: f64) -> Vec<Vec<f32>> {
+pub fn decaying_noise(
+    seed: u32,
+    channels: usize,
+    frames: usize,
+    decay: u32,
+    amp: f64,
+) -> Vec<Vec<f32>> {
     let mut rng = XorShift::new(seed);
     (0..channels)
         .map(|_| {
