@@ -64,7 +64,10 @@ fn main() -> Result {
     osc.start(0.0)?;
 
     let mut commands = app.world_mut().commands();
-    let analyser = commands.spawn(AnalyserNode::default()).connect(destination).id();
+    let analyser = commands
+        .spawn(AnalyserNode::default())
+        .connect(destination)
+        .id();
     let crusher = commands.spawn(crusher).connect(analyser).id();
     commands.spawn(osc).connect(crusher);
     app.update();
