@@ -262,6 +262,7 @@ pub fn node_kind(type_name: &str) -> Option<Box<dyn NodeKind>> {
         "ChannelMergerNode" => kind("ChannelMergerNode", channel_merger, no_attributes),
         "BiquadFilterNode" => kind("BiquadFilterNode", biquad_filter, biquad_filter_set),
         "IIRFilterNode" => kind("IIRFilterNode", iir_filter, no_attributes),
+        "ConvolverNode" => kind("ConvolverNode", convolver, no_attributes),
         _ => None,
     }
 }
@@ -550,6 +551,22 @@ pub fn iir_filter(o: &mut Options, _: &mut BuildCtx) -> Result<IIRFilterNode, Ca
     let ff = number_array(o, "feedforward")?.ok_or_else(|| missing("feedforward"))?;
     let fb = number_array(o, "feedback")?.ok_or_else(|| missing("feedback"))?;
     IIRFilterNode::new(&ff, &fb).map_err(|e| web_error("IIRFilterNode", e))
+}
+
+/// `new ConvolverNode(ctx, { buffer, disableNormalization })`.
+pub fn convolver(o: &mut Options, ctx: &mut BuildCtx) -> Result<ConvolverNode, CaseError> {
+    let disable = match o.take("disableNormalization") {
+        None => false,
+        Some(v) => bool_value(o, "disableNormalization", v)?,
+    };
+    let buffer = match o.take("buffer") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let what = format!("{} `buffer`", o.what);
+            Some(resolve_buffer(ctx, &what, v)?)
+        }
+    };
+    Ok(ConvolverNode::with_options(buffer, disable))
 }
 
 /// The named buffers, available to constructors.
