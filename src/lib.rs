@@ -82,6 +82,7 @@ pub mod prelude {
         MicrophoneStatus, MicrophoneTap, VoiceStarted, VoiceStopped,
     };
     pub use crate::node::audio_buffer_source::AudioBufferSourceNode;
+    pub use crate::node::audio_listener::AudioListener;
     pub use crate::node::biquad_filter::{BiquadFilterNode, BiquadFilterType};
     pub use crate::node::channel_merger::ChannelMergerNode;
     pub use crate::node::channel_splitter::ChannelSplitterNode;
@@ -92,6 +93,7 @@ pub mod prelude {
     pub use crate::node::iir_filter::IIRFilterNode;
     pub use crate::node::media_stream_audio_source::MediaStreamAudioSourceNode;
     pub use crate::node::oscillator::{OscillatorNode, OscillatorType};
+    pub use crate::node::panner::{DistanceModel, PannerNode, PanningModel};
     pub use crate::node::periodic_wave::PeriodicWave;
     pub use crate::node::scheduled::AudioScheduledSourceNode;
     pub use crate::node::stereo_panner::StereoPannerNode;
@@ -187,6 +189,8 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::biquad_filter::BiquadFilterNode>()
             .add_audio_node::<node::iir_filter::IIRFilterNode>()
             .add_audio_node::<node::media_stream_audio_source::MediaStreamAudioSourceNode>()
+            .add_audio_node::<node::panner::PannerNode>()
+            .add_audio_node::<node::audio_listener::AudioListener>()
             .add_systems(
                 PostUpdate,
                 node::channel_splitter::enforce_splitter_channel_count

@@ -12,6 +12,7 @@ mod iir_filter;
 mod microphone;
 mod mixing;
 mod oscillator;
+mod panner;
 mod realtime;
 mod reference;
 mod splitter_merger;
