@@ -15,5 +15,6 @@ mod oscillator;
 mod panner;
 mod realtime;
 mod reference;
+mod spatial;
 mod splitter_merger;
 mod support;
