@@ -8,6 +8,7 @@ mod biquad_filter;
 mod delay;
 #[cfg(feature = "cpal")]
 mod device;
+mod hrtf;
 mod iir_filter;
 mod microphone;
 mod mixing;
