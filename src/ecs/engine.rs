@@ -16,9 +16,7 @@ use crate::command::{Command, ControlChannel, RenderShared};
 use crate::error::WebAudioError;
 use crate::graph::{Edge, EdgeTarget, Graph, GraphNode};
 use crate::node::oscillator::WaveTableCache;
-use crate::node::{
-    AudioNode, BuildContext, ChannelConfig, NodeShape, OutputChannels, SpatialRole,
-};
+use crate::node::{AudioNode, BuildContext, ChannelConfig, NodeShape, OutputChannels, SpatialRole};
 use crate::param::ParamId;
 use crate::render::timeline::{AutomationEvent, Timeline};
 use crate::render::{ParamState, RenderNode, Renderer};

@@ -61,7 +61,10 @@ pub(crate) fn sync_spatial(
     time: Option<Res<Time>>,
     mut panners: Query<
         (Ref<GlobalTransform>, &mut PannerNode),
-        (With<SpatialAudio>, Or<(Changed<GlobalTransform>, Added<PannerNode>)>),
+        (
+            With<SpatialAudio>,
+            Or<(Changed<GlobalTransform>, Added<PannerNode>)>,
+        ),
     >,
     mut listeners: Query<
         (Ref<GlobalTransform>, &mut AudioListener),
@@ -93,11 +96,7 @@ pub(crate) fn sync_spatial(
     }
     for (transform, mut listener) in &mut listeners {
         let first = listener.is_added();
-        let (p, f, u) = (
-            transform.translation(),
-            transform.forward(),
-            transform.up(),
-        );
+        let (p, f, u) = (transform.translation(), transform.forward(), transform.up());
         glide_all(
             listener.params_mut(),
             [p.x, p.y, p.z, f.x, f.y, f.z, u.x, u.y, u.z],

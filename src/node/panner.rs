@@ -487,8 +487,7 @@ fn azimuth_elevation(to_source: V3, forward: V3, up: V3) -> (f64, f64) {
 
 /// The spec's `coneGain()` (with the listener-minus-source vector, as browsers).
 fn cone_gain(pos: V3, orientation: V3, listener: V3, a: &PannerAttributes) -> f64 {
-    if norm(orientation) == 0.0 || (a.cone_inner_angle == 360.0 && a.cone_outer_angle == 360.0)
-    {
+    if norm(orientation) == 0.0 || (a.cone_inner_angle == 360.0 && a.cone_outer_angle == 360.0) {
         return 1.0;
     }
     let to_listener = normalize(sub(listener, pos));
@@ -620,7 +619,12 @@ impl PannerProcessor {
 }
 
 impl AudioProcessor for PannerProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, ctx: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
+    fn process(
+        &mut self,
+        io: ProcessIo<'_>,
+        ctx: &ProcessContext,
+        _: ProcessPhase,
+    ) -> ProcessStatus {
         let (Some(input), Some(_)) = (io.inputs.first(), io.outputs.first()) else {
             return ProcessStatus::Active;
         };

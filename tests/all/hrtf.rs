@@ -46,10 +46,11 @@ fn lag(a: &[f32], b: &[f32], max: isize) -> f64 {
             .sum()
     };
     let values: Vec<f64> = (-max..=max).map(corr).collect();
-    let (k, _) = values
-        .iter()
-        .enumerate()
-        .fold((0, f64::MIN), |(bk, bv), (k, &v)| if v > bv { (k, v) } else { (bk, bv) });
+    let (k, _) =
+        values.iter().enumerate().fold(
+            (0, f64::MIN),
+            |(bk, bv), (k, &v)| if v > bv { (k, v) } else { (bk, bv) },
+        );
     let k = k.clamp(1, values.len() - 2);
     let (y0, y1, y2) = (values[k - 1], values[k], values[k + 1]);
     let offset = 0.5 * (y0 - y2) / (y0 - 2.0 * y1 + y2);

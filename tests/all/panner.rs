@@ -67,10 +67,13 @@ fn behind_folds_onto_the_front() {
     close(out[1][64], gr, "R");
 }
 
+/// `distanceGain(d, dref, dmax, rolloff)` as the spec writes it.
+type Formula = fn(f64, f64, f64, f64) -> f64;
+
 #[test]
 fn each_distance_model_matches_its_formula() {
     let c = std::f64::consts::FRAC_1_SQRT_2; // equal-power gain straight ahead
-    let cases: [(DistanceModel, f64, f64, f64, fn(f64, f64, f64, f64) -> f64); 3] = [
+    let cases: [(DistanceModel, f64, f64, f64, Formula); 3] = [
         (DistanceModel::Linear, 2.0, 20.0, 0.8, |d, r, m, f| {
             1.0 - f * (d.clamp(r, m) - r) / (m - r)
         }),
@@ -155,11 +158,23 @@ fn cone_gain_inside_between_and_outside() {
 #[test]
 fn attribute_errors_are_the_spec_s() {
     let mut p = PannerNode::default();
-    assert!(matches!(p.set_ref_distance(-1.0), Err(WebAudioError::Range(_))));
+    assert!(matches!(
+        p.set_ref_distance(-1.0),
+        Err(WebAudioError::Range(_))
+    ));
     assert!(p.set_ref_distance(0.0).is_ok());
-    assert!(matches!(p.set_max_distance(0.0), Err(WebAudioError::Range(_))));
-    assert!(matches!(p.set_max_distance(-3.0), Err(WebAudioError::Range(_))));
-    assert!(matches!(p.set_rolloff_factor(-0.1), Err(WebAudioError::Range(_))));
+    assert!(matches!(
+        p.set_max_distance(0.0),
+        Err(WebAudioError::Range(_))
+    ));
+    assert!(matches!(
+        p.set_max_distance(-3.0),
+        Err(WebAudioError::Range(_))
+    ));
+    assert!(matches!(
+        p.set_rolloff_factor(-0.1),
+        Err(WebAudioError::Range(_))
+    ));
     assert!(matches!(
         p.set_cone_outer_gain(1.5),
         Err(WebAudioError::InvalidState(_))

@@ -63,7 +63,10 @@ fn front_left_right_behind_give_the_equal_power_gains() {
         let mut app = spatial_app();
         scene(&mut app, Transform::default(), pos);
         let (gl, gr) = levels(&mut app, 256);
-        assert!((gl - l).abs() < 1e-5 && (gr - r).abs() < 1e-5, "{name}: {gl} {gr}");
+        assert!(
+            (gl - l).abs() < 1e-5 && (gr - r).abs() < 1e-5,
+            "{name}: {gl} {gr}"
+        );
     }
 }
 
@@ -84,10 +87,7 @@ fn moving_an_entity_glides_the_balance_without_jumps() {
     let (l, r) = levels(&mut app, 128);
     assert!(l > r + 0.3, "starts left: {l} {r}");
     // Move it to the right, passing in front of the listener, in one frame.
-    app.world_mut()
-        .get_mut::<Transform>(p)
-        .unwrap()
-        .translation = Vec3::new(2.0, 0.0, -0.5);
+    app.world_mut().get_mut::<Transform>(p).unwrap().translation = Vec3::new(2.0, 0.0, -0.5);
     app.update();
     let out = app.render(SR as usize / 5).unwrap();
     let n = out[0].len();
@@ -96,9 +96,15 @@ fn moving_an_entity_glides_the_balance_without_jumps() {
     // A glide over one frame (800 samples), not a step: no sample-to-sample jump above 1% of
     // full scale, and the balance is still moving 10 ms after the change.
     assert!((out[1][0] - r).abs() < 0.01, "starts where it was");
-    assert!((out[1][480] - out[1][n - 1]).abs() > 0.05, "still gliding at 10 ms");
+    assert!(
+        (out[1][480] - out[1][n - 1]).abs() > 0.05,
+        "still gliding at 10 ms"
+    );
     for ch in &out {
-        let jump = ch.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
+        let jump = ch
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0, f32::max);
         assert!(jump < 0.01, "jump {jump}");
     }
 }

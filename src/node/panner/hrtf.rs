@@ -91,7 +91,10 @@ pub fn ear_params(azimuth: f64, elevation: f64, gain: f64, sample_rate: f64) -> 
         let side = if ear == 0 { -1.0 } else { 1.0 };
         let theta = (side * right).clamp(-1.0, 1.0).acos(); // 0: facing the ear
         let alpha = 1.05 + 0.95 * (theta / 150f64.to_radians() * std::f64::consts::PI).cos();
-        let (b0, b1) = ((beta + alpha * k) / (beta + k), (beta - alpha * k) / (beta + k));
+        let (b0, b1) = (
+            (beta + alpha * k) / (beta + k),
+            (beta - alpha * k) / (beta + k),
+        );
         let path = if theta < std::f64::consts::FRAC_PI_2 {
             1.0 - theta.cos()
         } else {
@@ -103,7 +106,8 @@ pub fn ear_params(azimuth: f64, elevation: f64, gain: f64, sample_rate: f64) -> 
         gains[0] = gain as f32;
         let ear_lateral = side * lateral; // +90: the source faces this ear
         for (i, (rho, a, b, d)) in PINNA.iter().enumerate() {
-            let tau = a * (ear_lateral.to_radians() / 2.0).cos()
+            let tau = a
+                * (ear_lateral.to_radians() / 2.0).cos()
                 * (d * (90.0 - polar).to_radians()).sin()
                 + b;
             delays[i + 1] = (itd + tau * scale) as f32;
