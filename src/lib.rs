@@ -75,6 +75,7 @@ pub mod prelude {
         AudioConnectExt, AudioConnection, AudioInputs, AudioOutputs, ConnectionFrom,
         ConnectionTarget, ConnectionTo,
     };
+    pub use crate::ecs::spatial::SpatialAudio;
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
     pub use crate::microphone::{
@@ -83,6 +84,7 @@ pub mod prelude {
     };
     pub use crate::node::analyser::AnalyserNode;
     pub use crate::node::audio_buffer_source::AudioBufferSourceNode;
+    pub use crate::node::audio_listener::AudioListener;
     pub use crate::node::audio_worklet::{
         AudioParamDescriptor, AudioWorkletNode, AudioWorkletProcessor, WorkletParams, WorkletScope,
     };
@@ -97,6 +99,7 @@ pub mod prelude {
     pub use crate::node::iir_filter::IIRFilterNode;
     pub use crate::node::media_stream_audio_source::MediaStreamAudioSourceNode;
     pub use crate::node::oscillator::{OscillatorNode, OscillatorType};
+    pub use crate::node::panner::{DistanceModel, PannerNode, PanningModel};
     pub use crate::node::periodic_wave::PeriodicWave;
     pub use crate::node::scheduled::AudioScheduledSourceNode;
     pub use crate::node::stereo_panner::StereoPannerNode;
@@ -110,8 +113,10 @@ pub mod prelude {
 pub enum WebAudioSystems {
     /// `First`: read the render side back (clock, 'ended', faults) into [`AudioContext`].
     Feedback,
-    /// `PostUpdate`, after transform propagation: mirror node components and connection
-    /// entities into commands.
+    /// `PostUpdate`, after transform propagation: turn changed transforms of
+    /// [`SpatialAudio`](ecs::spatial::SpatialAudio) panners and of the
+    /// [`AudioListener`](node::audio_listener::AudioListener) into param events, then mirror
+    /// node components and connection entities into commands.
     Sync,
     /// `PostUpdate`, after `Sync`: compile the schedule if the graph changed and push the
     /// commands to the render thread.
@@ -199,6 +204,16 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::convolver::ConvolverNode>()
             .add_audio_node::<node::analyser::AnalyserNode>()
             .add_audio_node::<node::audio_worklet::AudioWorkletNode>()
+            .add_audio_node::<node::panner::PannerNode>()
+            .add_audio_node::<node::audio_listener::AudioListener>()
+            .register_type::<ecs::spatial::SpatialAudio>()
+            .add_systems(
+                PostUpdate,
+                ecs::spatial::sync_spatial
+                    .in_set(WebAudioSystems::Sync)
+                    .before(ecs::sync_nodes::<node::panner::PannerNode>)
+                    .before(ecs::sync_nodes::<node::audio_listener::AudioListener>),
+            )
             .add_systems(
                 PostUpdate,
                 (

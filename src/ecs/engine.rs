@@ -16,7 +16,7 @@ use crate::command::{Command, ControlChannel, RenderShared};
 use crate::error::WebAudioError;
 use crate::graph::{Edge, EdgeTarget, Graph, GraphNode};
 use crate::node::oscillator::WaveTableCache;
-use crate::node::{AudioNode, BuildContext, ChannelConfig, NodeShape, OutputChannels};
+use crate::node::{AudioNode, BuildContext, ChannelConfig, NodeShape, OutputChannels, SpatialRole};
 use crate::param::ParamId;
 use crate::render::timeline::{AutomationEvent, Timeline};
 use crate::render::{ParamState, RenderNode, Renderer};
@@ -108,6 +108,7 @@ pub(crate) struct NodeRecord {
     pub shape: NodeShape,
     pub config: ChannelConfig,
     pub outputs: Vec<OutputChannels>,
+    pub spatial: SpatialRole,
 }
 
 /// One edge as the ECS has it.
@@ -140,6 +141,8 @@ pub(crate) struct AudioEngine {
     pub offline_frames: u64,
     /// Why the configured device could not be opened at start, reported once as a message.
     pub startup_error: Option<AudioBackendError>,
+    /// `AudioListener` entities in the order they were added; the first is the listener.
+    pub listeners: Vec<Entity>,
 }
 
 impl AudioEngine {
@@ -169,6 +172,7 @@ impl AudioEngine {
             wavetables: WaveTableCache::default(),
             offline_frames: 0,
             startup_error: None,
+            listeners: Vec::new(),
         }
     }
 
@@ -230,7 +234,18 @@ impl AudioEngine {
             outputs: (0..shape.outputs)
                 .map(|k| node.output_channels(k))
                 .collect(),
+            spatial: T::SPATIAL,
         };
+        if T::SPATIAL == SpatialRole::Listener {
+            self.listeners.push(entity);
+            if self.listeners.len() == 2 {
+                warn!(
+                    "a second AudioListener ({entity}) is ignored: a context has one listener, \
+                     {} stays it",
+                    self.listeners[0]
+                );
+            }
+        }
         self.send(Command::AddNode {
             id,
             node: Box::new(RenderNode::new(processor, states)),
@@ -243,6 +258,7 @@ impl AudioEngine {
     /// Forgets a node; its slot is freed after the next schedule no longer uses it.
     pub fn remove_node(&mut self, entity: Entity) {
         if let Some(record) = self.nodes.remove(&entity) {
+            self.listeners.retain(|&l| l != entity);
             self.ids.remove(&record.id);
             self.pending_removals.push(record.id);
             self.dirty = true;
@@ -399,6 +415,17 @@ impl AudioEngine {
             nodes,
             edges,
             destination: self.nodes.get(&self.destination).map(|r| r.id),
+            listener: self
+                .listeners
+                .first()
+                .and_then(|l| self.nodes.get(l))
+                .map(|r| r.id),
+            listener_readers: self
+                .nodes
+                .values()
+                .filter(|r| r.spatial == SpatialRole::Panner)
+                .map(|r| r.id)
+                .collect(),
         }
     }
 

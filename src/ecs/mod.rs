@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub(crate) mod engine;
+pub mod spatial;
 
 use std::collections::HashMap;
 

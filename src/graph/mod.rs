@@ -58,6 +58,10 @@ pub struct Graph {
     pub edges: Vec<Edge>,
     /// The destination's render id.
     pub destination: Option<u32>,
+    /// The listener's render id (the first `AudioListener`), if any.
+    pub listener: Option<u32>,
+    /// Nodes that read the listener's params: ordered after it.
+    pub listener_readers: Vec<u32>,
 }
 
 /// What the compiler decided, for diagnostics and tests.
@@ -103,7 +107,7 @@ impl Graph {
                 .find(|s| s.node == d && s.kind == StepKind::Process(ProcessPhase::Whole))
                 .and_then(|s| s.outputs.first().copied())
         });
-        let schedule = Schedule::new(
+        let mut schedule = Schedule::new(
             steps,
             buffers,
             capacity,
@@ -111,6 +115,7 @@ impl Graph {
             max_outputs,
             destination,
         );
+        schedule.listener = self.listener.filter(|l| self.nodes.contains_key(l));
         (schedule, report)
     }
 
@@ -167,6 +172,18 @@ impl Graph {
                 continue;
             }
             adjacency.entry(e.from).or_default().push(e.to);
+        }
+        // Implicit ordering edges: the listener's params are computed before its readers.
+        if let Some(l) = self.listener.filter(|l| self.nodes.contains_key(l)) {
+            for &r in &self.listener_readers {
+                if self.nodes.contains_key(&r)
+                    && !split.contains(&l)
+                    && !muted.contains(&l)
+                    && !muted.contains(&r)
+                {
+                    adjacency.entry(l).or_default().push(r);
+                }
+            }
         }
         for next in adjacency.values_mut() {
             next.sort_unstable();

@@ -18,6 +18,7 @@ use crate::render::bus::{AudioBus, MAX_CHANNELS};
 
 pub mod analyser;
 pub mod audio_buffer_source;
+pub mod audio_listener;
 pub mod audio_worklet;
 pub mod biquad_filter;
 pub mod channel_merger;
@@ -30,6 +31,7 @@ pub mod gain;
 pub mod iir_filter;
 pub mod media_stream_audio_source;
 pub mod oscillator;
+pub mod panner;
 pub mod periodic_wave;
 pub mod scheduled;
 pub mod stereo_panner;
@@ -140,6 +142,9 @@ pub trait AudioNode: Component<Mutability = bevy::ecs::component::Mutable> + Clo
     /// The Web Audio interface name, for messages and the inspector.
     const NAME: &'static str;
 
+    /// Whether this node is the listener or reads it (see [`SpatialRole`]).
+    const SPATIAL: SpatialRole = SpatialRole::None;
+
     /// Inputs, outputs and whether it is a delay.
     fn shape(&self) -> NodeShape;
 
@@ -240,6 +245,23 @@ pub struct ProcessIo<'a> {
     pub outputs: &'a mut [AudioBus],
     /// Each param's computed values: 128 values (a-rate) or 1 (k-rate or constant).
     pub params: &'a [&'a [f32]],
+    /// The context's listener this quantum (its defaults when no entity has an
+    /// [`AudioListener`](audio_listener::AudioListener)). Nodes with
+    /// [`SpatialRole::Panner`] run after the listener, so these are this quantum's values.
+    pub listener: &'a audio_listener::ListenerValues,
+}
+
+/// A node's part in spatialization, read by the schedule compiler: the listener's params are
+/// computed before any node that reads them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SpatialRole {
+    /// Neither.
+    #[default]
+    None,
+    /// The context's `AudioListener` (the first one; later ones are ignored with a warning).
+    Listener,
+    /// Reads the listener's params (`PannerNode`).
+    Panner,
 }
 
 /// Per-quantum facts every processor may need.

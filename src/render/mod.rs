@@ -19,6 +19,7 @@ use schedule::{Schedule, StepKind};
 use timeline::{AutomationEvent, Timeline};
 
 use crate::command::{Command, Feedback, Garbage, RenderChannel, RenderShared};
+use crate::node::audio_listener::ListenerValues;
 use crate::node::{
     AudioProcessor, ChannelInterpretation, ProcessContext, ProcessIo, ProcessStatus,
 };
@@ -201,6 +202,8 @@ pub struct Renderer {
     shared: Arc<RenderShared>,
     out: AudioBus,
     out_pos: usize,
+    /// The listener's params this quantum, read by panners.
+    listener: Box<ListenerValues>,
 }
 
 impl Renderer {
@@ -227,6 +230,7 @@ impl Renderer {
             shared,
             out: AudioBus::with_capacity(channels),
             out_pos: RENDER_QUANTUM,
+            listener: Box::default(),
         }
     }
 
@@ -383,6 +387,7 @@ impl Renderer {
             nodes,
             schedule,
             sink,
+            listener,
             ..
         } = self;
         let Schedule {
@@ -391,8 +396,12 @@ impl Renderer {
             inputs,
             outputs,
             param_input,
+            listener: listener_id,
             ..
         } = &mut **schedule;
+        if listener_id.is_none() {
+            listener.reset();
+        }
         for step in steps.iter() {
             let node = nodes
                 .get_mut(step.node as usize)
@@ -405,6 +414,11 @@ impl Renderer {
             };
             mix_inputs(step, buffers, inputs);
             compute_params(node, step, buffers, param_input, ctx, sink);
+            if *listener_id == Some(step.node) {
+                for (k, state) in node.params.iter().enumerate() {
+                    listener.set(k, state.values());
+                }
+            }
             let mut slices: [&[f32]; MAX_PARAMS] = [&[]; MAX_PARAMS];
             for (slot, state) in slices.iter_mut().zip(&node.params) {
                 *slot = state.values();
@@ -416,6 +430,7 @@ impl Renderer {
                 inputs: &inputs[..step.inputs.len()],
                 outputs: &mut outputs[..],
                 params: &slices[..node.params.len().min(MAX_PARAMS)],
+                listener,
             };
             let status = node.processor.process(io, ctx, phase);
             for (&b, bus) in step.outputs.iter().zip(outputs.drain(..)) {

@@ -44,6 +44,9 @@ pub struct Schedule {
     pub(crate) param_input: AudioBus,
     /// The destination's output buffer, if there is a destination.
     pub(crate) destination: Option<usize>,
+    /// The listener node's render id: its params are copied into the listener slot after
+    /// they are computed (the compiler orders it before every panner).
+    pub(crate) listener: Option<u32>,
 }
 
 impl Schedule {
@@ -67,6 +70,7 @@ impl Schedule {
             outputs: Vec::with_capacity(max_outputs),
             param_input: AudioBus::with_capacity(1),
             destination,
+            listener: None,
         }
     }
 

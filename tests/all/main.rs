@@ -11,12 +11,15 @@ mod convolver;
 mod delay;
 #[cfg(feature = "cpal")]
 mod device;
+mod hrtf;
 mod iir_filter;
 mod microphone;
 mod mixing;
 mod oscillator;
+mod panner;
 mod realtime;
 mod realtime_nodes;
 mod reference;
+mod spatial;
 mod splitter_merger;
 mod support;

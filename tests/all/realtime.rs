@@ -304,9 +304,19 @@ fn the_counter_sees_allocations() {
 fn no_lock_types_in_render_side_code() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    for dir in ["render", "node", "command"] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-            files.push(entry.unwrap().path());
+    // Recursive: a node with several parts is a folder (src/node/panner/).
+    let mut dirs: Vec<_> = ["render", "node", "command"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
         }
     }
     for file in ["backend/slot.rs", "backend/null.rs", "backend/cpal.rs"] {
@@ -396,4 +406,98 @@ fn device_callbacks_of_any_size_carry_the_remainder() {
         );
     }
     assert!(planar[0].iter().any(|&v| v != 0.0));
+}
+
+#[test]
+fn panners_and_listener_render_without_allocating() {
+    use bevy_webaudio::node::panner::PannerAttributes;
+    let (mut control, render_channel) = command::channel(1 << 12, 1 << 12);
+    let shared = command::shared();
+    let mut renderer = Renderer::new(render_channel, shared, SR, 2, 8);
+    let mut cache = WaveTableCache::default();
+    let mut graph = Graph::default();
+    let mut osc = OscillatorNode::new(OscillatorType::Sine, 440.0);
+    osc.start(0.0).unwrap();
+    let nodes = [
+        build(AudioDestinationNode::default(), &mut cache),
+        build(AudioListener::default(), &mut cache),
+        build(osc, &mut cache),
+        build(PannerNode::new(PanningModel::EqualPower), &mut cache),
+        build(PannerNode::new(PanningModel::Hrtf), &mut cache),
+    ];
+    for (id, (node, graph_node)) in nodes.into_iter().enumerate() {
+        control.send(Command::AddNode {
+            id: id as u32,
+            node,
+        });
+        graph.nodes.insert(id as u32, graph_node);
+    }
+    for (from, to) in [(2, 3), (2, 4), (3, 0), (4, 0)] {
+        graph.edges.push(Edge {
+            from,
+            output: 0,
+            to,
+            target: EdgeTarget::Input(0),
+        });
+    }
+    graph.destination = Some(0);
+    graph.listener = Some(1);
+    graph.listener_readers = vec![3, 4];
+    let (schedule, _) = graph.compile();
+    let order: Vec<u32> = schedule.steps().iter().map(|s| s.node).collect();
+    let at = |id| order.iter().position(|&n| n == id).unwrap();
+    assert!(at(1) < at(3) && at(1) < at(4), "listener first: {order:?}");
+    control.send(Command::SetSchedule(Box::new(schedule)));
+    control.send(Command::Schedule {
+        node: 2,
+        event: ScheduleEvent::Start(0.0),
+    });
+    // Everything moves: the listener walks and turns, both sources circle.
+    for (node, param, value) in [
+        (1, 0, 5.0),
+        (1, 3, 1.0),
+        (3, 0, -4.0),
+        (4, 0, 4.0),
+        (4, 1, 2.0),
+    ] {
+        control.send(Command::ParamEvent {
+            node,
+            param,
+            event: AutomationEvent::LinearRamp {
+                value,
+                end_time: 1.0,
+            },
+        });
+    }
+    control.flush();
+    renderer.render_quantum();
+    let message: bevy_webaudio::node::NodeMessage = Box::new(PannerAttributes {
+        panning_model: PanningModel::Hrtf,
+        ..Default::default()
+    });
+    control.send(Command::Message { node: 3, message });
+    let handle = std::thread::spawn(move || {
+        alloc_counter::mark(alloc_counter::ENGINE_TEST);
+        let before = alloc_counter::counts(alloc_counter::ENGINE_TEST);
+        let mut peak = 0.0f32;
+        for q in 0..400 {
+            if q == 200 {
+                control.flush(); // switch the equal-power panner to HRTF mid-run
+            }
+            let out = renderer.render_quantum();
+            for c in 0..out.channels() {
+                peak = out.channel(c).iter().fold(peak, |m, v| m.max(v.abs()));
+            }
+        }
+        let after = alloc_counter::counts(alloc_counter::ENGINE_TEST);
+        alloc_counter::unmark();
+        (after.0 - before.0, after.1 - before.1, peak, control)
+    });
+    let (allocs, frees, peak, _control) = handle.join().unwrap();
+    assert!(peak > 0.01, "audible: {peak}");
+    assert_eq!(
+        (allocs, frees),
+        (0, 0),
+        "allocations/frees on the render thread"
+    );
 }

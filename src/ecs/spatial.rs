@@ -1,0 +1,108 @@
+//! Spatial sync: `GlobalTransform`s become panner and listener param events
+//! (ARCHITECTURE.md, decision 10).
+//!
+//! Runs in `PostUpdate`, in [`WebAudioSystems::Sync`](crate::WebAudioSystems::Sync) after
+//! transform propagation and before the node sync, so the events go out the same frame. Only
+//! changed transforms are sent. Each change becomes, per param, `cancelAndHoldAtTime(now)`
+//! then `linearRampToValueAtTime(new, now + frame delta)`: the value glides from wherever it
+//! is to the new one over one frame, so fast motion does not zipper, and the render side needs
+//! no smoothing of its own (explicit automation of the same params behaves exactly as the
+//! spec says). The first sync of an entity sets the values directly.
+//!
+//! Mapping: a panner's position is the entity's translation and its orientation Bevy's
+//! forward (−Z); the listener's position is its translation, forward −Z and up +Y.
+
+use bevy::prelude::*;
+
+use crate::context::AudioContext;
+use crate::node::audio_listener::AudioListener;
+use crate::node::panner::PannerNode;
+use crate::param::AudioParam;
+
+/// Makes the entity's [`PannerNode`] follow its `GlobalTransform` (position and orientation).
+/// An [`AudioListener`] follows its entity's transform without a marker.
+#[derive(Component, Clone, Copy, Debug, Default, Reflect)]
+#[reflect(Component)]
+pub struct SpatialAudio;
+
+/// Longest glide: a frame that took longer (a hitch, a paused app) still moves within 100 ms.
+const MAX_GLIDE: f64 = 0.1;
+
+/// Moves `param` to `value`: set directly the first time, else a glide from now to `end`.
+fn glide(param: &mut AudioParam, value: f32, now: f64, end: f64, first: bool) {
+    if !value.is_finite() {
+        return;
+    }
+    if first {
+        let _ = param.set_value(value);
+        return;
+    }
+    // Times are finite and non-negative and the value finite: these cannot fail.
+    let _ = param.cancel_and_hold_at_time(now);
+    let _ = param.linear_ramp_to_value_at_time(value, end);
+}
+
+fn glide_all<const N: usize>(
+    params: [&mut AudioParam; N],
+    values: [f32; N],
+    now: f64,
+    end: f64,
+    first: bool,
+) {
+    for (p, v) in params.into_iter().zip(values) {
+        glide(p, v, now, end, first);
+    }
+}
+
+/// Turns changed transforms of spatial panners and of listeners into param events.
+#[allow(clippy::type_complexity)]
+pub(crate) fn sync_spatial(
+    context: Res<AudioContext>,
+    time: Option<Res<Time>>,
+    mut panners: Query<
+        (Ref<GlobalTransform>, &mut PannerNode),
+        (
+            With<SpatialAudio>,
+            Or<(Changed<GlobalTransform>, Added<PannerNode>)>,
+        ),
+    >,
+    mut listeners: Query<
+        (Ref<GlobalTransform>, &mut AudioListener),
+        Or<(Changed<GlobalTransform>, Added<AudioListener>)>,
+    >,
+) {
+    let now = context.current_time();
+    let delta = time.map_or(1.0 / 60.0, |t| f64::from(t.delta_secs()));
+    let end = now + delta.clamp(1e-3, MAX_GLIDE);
+    for (transform, mut panner) in &mut panners {
+        let first = panner.is_added();
+        let p = transform.translation();
+        let f = transform.forward();
+        let panner = &mut *panner;
+        glide_all(
+            [
+                &mut panner.position_x,
+                &mut panner.position_y,
+                &mut panner.position_z,
+                &mut panner.orientation_x,
+                &mut panner.orientation_y,
+                &mut panner.orientation_z,
+            ],
+            [p.x, p.y, p.z, f.x, f.y, f.z],
+            now,
+            end,
+            first,
+        );
+    }
+    for (transform, mut listener) in &mut listeners {
+        let first = listener.is_added();
+        let (p, f, u) = (transform.translation(), transform.forward(), transform.up());
+        glide_all(
+            listener.params_mut(),
+            [p.x, p.y, p.z, f.x, f.y, f.z, u.x, u.y, u.z],
+            now,
+            end,
+            first,
+        );
+    }
+}
