@@ -49,6 +49,9 @@
 //! }
 //! ```
 
+// Without the `cpal` feature there is no input device: its bookkeeping goes unused.
+#![cfg_attr(not(feature = "cpal"), allow(dead_code))]
+
 pub mod analysis;
 pub mod capture;
 
