@@ -95,6 +95,7 @@ pub mod prelude {
     pub use crate::node::convolver::ConvolverNode;
     pub use crate::node::delay::DelayNode;
     pub use crate::node::destination::AudioDestinationNode;
+    pub use crate::node::dynamics_compressor::{DynamicsCompressorNode, DynamicsCompressorOptions};
     pub use crate::node::gain::GainNode;
     pub use crate::node::iir_filter::IIRFilterNode;
     pub use crate::node::media_stream_audio_source::MediaStreamAudioSourceNode;
@@ -103,6 +104,7 @@ pub mod prelude {
     pub use crate::node::periodic_wave::PeriodicWave;
     pub use crate::node::scheduled::AudioScheduledSourceNode;
     pub use crate::node::stereo_panner::StereoPannerNode;
+    pub use crate::node::wave_shaper::{OverSampleType, WaveShaperNode};
     pub use crate::node::{ChannelConfig, ChannelCountMode, ChannelInterpretation};
     pub use crate::param::{AudioParam, AutomationRate, ParamId};
     pub use crate::{AudioNodeAppExt, OfflineRenderExt, WebAudioPlugin, WebAudioSystems};
@@ -204,6 +206,8 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::convolver::ConvolverNode>()
             .add_audio_node::<node::analyser::AnalyserNode>()
             .add_audio_node::<node::audio_worklet::AudioWorkletNode>()
+            .add_audio_node::<node::wave_shaper::WaveShaperNode>()
+            .add_audio_node::<node::dynamics_compressor::DynamicsCompressorNode>()
             .add_audio_node::<node::panner::PannerNode>()
             .add_audio_node::<node::audio_listener::AudioListener>()
             .register_type::<ecs::spatial::SpatialAudio>()

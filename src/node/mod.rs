@@ -27,6 +27,7 @@ pub mod constant_source;
 pub mod convolver;
 pub mod delay;
 pub mod destination;
+pub mod dynamics_compressor;
 pub mod gain;
 pub mod iir_filter;
 pub mod media_stream_audio_source;
@@ -35,6 +36,7 @@ pub mod panner;
 pub mod periodic_wave;
 pub mod scheduled;
 pub mod stereo_panner;
+pub mod wave_shaper;
 pub(crate) mod wavetable;
 
 /// How a node's input channel count is computed from its connections (spec: `channelCountMode`).
