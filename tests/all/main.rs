@@ -11,6 +11,7 @@ mod convolver;
 mod delay;
 #[cfg(feature = "cpal")]
 mod device;
+mod dynamics_compressor;
 mod hrtf;
 mod iir_filter;
 mod microphone;
@@ -23,3 +24,4 @@ mod reference;
 mod spatial;
 mod splitter_merger;
 mod support;
+mod wave_shaper;
