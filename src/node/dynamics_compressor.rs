@@ -49,12 +49,13 @@ const PRE_DELAY_SECONDS: f32 = 0.006;
 const MAX_PRE_DELAY_FRAMES: usize = 1024;
 /// Frames between envelope-rate updates.
 const DIVISION_FRAMES: usize = 32;
-/// The adaptive release curve passes through these fractions of `release` at 0, −5, −10
-/// and −15 dB of compression still to release (Blink's defaults).
+/// The adaptive release takes these fractions of `release` per 5 dB when 12, 8, 4 and 0 dB of
+/// compression are left to release (Blink's defaults): heavy compression lets go faster.
 const RELEASE_ZONES: [f32; 4] = [0.09, 0.16, 0.42, 0.98];
 /// The quartic's coefficients `[a, b, c, d, e]` (of `1, x, x², x³, x⁴`) as weights of the four
 /// zone frame counts: the Lagrange fit through x = 0, 1, 2, 3 that Blink uses.
 #[allow(clippy::excessive_precision)]
+#[rustfmt::skip]
 const RELEASE_FIT: [[f64; 4]; 5] = [
     [0.9999999999999998, 1.8432219684323923e-16, -1.9373394351676423e-16, 8.824516011816245e-18],
     [-1.5788320352845888, 2.3305837032074286, -0.9141194204840429, 0.1623677525612032],
@@ -131,7 +132,7 @@ impl ReductionMeter {
 ///     threshold: -6.0,
 ///     knee: 0.0,
 ///     ratio: 20.0,
-///     ..default()
+///     ..Default::default()
 /// });
 /// limiter.release.set_value(0.1)?;
 /// // Below the threshold the curve is the identity; above it the ratio applies (in dB).
@@ -477,7 +478,9 @@ impl Kernel {
                 let mut level = 0.0f32;
                 for (ch, line) in self.pre_delay.iter_mut().enumerate() {
                     let x = input.map_or(0.0, |inp| {
-                        inp.get(ch).or_else(|| inp.first()).map_or(0.0, |c| c[frame])
+                        inp.get(ch)
+                            .or_else(|| inp.first())
+                            .map_or(0.0, |c| c[frame])
                     });
                     line[self.write] = x;
                     level = level.max(x.abs());

@@ -75,7 +75,11 @@ fn steady_state_gain_follows_the_static_curve() {
         let amplitude = 10f64.powf(level_db / 20.0) as f32;
         let (out, _, _) = compress_sine(1000.0, amplitude, hard(), 48_000);
         let measured = db(rms(&out[24_000..]) / (f64::from(amplitude) / 2f64.sqrt()));
-        let curve_db = if level_db <= t { level_db } else { t + (level_db - t) / r };
+        let curve_db = if level_db <= t {
+            level_db
+        } else {
+            t + (level_db - t) / r
+        };
         let expected = makeup_db + curve_db - level_db;
         println!(
             "hard knee, sine peak {level_db:>5} dBFS: gain {measured:6.2} dB, static curve \
@@ -137,7 +141,11 @@ fn step_reduction(attack: f32, release: f32) -> Vec<f64> {
     (0..144_000)
         .map(|t: usize| {
             let i = t.saturating_sub(LOOK_AHEAD);
-            let input = if (24_000..72_000).contains(&i) { loud } else { quiet };
+            let input = if (24_000..72_000).contains(&i) {
+                loud
+            } else {
+                quiet
+            };
             db(f64::from(out[t]) / f64::from(input) / makeup)
         })
         .collect()
@@ -266,7 +274,10 @@ fn channel_rules() {
     };
     assert!(ok(2, M::ClampedMax).is_ok());
     assert!(ok(1, M::Explicit).is_ok());
-    assert!(matches!(ok(3, M::ClampedMax), Err(WebAudioError::NotSupported(_))));
+    assert!(matches!(
+        ok(3, M::ClampedMax),
+        Err(WebAudioError::NotSupported(_))
+    ));
     assert!(matches!(ok(2, M::Max), Err(WebAudioError::NotSupported(_))));
 
     // A mono input gives a mono output; a stereo one is compressed with one linked gain.

@@ -41,13 +41,11 @@ fn shape(input: Vec<f32>, shaper: WaveShaperNode) -> Vec<f32> {
 #[test]
 fn none_matches_the_spec_formula_exactly_on_a_ramp() {
     // −1.5 ..= 1.5: below, inside and beyond the curve's range, hitting every curve point.
-    let ramp: Vec<f32> = (0..4096)
-        .map(|i| -1.5 + 3.0 * i as f32 / 4095.0)
-        .collect();
+    let ramp: Vec<f32> = (0..4096).map(|i| -1.5 + 3.0 * i as f32 / 4095.0).collect();
     let curves: [Vec<f32>; 4] = [
-        vec![-0.5, 0.75],                        // length 2
-        vec![-1.0, -0.6875, 0.0, 0.6875, 1.0],   // odd: c[2] is the value at 0
-        vec![0.3, -0.2, 0.9, 0.1, -0.7, 0.25],   // even: 0 falls between c[2] and c[3]
+        vec![-0.5, 0.75],                      // length 2
+        vec![-1.0, -0.6875, 0.0, 0.6875, 1.0], // odd: c[2] is the value at 0
+        vec![0.3, -0.2, 0.9, 0.1, -0.7, 0.25], // even: 0 falls between c[2] and c[3]
         (0..1025).map(|i| ((i as f32) * 0.37).sin()).collect(),
     ];
     for curve in curves {
@@ -65,7 +63,11 @@ fn none_matches_the_spec_formula_exactly_on_a_ramp() {
         // Edges: below −1 is c[0], at and above +1 is c[N−1].
         assert_eq!(out[0], curve[0]);
         assert_eq!(out[4095], *curve.last().unwrap());
-        println!("curve of {}: {} samples bit-equal to the spec formula", curve.len(), out.len());
+        println!(
+            "curve of {}: {} samples bit-equal to the spec formula",
+            curve.len(),
+            out.len()
+        );
     }
     // An even curve at 0 interpolates between the two central values.
     let even = [0.3, -0.2, 0.9, 0.1, -0.7, 0.25];
@@ -76,7 +78,10 @@ fn none_matches_the_spec_formula_exactly_on_a_ramp() {
 fn no_curve_is_a_wire_and_a_dc_curve_outputs_dc_without_input() {
     let ramp: Vec<f32> = (0..512).map(|i| -2.0 + i as f32 / 128.0).collect();
     for oversample in [OverSampleType::None, OverSampleType::X2, OverSampleType::X4] {
-        let out = shape(ramp.clone(), WaveShaperNode::default().with_oversample(oversample));
+        let out = shape(
+            ramp.clone(),
+            WaveShaperNode::default().with_oversample(oversample),
+        );
         assert_eq!(out, ramp, "{oversample:?}");
     }
     // Nothing connected: the curve's value at 0 comes out (spec note).
@@ -146,7 +151,10 @@ fn oversampling_4x_reduces_aliasing_of_a_hard_clipped_sine_by_20_db() {
         results.push(a);
     }
     let gain = results[0] - results[2];
-    println!("4x reduces aliasing by {gain:.1} dB (2x: {:.1} dB)", results[0] - results[1]);
+    println!(
+        "4x reduces aliasing by {gain:.1} dB (2x: {:.1} dB)",
+        results[0] - results[1]
+    );
     assert!(gain >= 20.0, "{gain:.1} dB");
     assert!(results[1] < results[0]);
 }
@@ -166,9 +174,15 @@ fn oversampling_latency_is_blinks() {
         let peak_at = out
             .iter()
             .enumerate()
-            .fold((0, 0.0f32), |(bi, bv), (i, &v)| if v.abs() > bv { (i, v.abs()) } else { (bi, bv) })
+            .fold((0, 0.0f32), |(bi, bv), (i, &v)| {
+                if v.abs() > bv { (i, v.abs()) } else { (bi, bv) }
+            })
             .0;
-        println!("{oversample:?}: impulse peak at +{} frames, {}", peak_at - 100, out[peak_at]);
+        println!(
+            "{oversample:?}: impulse peak at +{} frames, {}",
+            peak_at - 100,
+            out[peak_at]
+        );
         assert_eq!(peak_at, 100 + latency, "{oversample:?}");
         // A linear curve through linear-phase low-pass filters: the impulse's energy is kept
         // but for the band above the half-band filters' cut-off.
@@ -201,9 +215,8 @@ fn changing_oversample_on_a_running_node() {
     assert!(peak(&before) > 0.49 && peak(&before) <= 0.5);
     // The curve is y = x/2; after the switch the fresh resamplers delay it by 192 frames (the
     // first few hundred frames carry their start-up transient).
-    let expected = |frame: usize| {
-        0.5 * (std::f64::consts::TAU * 440.0 * frame as f64 / 48_000.0).sin() as f32
-    };
+    let expected =
+        |frame: usize| 0.5 * (std::f64::consts::TAU * 440.0 * frame as f64 / 48_000.0).sin() as f32;
     let worst = (1024 + 512..4096)
         .map(|i| (after[i - 1024] - expected(i - 192)).abs())
         .fold(0.0f32, f32::max);
