@@ -26,9 +26,11 @@ pub const DEVICE_TEST: usize = 2;
 pub const MICROPHONE_TEST: usize = 3;
 /// The convolver / analyser / worklet render test.
 pub const NODES_TEST: usize = 4;
+/// The wave shaper's and compressor's message test.
+pub const SHAPER_TEST: usize = 5;
 
-static ALLOCS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
-static FREES: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+static ALLOCS: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+static FREES: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
 
 fn tag() -> usize {
     TAG.try_with(Cell::get).unwrap_or(NONE)

@@ -501,3 +501,112 @@ fn panners_and_listener_render_without_allocating() {
         "allocations/frees on the render thread"
     );
 }
+
+#[test]
+fn shaper_and_compressor_messages_never_allocate_on_the_render_thread() {
+    // oscillator ─▶ wave shaper ─▶ compressor ─▶ destination, rendered on this thread (counted
+    // only while rendering) while the shaper's curve and oversampling change and the
+    // compressor's meter is replaced: the new data arrives in message boxes, the old goes back.
+    let (mut control, render_channel) = command::channel(1 << 12, 1 << 12);
+    let shared = command::shared();
+    let mut renderer = Renderer::new(render_channel, shared.clone(), SR, 2, 8);
+    let mut cache = WaveTableCache::default();
+    let mut graph = Graph::default();
+    let mut osc = OscillatorNode::new(OscillatorType::Sine, 3000.0);
+    osc.start(0.0).unwrap();
+    let curve: Vec<f32> = (0..65)
+        .map(|i| ((i as f32 / 32.0 - 1.0) * 3.0).tanh())
+        .collect();
+    let mut shaper = WaveShaperNode::new(Some(&curve), OverSampleType::X4).unwrap();
+    let compressor = DynamicsCompressorNode::default();
+    for (id, (node, graph_node)) in [
+        build(AudioDestinationNode::default(), &mut cache),
+        build(osc, &mut cache),
+        build(shaper.clone(), &mut cache),
+        build(compressor.clone(), &mut cache),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = id as u32;
+        control.send(Command::AddNode { id, node });
+        graph.nodes.insert(id, graph_node);
+    }
+    graph.destination = Some(0);
+    for (from, to) in [(1, 2), (2, 3), (3, 0)] {
+        graph.edges.push(Edge {
+            from,
+            output: 0,
+            to,
+            target: EdgeTarget::Input(0),
+        });
+    }
+    let (schedule, _) = graph.compile();
+    control.send(Command::SetSchedule(Box::new(schedule)));
+    control.send(Command::Schedule {
+        node: 1,
+        event: ScheduleEvent::Start(0.0),
+    });
+    control.flush();
+    renderer.render_quantum();
+
+    let render = |renderer: &mut Renderer, quanta: usize| {
+        alloc_counter::mark(alloc_counter::SHAPER_TEST);
+        for _ in 0..quanta {
+            renderer.render_quantum();
+        }
+        alloc_counter::unmark();
+    };
+    let before = alloc_counter::counts(alloc_counter::SHAPER_TEST);
+    let mut messages = 0;
+    for (round, oversample) in [
+        OverSampleType::X2,
+        OverSampleType::None,
+        OverSampleType::X4,
+        OverSampleType::X2,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        render(&mut renderer, 50);
+        shaper.oversample = oversample;
+        if round == 2 {
+            shaper.set_curve(None).unwrap();
+        }
+        // A replaced compressor component (a clone has a meter of its own).
+        let replaced = compressor.clone();
+        let mut ctx = BuildContext {
+            sample_rate: SR,
+            max_channels: 2,
+            wavetables: &mut cache,
+            buffers: None,
+        };
+        for (node, message) in [
+            (2, shaper.attributes_message(&mut ctx)),
+            (3, replaced.attributes_message(&mut ctx)),
+        ] {
+            control.send(Command::Message {
+                node,
+                message: message.unwrap(),
+            });
+            messages += 1;
+        }
+        control.flush();
+        render(&mut renderer, 50);
+    }
+    let after = alloc_counter::counts(alloc_counter::SHAPER_TEST);
+    let mut garbage = 0;
+    while let Some(f) = control.receive() {
+        if matches!(f, Feedback::Garbage(_)) {
+            garbage += 1;
+        }
+    }
+    println!(
+        "{messages} messages, {garbage} garbage items back; render thread: {} allocations, {} \
+         frees",
+        after.0 - before.0,
+        after.1 - before.1
+    );
+    assert_eq!((after.0 - before.0, after.1 - before.1), (0, 0));
+    assert!(garbage >= messages, "{garbage} < {messages}");
+}
