@@ -263,6 +263,10 @@ pub fn node_kind(type_name: &str) -> Option<Box<dyn NodeKind>> {
         "BiquadFilterNode" => kind("BiquadFilterNode", biquad_filter, biquad_filter_set),
         "IIRFilterNode" => kind("IIRFilterNode", iir_filter, no_attributes),
         "ConvolverNode" => kind("ConvolverNode", convolver, no_attributes),
+        "WaveShaperNode" => kind("WaveShaperNode", wave_shaper, wave_shaper_set),
+        "DynamicsCompressorNode" => {
+            kind("DynamicsCompressorNode", dynamics_compressor, no_attributes)
+        }
         _ => None,
     }
 }
@@ -567,6 +571,73 @@ pub fn convolver(o: &mut Options, ctx: &mut BuildCtx) -> Result<ConvolverNode, C
         }
     };
     Ok(ConvolverNode::with_options(buffer, disable))
+}
+
+fn oversample_type(o: &Options, key: &str, v: &Value) -> Result<OverSampleType, CaseError> {
+    Ok(match v.as_str() {
+        Some("none") => OverSampleType::None,
+        Some("2x") => OverSampleType::X2,
+        Some("4x") => OverSampleType::X4,
+        _ => return Err(o.invalid(key, v)),
+    })
+}
+
+/// A `curve`: an array of numbers or a curve generator.
+fn curve_option(o: &mut Options, key: &str) -> Result<Option<Vec<f32>>, CaseError> {
+    match o.take(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| {
+                x.as_f64()
+                    .map(|x| x as f32)
+                    .ok_or_else(|| o.invalid(key, x))
+            })
+            .collect::<Result<Vec<f32>, _>>()
+            .map(Some),
+        Some(v) => crate::generators::curve(&o.what, v).map(Some),
+    }
+}
+
+/// `new WaveShaperNode(ctx, { curve, oversample })`.
+pub fn wave_shaper(o: &mut Options, _: &mut BuildCtx) -> Result<WaveShaperNode, CaseError> {
+    let curve = curve_option(o, "curve")?;
+    let oversample = match o.take("oversample") {
+        None => OverSampleType::None,
+        Some(v) => oversample_type(o, "oversample", v)?,
+    };
+    WaveShaperNode::new(curve.as_deref(), oversample).map_err(|e| web_error("WaveShaperNode", e))
+}
+
+fn wave_shaper_set(node: &mut WaveShaperNode, key: &str, v: &Value) -> Result<bool, CaseError> {
+    let mut map = Map::new();
+    map.insert(key.to_owned(), v.clone());
+    let mut o = Options::new("WaveShaperNode attribute".into(), &map);
+    match key {
+        "oversample" => node.oversample = oversample_type(&o, key, v)?,
+        "curve" => {
+            let curve = curve_option(&mut o, key)?;
+            node.set_curve(curve.as_deref())
+                .map_err(|e| web_error("WaveShaperNode.curve", e))?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// `new DynamicsCompressorNode(ctx, { attack, knee, ratio, release, threshold })`.
+pub fn dynamics_compressor(
+    o: &mut Options,
+    _: &mut BuildCtx,
+) -> Result<DynamicsCompressorNode, CaseError> {
+    let d = DynamicsCompressorOptions::default();
+    Ok(DynamicsCompressorNode::new(DynamicsCompressorOptions {
+        attack: param_value(o, "attack", d.attack)?,
+        knee: param_value(o, "knee", d.knee)?,
+        ratio: param_value(o, "ratio", d.ratio)?,
+        release: param_value(o, "release", d.release)?,
+        threshold: param_value(o, "threshold", d.threshold)?,
+    }))
 }
 
 /// The named buffers, available to constructors.
