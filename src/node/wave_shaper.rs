@@ -397,6 +397,9 @@ impl OversamplerBank {
 
 // --- The processor ----------------------------------------------------------------------------
 
+/// Silent quanta after which the resamplers hold only zeros (four, plus one to spare).
+const SETTLE_QUANTA: u32 = 5;
+
 struct WaveShaperProcessor {
     curve: Option<Box<[f32]>>,
     /// The curve's output for a zero input.
@@ -406,7 +409,7 @@ struct WaveShaperProcessor {
     kernels: Box<Kernels>,
     /// Channels whose filter state is live.
     channels: usize,
-    /// Quanta of silent input in a row (after three, the resamplers hold only zeros).
+    /// Quanta of silent input in a row.
     silent_quanta: u32,
 }
 
@@ -441,18 +444,26 @@ impl AudioProcessor for WaveShaperProcessor {
         } else {
             0
         };
-        // Resamplers fed three quanta of zeros hold only zeros: skip the work.
-        let settled = self.oversample == OverSampleType::None || self.silent_quanta > 3;
-        if input.is_silent() && settled {
-            if self.zero_output == 0.0 {
-                output.make_silent(channels);
-            } else {
-                output.set_channels(channels);
-                for out in output.channels_mut() {
-                    out.fill(self.zero_output);
+        if input.is_silent() {
+            // Without oversampling a silent quantum is the curve's value at 0, exactly. With
+            // it, the four resamplers remember at most 128 + 64 + 64 + 128 input frames: after
+            // four quanta of zeros through a curve that maps 0 to 0 they hold only zeros and
+            // output exact silence, so the work can be skipped (and resumed exactly).
+            let settled = match self.oversample {
+                OverSampleType::None => true,
+                _ => self.zero_output == 0.0 && self.silent_quanta > SETTLE_QUANTA,
+            };
+            if settled {
+                if self.zero_output == 0.0 {
+                    output.make_silent(channels);
+                } else {
+                    output.set_channels(channels);
+                    for out in output.channels_mut() {
+                        out.fill(self.zero_output);
+                    }
                 }
+                return ProcessStatus::Active;
             }
-            return ProcessStatus::Active;
         }
         output.set_channels(channels);
         let kernels = &*self.kernels;

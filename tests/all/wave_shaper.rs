@@ -193,6 +193,37 @@ fn oversampling_latency_is_blinks() {
 }
 
 #[test]
+fn silence_between_bursts_resets_the_resamplers_exactly() {
+    // Two buffer sources play the same burst at frames 0 and 4096; in between the input is
+    // silence (nothing playing). With a curve mapping 0 to 0 the oversampled node goes quiet,
+    // skips its work, and the second burst comes out bit-identical to the first.
+    let burst: Vec<f32> = (0..1024).map(|i| 0.9 * (i as f32 * 0.05).sin()).collect();
+    let curve: Vec<f32> = (0..33)
+        .map(|i| ((i as f32 / 16.0 - 1.0) * 2.0).tanh())
+        .collect();
+    for oversample in [OverSampleType::X2, OverSampleType::X4] {
+        let mut app = offline_app(1);
+        let dest = destination(&app);
+        let buffer = add_buffer(&mut app, vec![burst.clone()], SR as f32);
+        let mut c = app.world_mut().commands();
+        let ws = c
+            .spawn(WaveShaperNode::new(Some(&curve), oversample).unwrap())
+            .connect(dest)
+            .id();
+        for start in [0.0, 4096.0 / 48_000.0] {
+            let mut src = AudioBufferSourceNode::new(buffer.clone());
+            src.start(start).unwrap();
+            c.spawn(src).connect(ws);
+        }
+        app.update();
+        let out = app.render(8192).unwrap().remove(0);
+        assert!(peak(&out[..1024]) > 0.5);
+        assert!(out[2048..4096].iter().all(|&v| v == 0.0), "{oversample:?}");
+        assert_eq!(out[..4096], out[4096..], "{oversample:?}");
+    }
+}
+
+#[test]
 fn changing_oversample_on_a_running_node() {
     let mut app = offline_app(1);
     let dest = destination(&app);
