@@ -392,7 +392,11 @@ impl Kernel {
     fn new(sample_rate: f32) -> Self {
         let pre_delay_frames =
             ((PRE_DELAY_SECONDS * sample_rate) as usize).min(MAX_PRE_DELAY_FRAMES - 1);
-        let curve = StaticCurve::new(THRESHOLD.default_value, KNEE.default_value, 12.0);
+        let curve = StaticCurve::new(
+            THRESHOLD.default_value,
+            KNEE.default_value,
+            RATIO.default_value,
+        );
         Self {
             sample_rate,
             curve,
