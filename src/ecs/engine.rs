@@ -277,7 +277,8 @@ impl AudioEngine {
         };
         let mut ctx = BuildContext {
             sample_rate: self.sample_rate,
-            max_channels: usize::from(self.channels),
+            max_channels: usize::from(self.channels)
+                .max(self.nodes.get(&entity).map_or(0, |r| r.config.count)),
             wavetables: &mut self.wavetables,
             buffers,
         };

@@ -73,8 +73,8 @@ pub(crate) fn sync_nodes<T: AudioNode>(
             }
         };
         if !engine.nodes.contains_key(&entity) {
-            let fallback = ChannelConfig::default();
-            engine.add_node(entity, node, valid.unwrap_or(fallback), buffers);
+            let config = valid.unwrap_or_else(fallback_config::<T>);
+            engine.add_node(entity, node, config, buffers);
             sent.insert(entity, node.attributes());
         } else {
             if let Some(config) = valid {
@@ -89,6 +89,23 @@ pub(crate) fn sync_nodes<T: AudioNode>(
         engine.drain_params(entity, node, now);
         engine.drain_schedule(entity, node);
     }
+}
+
+/// A configuration this node type accepts, for a node spawned with an invalid one (the
+/// error is reported; the node still renders, with the first of the common layouts its
+/// spec section allows).
+fn fallback_config<T: AudioNode>() -> ChannelConfig {
+    use crate::node::{ChannelCountMode as M, ChannelInterpretation as I};
+    [
+        ChannelConfig::default(),
+        ChannelConfig::new(2, M::ClampedMax, I::Speakers),
+        ChannelConfig::new(2, M::Explicit, I::Speakers),
+        ChannelConfig::new(1, M::Explicit, I::Speakers),
+        ChannelConfig::new(1, M::Explicit, I::Discrete),
+    ]
+    .into_iter()
+    .find(|c| T::validate_channels(c).is_ok())
+    .unwrap_or_default()
 }
 
 /// Mirrors connection entities.

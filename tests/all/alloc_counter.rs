@@ -28,9 +28,11 @@ pub const MICROPHONE_TEST: usize = 3;
 pub const NODES_TEST: usize = 4;
 /// The wave shaper's and compressor's message test.
 pub const SHAPER_TEST: usize = 5;
+/// The panner/listener render test.
+pub const SPATIAL_TEST: usize = 6;
 
-static ALLOCS: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
-static FREES: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+static ALLOCS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
+static FREES: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
 
 fn tag() -> usize {
     TAG.try_with(Cell::get).unwrap_or(NONE)

@@ -477,8 +477,8 @@ fn panners_and_listener_render_without_allocating() {
     });
     control.send(Command::Message { node: 3, message });
     let handle = std::thread::spawn(move || {
-        alloc_counter::mark(alloc_counter::ENGINE_TEST);
-        let before = alloc_counter::counts(alloc_counter::ENGINE_TEST);
+        alloc_counter::mark(alloc_counter::SPATIAL_TEST);
+        let before = alloc_counter::counts(alloc_counter::SPATIAL_TEST);
         let mut peak = 0.0f32;
         for q in 0..400 {
             if q == 200 {
@@ -489,7 +489,7 @@ fn panners_and_listener_render_without_allocating() {
                 peak = out.channel(c).iter().fold(peak, |m, v| m.max(v.abs()));
             }
         }
-        let after = alloc_counter::counts(alloc_counter::ENGINE_TEST);
+        let after = alloc_counter::counts(alloc_counter::SPATIAL_TEST);
         alloc_counter::unmark();
         (after.0 - before.0, after.1 - before.1, peak, control)
     });
