@@ -267,6 +267,7 @@ pub fn node_kind(type_name: &str) -> Option<Box<dyn NodeKind>> {
         "DynamicsCompressorNode" => {
             kind("DynamicsCompressorNode", dynamics_compressor, no_attributes)
         }
+        "PannerNode" => kind("PannerNode", panner, panner_set),
         _ => None,
     }
 }
@@ -382,6 +383,131 @@ pub fn delay(o: &mut Options, _: &mut BuildCtx) -> Result<DelayNode, CaseError> 
 /// `new StereoPannerNode(ctx, { pan })`.
 pub fn stereo_panner(o: &mut Options, _: &mut BuildCtx) -> Result<StereoPannerNode, CaseError> {
     Ok(StereoPannerNode::new(param_value(o, "pan", 0.0)?))
+}
+
+/// `new PannerNode(ctx, { panningModel, distanceModel, refDistance, maxDistance, rolloffFactor,
+/// coneInnerAngle, coneOuterAngle, coneOuterGain, positionX/Y/Z, orientationX/Y/Z })`.
+pub fn panner(o: &mut Options, _: &mut BuildCtx) -> Result<PannerNode, CaseError> {
+    let position = [
+        param_value(o, "positionX", 0.0)?,
+        param_value(o, "positionY", 0.0)?,
+        param_value(o, "positionZ", 0.0)?,
+    ];
+    let orientation = [
+        param_value(o, "orientationX", 1.0)?,
+        param_value(o, "orientationY", 0.0)?,
+        param_value(o, "orientationZ", 0.0)?,
+    ];
+    let mut node = PannerNode::default()
+        .with_position(position[0], position[1], position[2])
+        .with_orientation(orientation[0], orientation[1], orientation[2]);
+    for key in [
+        "panningModel",
+        "distanceModel",
+        "refDistance",
+        "maxDistance",
+        "rolloffFactor",
+        "coneInnerAngle",
+        "coneOuterAngle",
+        "coneOuterGain",
+    ] {
+        if let Some(v) = o.take(key) {
+            panner_set(&mut node, key, v)?;
+        }
+    }
+    Ok(node)
+}
+
+/// The PannerNode attributes (`panningModel`, `distanceModel`, `refDistance`, … `coneOuterGain`).
+fn panner_set(node: &mut PannerNode, key: &str, v: &Value) -> Result<bool, CaseError> {
+    let empty = Map::new();
+    let o = Options::new("PannerNode attribute".into(), &empty);
+    let number = || v.as_f64().ok_or_else(|| o.invalid(key, v));
+    let what = format!("PannerNode.{key}");
+    match key {
+        "panningModel" => {
+            let m = match v.as_str() {
+                Some("equalpower") => PanningModel::EqualPower,
+                Some("HRTF") => PanningModel::Hrtf,
+                _ => return Err(o.invalid(key, v)),
+            };
+            node.set_panning_model(m);
+        }
+        "distanceModel" => {
+            let m = match v.as_str() {
+                Some("linear") => DistanceModel::Linear,
+                Some("inverse") => DistanceModel::Inverse,
+                Some("exponential") => DistanceModel::Exponential,
+                _ => return Err(o.invalid(key, v)),
+            };
+            node.set_distance_model(m);
+        }
+        "refDistance" => {
+            node.set_ref_distance(number()?)
+                .map_err(|e| web_error(what, e))?;
+        }
+        "maxDistance" => {
+            node.set_max_distance(number()?)
+                .map_err(|e| web_error(what, e))?;
+        }
+        "rolloffFactor" => {
+            node.set_rolloff_factor(number()?)
+                .map_err(|e| web_error(what, e))?;
+        }
+        "coneInnerAngle" => {
+            node.set_cone_inner_angle(number()?)
+                .map_err(|e| web_error(what, e))?;
+        }
+        "coneOuterAngle" => {
+            node.set_cone_outer_angle(number()?)
+                .map_err(|e| web_error(what, e))?;
+        }
+        "coneOuterGain" => {
+            node.set_cone_outer_gain(number()?)
+                .map_err(|e| web_error(what, e))?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The case's `listener` (`{"params": {name: events}}`): an [`AudioListener`] entity whose
+/// params `positionX/Y/Z`, `forwardX/Y/Z`, `upX/Y/Z` get the events, like a node's params.
+fn spawn_listener(world: &mut World, listener: &Map<String, Value>) -> Result<(), CaseError> {
+    let mut o = Options::new("listener".into(), listener);
+    let mut component = AudioListener::default();
+    if let Some(params) = o.take("params") {
+        let params = params
+            .as_object()
+            .ok_or_else(|| o.invalid("params", params))?;
+        for (name, events) in params {
+            let what = format!("AudioListener.{name}");
+            let id = ParamId::from_name(name)
+                .ok_or_else(|| CaseError::Unsupported(format!("param `{what}`")))?;
+            let events = events
+                .as_array()
+                .ok_or_else(|| CaseError::Invalid(format!("{what}: events must be an array")))?;
+            let mut found = false;
+            let mut result = Ok(());
+            component.for_each_param(&mut |pid, param| {
+                if pid == id && !found {
+                    found = true;
+                    result = events
+                        .iter()
+                        .try_for_each(|ev| apply_event(param, ev, &what));
+                }
+            });
+            result?;
+            if !found {
+                return Err(CaseError::Unsupported(format!(
+                    "param `{what}` (the listener has none)"
+                )));
+            }
+        }
+    }
+    o.finish()?;
+    world.spawn((component, Name::new("AudioListener")));
+    Ok(())
 }
 
 fn set_param(param: &mut AudioParam, what: &str, v: f64) -> Result<(), CaseError> {
@@ -894,9 +1020,7 @@ pub fn build(case: &Case) -> Result<App, CaseError> {
     if let Some(listener) = &case.listener
         && !listener.is_empty()
     {
-        return Err(CaseError::Unsupported(
-            "AudioListener automation (`listener`)".into(),
-        ));
+        spawn_listener(world, listener)?;
     }
     // Nodes: constructor with options, then set.
     let mut nodes: HashMap<&str, Built> = HashMap::new();

@@ -155,12 +155,27 @@ fn missing_features_are_named() {
     assert!(e.contains("unsupported") && e.contains("type"), "{e}");
     let e = err(&case(
         r#"{"id":"n","type":"GainNode"}"#,
-        r#""listener":{"params":{"positionX":[]}},"#,
+        r#""listener":{"params":{"orientationX":[["setValueAtTime",1,0]]}},"#,
     ));
     assert!(
-        e.contains("unsupported") && e.contains("AudioListener"),
+        e.contains("unsupported") && e.contains("AudioListener.orientationX"),
         "{e}"
     );
+    // listener automation is applied: the listener moves to x = 5, so a panner at the origin
+    // is on its left
+    let r = build_and_render(
+        &Case::from_json(
+            r#"{"name":"t","sampleRate":48000,"length":256,"numberOfChannels":2,
+            "listener":{"params":{"positionX":[["setValueAtTime",5,0]]}},
+            "nodes":[{"id":"c","type":"ConstantSourceNode","start":0},
+                     {"id":"p","type":"PannerNode","options":{"panningModel":"equalpower"}}],
+            "connections":[["c","p"],["p","destination"]]}"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let (l, r) = (r.channels[0][200], r.channels[1][200]);
+    assert!(l > 0.1 && r.abs() < 1e-3, "left {l}, right {r}");
     // a spec error from the API is reported, not ignored
     let e = err(&case(
         r#"{"id":"n","type":"GainNode","params":{"gain":[["exponentialRampToValueAtTime",0,0.1]]}}"#,
