@@ -82,12 +82,27 @@ impl ParamState {
                 1
             }
             AutomationRate::ARate => {
-                let constant = self
-                    .timeline
-                    .compute(frame, sample_rate, &mut self.values, garbage);
-                if constant { 1 } else { RENDER_QUANTUM }
+                // Only values[0] is read while the param is constant: no 128-value fill.
+                if let Some(v) = self.timeline.constant(frame, sample_rate, RENDER_QUANTUM) {
+                    self.values[0] = v;
+                    1
+                } else {
+                    self.timeline
+                        .compute_varying(frame, sample_rate, &mut self.values, garbage);
+                    RENDER_QUANTUM
+                }
             }
         };
+    }
+
+    /// Advances the timeline through the quantum at `frame` without computing values (the
+    /// node does not read this param this quantum); `values()` keeps the previous ones.
+    fn skip(&mut self, frame: u64, sample_rate: f64, garbage: &mut impl FnMut(Box<[f32]>)) {
+        let len = match self.rate {
+            AutomationRate::KRate => 1,
+            AutomationRate::ARate => RENDER_QUANTUM,
+        };
+        self.timeline.skip(frame, sample_rate, len, garbage);
     }
 
     /// Adds a down-mixed audio-rate input (spec: computedValue = intrinsic + input).
