@@ -419,7 +419,12 @@ impl Renderer {
                 continue;
             };
             mix_inputs(step, buffers, inputs);
-            compute_params(node, step, buffers, param_input, ctx, sink);
+            let inputs_silent = inputs[..step.inputs.len()].iter().all(AudioBus::is_silent);
+            if node.processor.skips_params(ctx, inputs_silent) {
+                skip_params(node, ctx, sink);
+            } else {
+                compute_params(node, step, buffers, param_input, ctx, sink);
+            }
             let mut slices: [&[f32]; MAX_PARAMS] = [&[]; MAX_PARAMS];
             for (slot, state) in slices.iter_mut().zip(&node.params) {
                 *slot = state.values();
@@ -501,6 +506,15 @@ fn mix_inputs(step: &schedule::Step, buffers: &[AudioBus], inputs: &mut [AudioBu
         for &b in sources {
             mix::mix_into(input, &buffers[b], step.config.interpretation);
         }
+    }
+}
+
+/// Advances every param of a node whose processor does not read them this quantum.
+fn skip_params(node: &mut RenderNode, ctx: &ProcessContext, sink: &mut FeedbackSink) {
+    let sr = f64::from(ctx.sample_rate);
+    let mut garbage = |values| sink.garbage(Garbage::Curve(values));
+    for state in &mut node.params {
+        state.skip(ctx.frame, sr, &mut garbage);
     }
 }
 
