@@ -203,7 +203,9 @@ pub type NodeMessage = Box<dyn Any + Send>;
 pub enum ProcessStatus {
     /// Still running.
     Active,
-    /// A scheduled source reached its stop time this quantum: report 'ended' once.
+    /// A scheduled source reached its stop time this quantum: report 'ended' once. The
+    /// renderer does not call `process` again; the outputs are one channel of silence from
+    /// then on (a source that ended is not "actively processing").
     Ended,
 }
 

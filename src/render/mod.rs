@@ -138,6 +138,9 @@ impl ParamState {
 pub struct RenderNode {
     processor: Box<dyn AudioProcessor>,
     params: Vec<ParamState>,
+    /// The processor returned [`ProcessStatus::Ended`]: it is not run again and its outputs
+    /// are one channel of silence from then on.
+    ended: bool,
 }
 
 impl std::fmt::Debug for RenderNode {
@@ -151,7 +154,11 @@ impl std::fmt::Debug for RenderNode {
 impl RenderNode {
     /// A node ready to send. Control thread only.
     pub fn new(processor: Box<dyn AudioProcessor>, params: Vec<ParamState>) -> Self {
-        Self { processor, params }
+        Self {
+            processor,
+            params,
+            ended: false,
+        }
     }
 
     /// The params' states.
@@ -418,6 +425,13 @@ impl Renderer {
                 }
                 continue;
             };
+            if node.ended {
+                // An ended source stays silent for good: no mixing, params or processing.
+                for &b in &step.outputs {
+                    buffers[b].make_silent(1);
+                }
+                continue;
+            }
             mix_inputs(step, buffers, inputs);
             let inputs_silent = inputs[..step.inputs.len()].iter().all(AudioBus::is_silent);
             if node.processor.skips_params(ctx, inputs_silent) {
@@ -442,6 +456,7 @@ impl Renderer {
                 buffers[b] = bus;
             }
             if status == ProcessStatus::Ended {
+                node.ended = true;
                 sink.push(Feedback::Ended(step.node));
             }
         }
