@@ -161,8 +161,16 @@ fn nice(x: f64) -> f64 {
 }
 
 /// Audio seconds so that one repetition takes about [`TARGET_WALL`].
+/// The probe render grows tenfold until it takes at least 100 ms, so that warm-up (first
+/// page faults, table builds) does not skew the estimate.
 fn calibrate(time: impl Fn(f64) -> Duration) -> f64 {
-    let per_second = time(1.0).as_secs_f64().max(1e-6);
+    let mut probe = 1.0;
+    let mut wall = time(probe).as_secs_f64();
+    while wall < 0.1 && probe < 10_000.0 {
+        probe *= 10.0;
+        wall = time(probe).as_secs_f64();
+    }
+    let per_second = (wall / probe).max(1e-9);
     nice((TARGET_WALL.as_secs_f64() / per_second).clamp(1.0, 100_000.0))
 }
 
