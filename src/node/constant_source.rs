@@ -98,6 +98,10 @@ impl AudioProcessor for ConstantSourceProcessor {
         ProcessStatus::ended_if(ended)
     }
 
+    fn skips_params(&self, ctx: &ProcessContext, _inputs_silent: bool) -> bool {
+        self.clock.is_idle(ctx.frame)
+    }
+
     fn schedule(&mut self, event: ScheduleEvent) {
         self.clock.schedule(event, self.sample_rate);
     }

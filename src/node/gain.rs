@@ -66,6 +66,11 @@ impl AudioNode for GainNode {
 struct GainProcessor;
 
 impl AudioProcessor for GainProcessor {
+    fn skips_params(&self, _: &ProcessContext, inputs_silent: bool) -> bool {
+        // A silent input gives a silent output without reading the param.
+        inputs_silent
+    }
+
     fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
         let input = &io.inputs[0];
         let output = &mut io.outputs[0];

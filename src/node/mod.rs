@@ -213,7 +213,9 @@ pub type NodeMessage = Box<dyn Any + Send>;
 pub enum ProcessStatus {
     /// Still running.
     Active,
-    /// A scheduled source reached its stop time this quantum: report 'ended' once.
+    /// A scheduled source reached its stop time this quantum: report 'ended' once. The
+    /// renderer does not call `process` again; the outputs are one channel of silence from
+    /// then on (a source that ended is not "actively processing").
     Ended,
 }
 
@@ -297,6 +299,16 @@ pub trait AudioProcessor: Send + 'static {
         ctx: &ProcessContext,
         phase: ProcessPhase,
     ) -> ProcessStatus;
+
+    /// Asked before this quantum's params are computed, with whether every input is
+    /// silent (always `true` for a node without inputs). Return `true` to promise that
+    /// [`AudioProcessor::process`] will not read `io.params` this quantum: a source before
+    /// its start or after its end, a node whose output is silence when its inputs are and
+    /// that has no tail. The renderer then only advances the params' timelines (no values,
+    /// no audio-rate param inputs), and `io.params` holds stale values. Default: `false`.
+    fn skips_params(&self, _ctx: &ProcessContext, _inputs_silent: bool) -> bool {
+        false
+    }
 
     /// A `start(when)` / `stop(when)` call arrived (scheduled sources only).
     fn schedule(&mut self, _event: scheduled::ScheduleEvent) {}

@@ -212,6 +212,14 @@ struct OscillatorProcessor {
 impl OscillatorProcessor {
     /// The spec's computed frequency, `frequency × 2^(detune / 1200)`, per sample.
     fn compute_frequencies(&mut self, frequency: &[f32], detune: &[f32]) {
+        if let [cents] = detune {
+            // Constant detune (the usual case): one exp2 per block, same values.
+            let ratio = (cents / 1200.0).exp2();
+            for (i, f) in self.frequencies.iter_mut().enumerate() {
+                *f = frequency.get(i).copied().unwrap_or(frequency[0]) * ratio;
+            }
+            return;
+        }
         for (i, f) in self.frequencies.iter_mut().enumerate() {
             let hz = frequency.get(i).copied().unwrap_or(frequency[0]);
             let cents = detune.get(i).copied().unwrap_or(detune[0]);
@@ -259,6 +267,10 @@ impl AudioProcessor for OscillatorProcessor {
             self.table.render(&mut self.phase, |i| freqs[i], slice);
         }
         ProcessStatus::ended_if(ended)
+    }
+
+    fn skips_params(&self, ctx: &ProcessContext, _inputs_silent: bool) -> bool {
+        self.clock.is_idle(ctx.frame)
     }
 
     fn schedule(&mut self, event: ScheduleEvent) {

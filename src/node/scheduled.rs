@@ -151,6 +151,19 @@ impl SourceClock {
     /// `start..end` sample indices (empty when silent), and whether it ended in this quantum.
     /// Called on the real-time thread.
     pub fn active_range(&mut self, frame: u64) -> (std::ops::Range<usize>, bool) {
+        let (range, ended) = self.range(frame);
+        self.ended |= ended;
+        (range, ended)
+    }
+
+    /// Whether the source plays nothing in the quantum starting at `frame` (before its
+    /// start, after its end, or not scheduled). Called on the real-time thread.
+    pub fn is_idle(&self, frame: u64) -> bool {
+        self.range(frame).0.is_empty()
+    }
+
+    /// [`SourceClock::active_range`] without recording the end.
+    fn range(&self, frame: u64) -> (std::ops::Range<usize>, bool) {
         let Some(start) = self.start else {
             return (0..0, false);
         };
@@ -162,7 +175,6 @@ impl SourceClock {
         let from = start.clamp(frame, end_frame);
         let to = stop.clamp(frame, end_frame);
         let ended = stop < end_frame;
-        self.ended = ended;
         (
             (from - frame) as usize..(to.max(from) - frame) as usize,
             ended,

@@ -88,6 +88,11 @@ fn equal_power(x: f32) -> (f32, f32) {
 }
 
 impl AudioProcessor for StereoPannerProcessor {
+    fn skips_params(&self, _: &ProcessContext, inputs_silent: bool) -> bool {
+        // A silent input gives a silent output without reading the param.
+        inputs_silent
+    }
+
     fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
         let input = &io.inputs[0];
         let output = &mut io.outputs[0];

@@ -41,6 +41,7 @@ impl AudioBus {
     }
 
     /// Whether the bus is known to hold only zeros (a hint that lets mixing skip work).
+    /// Invariant: when true, the active channels hold zeros.
     pub fn is_silent(&self) -> bool {
         self.silent
     }
@@ -54,11 +55,21 @@ impl AudioBus {
     }
 
     /// Makes the bus `channels` channels of silence. Called on the real-time thread.
+    ///
+    /// Cheap when the bus is already silent: only channels it did not carry are zeroed (the
+    /// `silent` flag guarantees the active channels hold zeros, since every writable access
+    /// clears it), so a source that stays silent costs no memset per quantum.
     pub fn make_silent(&mut self, channels: usize) {
-        self.channels = channels.clamp(1, self.data.len().max(1));
-        for ch in &mut self.data[..self.channels] {
+        let channels = channels.clamp(1, self.data.len().max(1));
+        let zero_from = if self.silent {
+            self.channels.min(channels)
+        } else {
+            0
+        };
+        for ch in &mut self.data[zero_from..channels] {
             ch.fill(0.0);
         }
+        self.channels = channels;
         self.silent = true;
     }
 
@@ -91,5 +102,26 @@ impl AudioBus {
             dst.copy_from_slice(src);
         }
         self.silent = other.silent;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn make_silent_zeroes_what_was_written_and_new_channels() {
+        let mut bus = AudioBus::with_capacity(4);
+        bus.set_channels(2);
+        bus.channels_mut().iter_mut().for_each(|c| c.fill(1.0));
+        bus.make_silent(2);
+        assert!(bus.channels_slice().iter().flatten().all(|&x| x == 0.0));
+        // Channels 2 and 3 were never active: growing a silent bus must still zero them.
+        bus.set_channels(4);
+        bus.channels_mut().iter_mut().for_each(|c| c.fill(2.0));
+        bus.make_silent(1);
+        bus.make_silent(4);
+        assert!(bus.is_silent());
+        assert!(bus.channels_slice().iter().flatten().all(|&x| x == 0.0));
     }
 }

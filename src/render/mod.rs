@@ -83,12 +83,27 @@ impl ParamState {
                 1
             }
             AutomationRate::ARate => {
-                let constant = self
-                    .timeline
-                    .compute(frame, sample_rate, &mut self.values, garbage);
-                if constant { 1 } else { RENDER_QUANTUM }
+                // Only values[0] is read while the param is constant: no 128-value fill.
+                if let Some(v) = self.timeline.constant(frame, sample_rate, RENDER_QUANTUM) {
+                    self.values[0] = v;
+                    1
+                } else {
+                    self.timeline
+                        .compute_varying(frame, sample_rate, &mut self.values, garbage);
+                    RENDER_QUANTUM
+                }
             }
         };
+    }
+
+    /// Advances the timeline through the quantum at `frame` without computing values (the
+    /// node does not read this param this quantum); `values()` keeps the previous ones.
+    fn skip(&mut self, frame: u64, sample_rate: f64, garbage: &mut impl FnMut(Box<[f32]>)) {
+        let len = match self.rate {
+            AutomationRate::KRate => 1,
+            AutomationRate::ARate => RENDER_QUANTUM,
+        };
+        self.timeline.skip(frame, sample_rate, len, garbage);
     }
 
     /// Adds a down-mixed audio-rate input (spec: computedValue = intrinsic + input).
@@ -124,6 +139,9 @@ impl ParamState {
 pub struct RenderNode {
     processor: Box<dyn AudioProcessor>,
     params: Vec<ParamState>,
+    /// The processor returned [`ProcessStatus::Ended`]: it is not run again and its outputs
+    /// are one channel of silence from then on.
+    ended: bool,
 }
 
 impl std::fmt::Debug for RenderNode {
@@ -137,7 +155,11 @@ impl std::fmt::Debug for RenderNode {
 impl RenderNode {
     /// A node ready to send. Control thread only.
     pub fn new(processor: Box<dyn AudioProcessor>, params: Vec<ParamState>) -> Self {
-        Self { processor, params }
+        Self {
+            processor,
+            params,
+            ended: false,
+        }
     }
 
     /// The params' states.
@@ -412,8 +434,20 @@ impl Renderer {
                 }
                 continue;
             };
+            if node.ended {
+                // An ended source stays silent for good: no mixing, params or processing.
+                for &b in &step.outputs {
+                    buffers[b].make_silent(1);
+                }
+                continue;
+            }
             mix_inputs(step, buffers, inputs);
-            compute_params(node, step, buffers, param_input, ctx, sink);
+            let inputs_silent = inputs[..step.inputs.len()].iter().all(AudioBus::is_silent);
+            if node.processor.skips_params(ctx, inputs_silent) {
+                skip_params(node, ctx, sink);
+            } else {
+                compute_params(node, step, buffers, param_input, ctx, sink);
+            }
             if *listener_id == Some(step.node) {
                 for (k, state) in node.params.iter().enumerate() {
                     listener.set(k, state.values());
@@ -437,6 +471,7 @@ impl Renderer {
                 buffers[b] = bus;
             }
             if status == ProcessStatus::Ended {
+                node.ended = true;
                 sink.push(Feedback::Ended(step.node));
             }
         }
@@ -501,6 +536,15 @@ fn mix_inputs(step: &schedule::Step, buffers: &[AudioBus], inputs: &mut [AudioBu
         for &b in sources {
             mix::mix_into(input, &buffers[b], step.config.interpretation);
         }
+    }
+}
+
+/// Advances every param of a node whose processor does not read them this quantum.
+fn skip_params(node: &mut RenderNode, ctx: &ProcessContext, sink: &mut FeedbackSink) {
+    let sr = f64::from(ctx.sample_rate);
+    let mut garbage = |values| sink.garbage(Garbage::Curve(values));
+    for state in &mut node.params {
+        state.skip(ctx.frame, sr, &mut garbage);
     }
 }
 

@@ -558,23 +558,61 @@ impl Timeline {
         out: &mut [f32],
         garbage: &mut impl FnMut(Box<[f32]>),
     ) -> bool {
-        let last = (start_frame + out.len() as u64 - 1) as f64 / sample_rate;
-        self.settle_target(start_frame as f64 / sample_rate);
-        if self
-            .events
-            .front()
-            .is_none_or(|e| e.time() > last && !e.is_ramp())
-            && let Segment::Hold(v) = self.segment
-        {
+        if let Some(v) = self.constant(start_frame, sample_rate, out.len()) {
             out.fill(v);
             return true;
         }
+        self.compute_varying(start_frame, sample_rate, out, garbage);
+        false
+    }
+
+    /// The first step of [`Timeline::compute`]: the value, if it is the same for all `len`
+    /// samples from `start_frame` (no automation running). Called on the real-time thread.
+    pub fn constant(&mut self, start_frame: u64, sample_rate: f64, len: usize) -> Option<f32> {
+        let last = (start_frame + len as u64 - 1) as f64 / sample_rate;
+        self.settle_target(start_frame as f64 / sample_rate);
+        match self.segment {
+            Segment::Hold(v)
+                if self
+                    .events
+                    .front()
+                    .is_none_or(|e| e.time() > last && !e.is_ramp()) =>
+            {
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+
+    /// The second step of [`Timeline::compute`], when [`Timeline::constant`] returned `None`
+    /// for the same quantum: every sample's value. Called on the real-time thread.
+    pub fn compute_varying(
+        &mut self,
+        start_frame: u64,
+        sample_rate: f64,
+        out: &mut [f32],
+        garbage: &mut impl FnMut(Box<[f32]>),
+    ) {
         for (i, o) in out.iter_mut().enumerate() {
             let t = (start_frame + i as u64) as f64 / sample_rate;
             self.advance_to(t, garbage);
             *o = self.value_at_now(t);
         }
-        false
+    }
+
+    /// Moves the timeline through the `len` samples from `start_frame` without computing
+    /// their values, leaving it exactly as [`Timeline::compute`] would (for a quantum whose
+    /// node does not read the param). Called on the real-time thread.
+    pub fn skip(
+        &mut self,
+        start_frame: u64,
+        sample_rate: f64,
+        len: usize,
+        garbage: &mut impl FnMut(Box<[f32]>),
+    ) {
+        let last = (start_frame + len as u64 - 1) as f64 / sample_rate;
+        self.settle_target(start_frame as f64 / sample_rate);
+        self.advance_to(last, garbage);
     }
 }
 
