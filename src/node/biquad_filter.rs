@@ -141,14 +141,6 @@ impl BiquadFilterNode {
         mag_response: &mut [f32],
         phase_response: &mut [f32],
     ) -> Result<(), WebAudioError> {
-        if mag_response.len() != frequency_hz.len() || phase_response.len() != frequency_hz.len() {
-            return Err(WebAudioError::InvalidAccess(format!(
-                "getFrequencyResponse needs arrays of one length, got {}, {} and {}",
-                frequency_hz.len(),
-                mag_response.len(),
-                phase_response.len()
-            )));
-        }
         let nyquist = f64::from(sample_rate) / 2.0;
         let (lo, hi) = FREQUENCY.range_at(sample_rate);
         let f0 = f64::from(self.frequency.value().clamp(lo, hi))
@@ -159,18 +151,13 @@ impl BiquadFilterNode {
             f64::from(self.q.value()),
             f64::from(self.gain.value().min(GAIN.max_value)),
         );
-        for ((&f, mag), phase) in frequency_hz.iter().zip(mag_response).zip(phase_response) {
-            let f = f64::from(f);
-            if !(0.0..=nyquist).contains(&f) {
-                *mag = f32::NAN;
-                *phase = f32::NAN;
-                continue;
-            }
-            let (m, p) = response(&c, f / nyquist);
-            *mag = m as f32;
-            *phase = p as f32;
-        }
-        Ok(())
+        super::frequency_response(
+            sample_rate,
+            frequency_hz,
+            mag_response,
+            phase_response,
+            |x| response(&c, x),
+        )
     }
 }
 

@@ -125,37 +125,26 @@ impl IIRFilterNode {
         mag_response: &mut [f32],
         phase_response: &mut [f32],
     ) -> Result<(), WebAudioError> {
-        if mag_response.len() != frequency_hz.len() || phase_response.len() != frequency_hz.len() {
-            return Err(WebAudioError::InvalidAccess(format!(
-                "getFrequencyResponse needs arrays of one length, got {}, {} and {}",
-                frequency_hz.len(),
-                mag_response.len(),
-                phase_response.len()
-            )));
-        }
-        let nyquist = f64::from(sample_rate) / 2.0;
-        for ((&f, mag), phase) in frequency_hz.iter().zip(mag_response).zip(phase_response) {
-            let f = f64::from(f);
-            if !(0.0..=nyquist).contains(&f) {
-                *mag = f32::NAN;
-                *phase = f32::NAN;
-                continue;
-            }
-            // Σ c_k z^-k with z^-1 = e^{-iω}.
-            let w = -std::f64::consts::PI * f / nyquist;
-            let poly = |c: &[f64]| {
-                c.iter().enumerate().fold((0.0, 0.0), |(re, im), (k, &v)| {
-                    let (s, co) = (w * k as f64).sin_cos();
-                    (re + v * co, im + v * s)
-                })
-            };
-            let ((nr, ni), (dr, di)) = (poly(&self.feedforward), poly(&self.feedback));
-            let den = dr * dr + di * di;
-            let (hr, hi) = ((nr * dr + ni * di) / den, (ni * dr - nr * di) / den);
-            *mag = hr.hypot(hi) as f32;
-            *phase = hi.atan2(hr) as f32;
-        }
-        Ok(())
+        super::frequency_response(
+            sample_rate,
+            frequency_hz,
+            mag_response,
+            phase_response,
+            |x| {
+                // Σ c_k z^-k with z^-1 = e^{-iω}.
+                let w = -std::f64::consts::PI * x;
+                let poly = |c: &[f64]| {
+                    c.iter().enumerate().fold((0.0, 0.0), |(re, im), (k, &v)| {
+                        let (s, co) = (w * k as f64).sin_cos();
+                        (re + v * co, im + v * s)
+                    })
+                };
+                let ((nr, ni), (dr, di)) = (poly(&self.feedforward), poly(&self.feedback));
+                let den = dr * dr + di * di;
+                let (hr, hi) = ((nr * dr + ni * di) / den, (ni * dr - nr * di) / den);
+                (hr.hypot(hi), hi.atan2(hr))
+            },
+        )
     }
 }
 

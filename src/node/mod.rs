@@ -317,3 +317,35 @@ pub trait AudioProcessor: Send + 'static {
     /// the message box then goes back to the control side.
     fn update(&mut self, _message: &mut NodeMessage) {}
 }
+
+/// The shared body of `getFrequencyResponse` (BiquadFilterNode, IIRFilterNode): the three
+/// arrays must have one length (`InvalidAccessError`); frequencies outside `0..=Nyquist` give
+/// NaN; elsewhere `response(f / nyquist)` gives `(magnitude, phase)`.
+pub(crate) fn frequency_response(
+    sample_rate: f32,
+    frequency_hz: &[f32],
+    mag_response: &mut [f32],
+    phase_response: &mut [f32],
+    response: impl Fn(f64) -> (f64, f64),
+) -> Result<(), WebAudioError> {
+    if mag_response.len() != frequency_hz.len() || phase_response.len() != frequency_hz.len() {
+        return Err(WebAudioError::InvalidAccess(format!(
+            "getFrequencyResponse needs arrays of one length, got {}, {} and {}",
+            frequency_hz.len(),
+            mag_response.len(),
+            phase_response.len()
+        )));
+    }
+    let nyquist = f64::from(sample_rate) / 2.0;
+    for ((&f, mag), phase) in frequency_hz.iter().zip(mag_response).zip(phase_response) {
+        let f = f64::from(f);
+        let (m, p) = if (0.0..=nyquist).contains(&f) {
+            response(f / nyquist)
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        *mag = m as f32;
+        *phase = p as f32;
+    }
+    Ok(())
+}
