@@ -79,8 +79,9 @@ pub mod prelude {
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
     pub use crate::microphone::{
-        Microphone, MicrophoneConfig, MicrophoneError, MicrophoneFault, MicrophonePlugin,
-        MicrophoneStatus, MicrophoneTap, VoiceStarted, VoiceStopped,
+        LatencyMeasurement, LatencyProbe, Microphone, MicrophoneConfig, MicrophoneError,
+        MicrophoneFault, MicrophonePlugin, MicrophoneStatus, MicrophoneTap, VoiceStarted,
+        VoiceStopped,
     };
     pub use crate::node::analyser::AnalyserNode;
     pub use crate::node::audio_buffer_source::AudioBufferSourceNode;
@@ -222,6 +223,7 @@ impl Plugin for WebAudioPlugin {
                 PostUpdate,
                 (
                     node::channel_splitter::enforce_splitter_channel_count,
+                    node::media_stream_audio_source::follow_stream_format,
                     asset::check_buffer_nodes::<node::convolver::ConvolverNode>,
                 )
                     .before(WebAudioSystems::Sync),

@@ -285,6 +285,16 @@ impl AudioEngine {
         if let Some(message) = node.attributes_message(&mut ctx) {
             self.send(Command::Message { node: id, message });
         }
+        // New attributes may change an output's width (a microphone stream's channels).
+        if let Some(record) = self.nodes.get_mut(&entity) {
+            let outputs: Vec<_> = (0..record.shape.outputs)
+                .map(|k| node.output_channels(k))
+                .collect();
+            if record.outputs != outputs {
+                record.outputs = outputs;
+                self.dirty = true;
+            }
+        }
     }
 
     /// A new channel configuration (validated by the caller).

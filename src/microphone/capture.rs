@@ -190,6 +190,9 @@ pub struct CaptureShared {
     pub(crate) active: AtomicUsize,
     sample_rate: AtomicU32,
     channels: AtomicU32,
+    /// Bumped each time the format changes (a device opened with another rate or channel
+    /// count): readers built for the old format rebuild their rings.
+    format_generation: AtomicU64,
 }
 
 impl CaptureShared {
@@ -207,12 +210,18 @@ impl CaptureShared {
             active: AtomicUsize::new(0),
             sample_rate: AtomicU32::new(sample_rate),
             channels: AtomicU32::new(u32::from(channels)),
+            format_generation: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn set_format(&self, sample_rate: u32, channels: u16) {
-        self.sample_rate.store(sample_rate, Ordering::Release);
-        self.channels.store(u32::from(channels), Ordering::Release);
+        let old = (
+            self.sample_rate.swap(sample_rate, Ordering::AcqRel),
+            self.channels.swap(u32::from(channels), Ordering::AcqRel),
+        );
+        if old != (sample_rate, u32::from(channels)) {
+            self.format_generation.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     pub(crate) fn drain_registry(
@@ -264,6 +273,14 @@ impl MediaStream {
     /// Interleaved channels per frame.
     pub fn channels(&self) -> u16 {
         self.shared.channels.load(Ordering::Acquire) as u16
+    }
+
+    /// How many times the format changed since the stream was made (a device that opened
+    /// after the stream was created, with another rate or channel count). Readers connected
+    /// before a change receive nothing until they reconnect; source nodes do so by
+    /// themselves.
+    pub fn format_generation(&self) -> u64 {
+        self.shared.format_generation.load(Ordering::Acquire)
     }
 
     pub(crate) fn shared(&self) -> &CaptureShared {

@@ -54,6 +54,7 @@
 
 pub mod analysis;
 pub mod capture;
+pub mod latency;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,6 +69,7 @@ pub use analysis::{Analysis, AnalysisSettings, VoiceEdge};
 pub use capture::{
     CaptureConsumer, ConsumerKind, ConsumerStats, CoreSlot, MediaStream, MicrophoneTap,
 };
+pub use latency::{LatencyMeasurement, LatencyProbe};
 
 /// How long a running input stream may go without a callback before it counts as lost.
 const STALL: Duration = Duration::from_millis(1500);
@@ -160,7 +162,12 @@ impl Plugin for MicrophonePlugin {
             .add_message::<VoiceStopped>()
             .add_message::<MicrophoneFault>()
             .insert_resource(Microphone::open(self.config.clone()))
-            .add_systems(First, update_microphone.in_set(MicrophoneSystems::Update));
+            .add_systems(
+                First,
+                (update_microphone, read_latency_probes)
+                    .chain()
+                    .in_set(MicrophoneSystems::Update),
+            );
     }
 }
 
@@ -177,6 +184,9 @@ pub enum MicrophoneError {
     /// The input stream stopped calling back (device unplugged, server gone).
     #[error("microphone stalled: no input for {0} ms")]
     Stalled(u64),
+    /// A [`LatencyProbe`] did not hear its chirp come back through the microphone.
+    #[error("latency probe: the chirp was not heard back ({0})")]
+    ProbeNotHeard(String),
 }
 
 /// Whether the microphone delivers samples.
@@ -330,6 +340,9 @@ pub struct Microphone {
     registry: Vec<(ConsumerKind, Arc<ConsumerStats>)>,
     reports: Vec<ConsumerReport>,
     fault_pending: Option<MicrophoneError>,
+    /// The current outage was logged and sent (once per outage, however many retries fail).
+    outage_reported: bool,
+    measured_latency: Option<Result<LatencyMeasurement, MicrophoneError>>,
     last_retry: Instant,
     last_callbacks: u64,
     last_seen: Instant,
@@ -368,6 +381,8 @@ impl Microphone {
             registry: Vec::new(),
             reports: Vec::new(),
             fault_pending: None,
+            outage_reported: false,
+            measured_latency: None,
             last_retry: Instant::now(),
             last_callbacks: 0,
             last_seen: Instant::now(),
@@ -406,8 +421,12 @@ impl Microphone {
                 let first_format = self.format.is_none();
                 self.format = Some((input.info.sample_rate, input.info.channels));
                 self.info = Some(input.info.clone());
+                if self.outage_reported {
+                    info!("bevy_webaudio: microphone {:?} is back", input.info.name);
+                }
                 *self.device.get() = Some(input);
                 self.status = MicrophoneStatus::Running;
+                self.outage_reported = false;
                 self.last_seen = Instant::now();
                 self.last_callbacks = self.stream.shared().callbacks.load(Ordering::Acquire);
                 if first_format || self.worker.is_none() {
@@ -426,15 +445,14 @@ impl Microphone {
         ));
     }
 
+    /// Records a failure: the status always holds the latest error; the first failure of an
+    /// outage is logged and sent as a [`MicrophoneFault`], later retries stay quiet.
     fn fail(&mut self, error: MicrophoneError) {
-        let was = std::mem::replace(
-            &mut self.status,
-            MicrophoneStatus::Unavailable(error.clone()),
-        );
-        let already = matches!(&was, MicrophoneStatus::Unavailable(e) if *e == error);
-        if !already {
+        self.status = MicrophoneStatus::Unavailable(error.clone());
+        if !self.outage_reported {
             warn!("bevy_webaudio: {error}; the game keeps running without microphone input");
             self.fault_pending = Some(error);
+            self.outage_reported = true;
         }
     }
 
@@ -465,7 +483,9 @@ impl Microphone {
                 None
             };
             if let Some(error) = error {
-                *self.device.get() = None; // stops the callback; the core returns to its slot
+                if let Some(dead) = self.device.get().take() {
+                    release_stream(dead);
+                }
                 self.fail(error);
                 self.last_retry = Instant::now();
             }
@@ -562,6 +582,13 @@ impl Microphone {
         self.analysis.voice_active
     }
 
+    /// The latest input→output latency measured by a [`LatencyProbe`] (the chirp's round
+    /// trip from the graph's output back through the microphone into the graph), or why it
+    /// failed; `None` before any probe finished.
+    pub fn measured_latency(&self) -> Option<&Result<LatencyMeasurement, MicrophoneError>> {
+        self.measured_latency.as_ref()
+    }
+
     /// Frames delivered by the device since start.
     pub fn captured_frames(&self) -> u64 {
         self.stream.captured_frames()
@@ -606,10 +633,65 @@ impl Microphone {
         self.stream.connect(ConsumerKind::Tap, capacity_frames)
     }
 
+    /// Simulated input only: as if the device went away and another came back with this
+    /// format (what [`MicrophoneInput::Device`] does when a device first opens after the
+    /// stream was made). Source nodes rebuild their rings; the analysis worker restarts;
+    /// taps connected before keep the old width and receive nothing (reconnect them).
+    ///
+    /// # Errors
+    /// `InvalidStateError` for a device input; `NotSupportedError` for a zero rate or
+    /// channel count.
+    pub fn reopen_simulated(
+        &mut self,
+        sample_rate: u32,
+        channels: u16,
+    ) -> Result<(), crate::error::WebAudioError> {
+        use crate::error::WebAudioError;
+        if !matches!(self.config.input, MicrophoneInput::Simulated { .. }) {
+            return Err(WebAudioError::InvalidState(
+                "reopen_simulated needs a simulated input".into(),
+            ));
+        }
+        if sample_rate == 0 || channels == 0 {
+            return Err(WebAudioError::NotSupported(format!(
+                "a simulated input of {sample_rate} Hz, {channels} channels"
+            )));
+        }
+        self.config.input = MicrophoneInput::Simulated {
+            sample_rate,
+            channels,
+        };
+        self.stream.shared().set_format(sample_rate, channels);
+        self.slot.with(|core| core.prepare(channels));
+        self.format = Some((sample_rate, channels));
+        if let Some(info) = &mut self.info {
+            info.sample_rate = sample_rate;
+            info.channels = channels;
+        }
+        self.start_worker();
+        Ok(())
+    }
+
     /// The simulated input's feeding end (`None` for a device): write interleaved buffers as
     /// a device callback would.
     pub fn simulated_input(&self) -> Option<CoreSlot> {
         matches!(self.config.input, MicrophoneInput::Simulated { .. }).then(|| self.slot.clone())
+    }
+}
+
+/// Drops a failed input stream off the game's thread. Dropping a cpal ALSA stream joins its
+/// thread, and when the sound server died that thread can be stuck for good inside the
+/// PulseAudio ALSA plugin (its mainloop waits on shared memory the dead server never
+/// releases; seen in the device tests). The game must keep running, so the stream is
+/// dropped on a helper thread, which at worst stays blocked with it. The capture core is
+/// back in its slot either way (the stuck thread is not inside the data callback).
+#[cfg(feature = "cpal")]
+fn release_stream(stream: capture::device::InputStream) {
+    let spawned = std::thread::Builder::new()
+        .name("webaudio-mic-release".into())
+        .spawn(move || drop(stream));
+    if let Err(error) = spawned {
+        warn!("bevy_webaudio: could not release the failed microphone stream: {error}");
     }
 }
 
@@ -643,4 +725,27 @@ fn update_microphone(
         }
     }
     mic.refresh();
+}
+
+/// Finished [`LatencyProbe`]s: the result goes on the resource (and the log), the probe is
+/// despawned.
+fn read_latency_probes(
+    mut mic: ResMut<Microphone>,
+    mut probes: Query<(Entity, &mut LatencyProbe)>,
+    mut commands: Commands,
+) {
+    for (entity, mut probe) in &mut probes {
+        let Some(result) = probe.poll() else {
+            continue;
+        };
+        match &result {
+            Ok(m) => info!(
+                "bevy_webaudio: microphone input→output latency {:.1} ms (correlation {:.2})",
+                m.latency_ms, m.correlation
+            ),
+            Err(error) => warn!("bevy_webaudio: {error}"),
+        }
+        mic.measured_latency = Some(result);
+        commands.entity(entity).despawn();
+    }
 }

@@ -17,13 +17,20 @@
 //!   frames are skipped back to the target, counted, so latency does not stay high.
 //! - Counters (underruns, skipped, fill, target, ratio in ppm) are on
 //!   [`Microphone::consumers`](crate::microphone::Microphone::consumers).
+//! - **A device that opens later.** A node spawned while the microphone is unavailable is
+//!   built for the stream's provisional format. When a device opens with another rate or
+//!   channel count ([`MediaStream::format_generation`] moves), [`follow_stream_format`] marks
+//!   the node changed; its attributes (the stream's format) differ, so a new processor with
+//!   a ring of the right width is built on the control side and swapped in on the render
+//!   thread (the old one travels back to be freed), and the schedule is recompiled for the
+//!   new channel count.
 
 use bevy::prelude::*;
 use rubato::{FastFixedOut, PolynomialDegree, Resampler};
 
 use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeShape, OutputChannels,
-    ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
+    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeMessage, NodeShape,
+    OutputChannels, ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
 };
 use crate::microphone::capture::{CaptureConsumer, ConsumerKind, MediaStream};
 use crate::param::{AudioParam, ParamId};
@@ -76,7 +83,10 @@ impl Default for SourceLatency {
 pub struct MediaStreamAudioSourceNode {
     #[reflect(ignore)]
     stream: Option<MediaStream>,
-    /// Latency tuning (read when the processor is built).
+    /// The stream's format generation this node was last synced at.
+    #[reflect(ignore)]
+    format_seen: u64,
+    /// Latency tuning (a change rebuilds the processor, emptying its ring).
     pub latency: SourceLatency,
 }
 
@@ -85,6 +95,7 @@ impl MediaStreamAudioSourceNode {
     pub fn new(stream: &MediaStream) -> Self {
         Self {
             stream: Some(stream.clone()),
+            format_seen: stream.format_generation(),
             latency: SourceLatency::default(),
         }
     }
@@ -108,7 +119,9 @@ impl MediaStreamAudioSourceNode {
 }
 
 impl AudioNode for MediaStreamAudioSourceNode {
-    type Attributes = ();
+    /// The stream's format (rate, channels) and the latency tuning: a change rebuilds the
+    /// processor.
+    type Attributes = Option<(u32, u16, [u32; 4])>;
     const NAME: &'static str = "MediaStreamAudioSourceNode";
 
     fn shape(&self) -> NodeShape {
@@ -121,10 +134,20 @@ impl AudioNode for MediaStreamAudioSourceNode {
 
     fn for_each_param(&mut self, _f: &mut dyn FnMut(ParamId, &mut AudioParam)) {}
 
-    fn attributes(&self) {}
+    fn attributes(&self) -> Self::Attributes {
+        let l = &self.latency;
+        let tuning = [l.min_target_ms, l.max_target_ms, l.step_ms, l.ring_ms].map(f32::to_bits);
+        self.stream
+            .as_ref()
+            .map(|s| (s.sample_rate(), s.channels(), tuning))
+    }
 
     fn build_processor(&self, ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
         Box::new(self.processor(ctx.sample_rate))
+    }
+
+    fn attributes_message(&self, ctx: &mut BuildContext) -> Option<NodeMessage> {
+        Some(Box::new(self.processor(ctx.sample_rate)))
     }
 
     fn output_channels(&self, _index: usize) -> OutputChannels {
@@ -133,6 +156,20 @@ impl AudioNode for MediaStreamAudioSourceNode {
                 .as_ref()
                 .map_or(1, |s| usize::from(s.channels())),
         )
+    }
+}
+
+/// Marks source nodes whose stream changed format (a device opened after they were built)
+/// as changed, so the sync rebuilds their processors. `PostUpdate`, before the sync.
+pub fn follow_stream_format(mut nodes: Query<&mut MediaStreamAudioSourceNode>) {
+    for mut node in &mut nodes {
+        let generation = node
+            .stream
+            .as_ref()
+            .map_or(0, MediaStream::format_generation);
+        if node.format_seen != generation {
+            node.format_seen = generation;
+        }
     }
 }
 
@@ -336,6 +373,14 @@ impl MediaStreamSourceProcessor {
 }
 
 impl AudioProcessor for MediaStreamSourceProcessor {
+    /// A processor rebuilt for a new stream format: swapped in; the old one (its ring and
+    /// resampler) goes back in the message to be freed on the control side.
+    fn update(&mut self, message: &mut NodeMessage) {
+        if let Some(rebuilt) = message.downcast_mut::<MediaStreamSourceProcessor>() {
+            std::mem::swap(self, rebuilt);
+        }
+    }
+
     fn process(
         &mut self,
         io: ProcessIo<'_>,

@@ -121,6 +121,7 @@ fn device_suite() {
     injected_stream_error_falls_back_to_null_and_recovers();
     crate::microphone::microphone_hears_the_output_through_the_loopback();
     killing_the_sound_server_falls_back_then_recovers();
+    crate::microphone::microphone_recovers_when_the_sound_server_comes_back();
 }
 
 fn plays_two_seconds_on_the_default_device() {

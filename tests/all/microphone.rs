@@ -479,6 +479,19 @@ fn mic_capture_callback_and_source_node_never_allocate() {
     assert!(stats.written() > 0);
 }
 
+/// Spawns a `MediaStreamAudioSourceNode` of the microphone into the destination and commits
+/// it; returns the stream.
+fn spawn_source_node(app: &mut App) -> MediaStream {
+    let stream = app.world().resource::<Microphone>().stream().clone();
+    let dest = app.world().resource::<AudioContext>().destination();
+    app.world_mut()
+        .commands()
+        .spawn(MediaStreamAudioSourceNode::new(&stream))
+        .connect(dest);
+    app.update();
+    stream
+}
+
 fn simulated_app() -> App {
     let mut app = App::new();
     app.add_plugins((
@@ -499,15 +512,20 @@ fn mic_simulated_input_reaches_the_resource_the_tap_and_the_graph() {
         .simulated_input()
         .unwrap();
     let mut tap = app.world().resource::<Microphone>().tap(48_000);
-    let stream = app.world().resource::<Microphone>().stream().clone();
-    let dest = app.world().resource::<AudioContext>().destination();
-    app.world_mut()
-        .commands()
-        .spawn(MediaStreamAudioSourceNode::new(&stream))
-        .connect(dest);
-    app.update();
+    spawn_source_node(&mut app);
     let mut rendered = Vec::new();
     let mut fed = 0u64;
+    // Voice messages live two updates: count them at every update from the start.
+    let mut started = 0;
+    let mut cursor = app
+        .world()
+        .resource::<Messages<VoiceStarted>>()
+        .get_cursor();
+    let mut update = |app: &mut App| {
+        app.update();
+        let messages = app.world().resource::<Messages<VoiceStarted>>();
+        started += cursor.read(messages).count();
+    };
     // 1 s of a −12 dBFS-RMS 220 Hz tone, fed in 10 ms callbacks, the graph rendering along.
     let amplitude = 10f64.powf(-12.0 / 20.0) * 2f64.sqrt();
     for k in 0..100 {
@@ -520,21 +538,14 @@ fn mic_simulated_input_reaches_the_resource_the_tap_and_the_graph() {
             while app.world().resource::<Microphone>().analysis().frames + 2048 < fed
                 && Instant::now() < deadline
             {
-                app.update();
+                update(&mut app);
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
     }
-    let mut started = 0;
-    let mut cursor = app
-        .world()
-        .resource::<Messages<VoiceStarted>>()
-        .get_cursor();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        app.update();
-        let messages = app.world().resource::<Messages<VoiceStarted>>();
-        started += cursor.read(messages).count();
+        update(&mut app);
         let mic = app.world().resource::<Microphone>();
         if mic.analysis().frames >= 47_000 || Instant::now() > deadline {
             break;
@@ -568,6 +579,144 @@ fn mic_simulated_input_reaches_the_resource_the_tap_and_the_graph() {
     let f = peak_frequency(tail, 48_000.0);
     println!("graph output: {f:.2} Hz");
     assert!((f - 220.0).abs() < 1.0);
+}
+
+#[test]
+fn mic_source_node_spawned_before_the_device_opens_plays_once_it_does() {
+    // The stream's provisional format (48 kHz mono, as before any device opened); the node
+    // is spawned now, then the "device" opens as 44.1 kHz stereo.
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        WebAudioPlugin::offline(48_000, 2),
+        MicrophonePlugin {
+            config: MicrophoneConfig {
+                input: MicrophoneInput::Simulated {
+                    sample_rate: 48_000,
+                    channels: 1,
+                },
+                analysis: None,
+                ..default()
+            },
+        },
+    ));
+    app.update();
+    let stream = spawn_source_node(&mut app);
+    let before = app.render(4800).unwrap();
+    assert!(before.iter().flatten().all(|&x| x == 0.0), "no input yet");
+    assert_eq!(stream.format_generation(), 0);
+    app.world_mut()
+        .resource_mut::<Microphone>()
+        .reopen_simulated(44_100, 2)
+        .unwrap();
+    assert_eq!(stream.format_generation(), 1);
+    app.update(); // the node follows the new format: a new processor and ring
+    let input = app
+        .world()
+        .resource::<Microphone>()
+        .simulated_input()
+        .unwrap();
+    // 1.5 s of 330 Hz (left) and 550 Hz (right) at 44.1 kHz in 10 ms callbacks.
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for k in 0..150u64 {
+        let l = sine(330.0, 0.5, 44_100.0, 441, k * 441);
+        let r = sine(550.0, 0.5, 44_100.0, 441, k * 441);
+        let frames: Vec<f32> = l.iter().zip(&r).flat_map(|(&a, &b)| [a, b]).collect();
+        input.write(&frames);
+        let mut out = app.render(480).unwrap();
+        right.extend(out.pop().unwrap());
+        left.extend(out.pop().unwrap());
+    }
+    app.update();
+    let (fl, fr) = (
+        peak_frequency(&left[left.len() - 32_768..], 48_000.0),
+        peak_frequency(&right[right.len() - 32_768..], 48_000.0),
+    );
+    let mic = app.world().resource::<Microphone>();
+    let nodes: Vec<_> = mic
+        .consumers()
+        .iter()
+        .filter(|c| c.kind == ConsumerKind::SourceNode)
+        .collect();
+    println!("after the device opened: left {fl:.2} Hz, right {fr:.2} Hz; {nodes:?}");
+    assert!((fl - 330.0).abs() < 1.0, "left plays the microphone: {fl}");
+    assert!((fr - 550.0).abs() < 1.0, "right plays the microphone: {fr}");
+    let written: u64 = nodes.iter().map(|c| c.written).sum();
+    let dropped: u64 = nodes.iter().map(|c| c.dropped).sum();
+    assert_eq!(
+        (written, dropped),
+        (150 * 441, 0),
+        "the rebuilt ring received every frame"
+    );
+    assert!(
+        app.world_mut()
+            .resource_mut::<Microphone>()
+            .reopen_simulated(0, 2)
+            .is_err(),
+        "a zero rate is a typed error"
+    );
+}
+
+#[test]
+fn mic_latency_probe_finds_a_known_delay() {
+    use bevy_webaudio::microphone::latency::{chirp, find_lag};
+    // The correlation alone: the chirp buried at frame 2345 under noise at −20 dB.
+    let reference = chirp(48_000.0);
+    let mut rng = XorShift(7);
+    let mut recorded: Vec<f32> = (0..24_000).map(|_| rng.range(-0.05, 0.05) as f32).collect();
+    for (r, c) in recorded[2345..].iter_mut().zip(&reference) {
+        *r += 0.3 * c;
+    }
+    let found = find_lag(&recorded, &reference, 48_000.0).unwrap();
+    println!("chirp in noise: {found:?}");
+    assert_eq!(found.frames, 2345);
+    assert!(found.correlation > 0.9);
+    let noise: Vec<f32> = (0..24_000).map(|_| rng.range(-0.5, 0.5) as f32).collect();
+    assert!(matches!(
+        find_lag(&noise, &reference, 48_000.0),
+        Err(MicrophoneError::ProbeNotHeard(_))
+    ));
+
+    // End to end, offline: the graph's output is fed back into the simulated microphone
+    // 20 ms (960 frames) later, in 10 ms callbacks. The probe measures that delay plus its
+    // source ring's fill (what a MediaStreamAudioSourceNode adds).
+    let mut app = simulated_app();
+    let input = app
+        .world()
+        .resource::<Microphone>()
+        .simulated_input()
+        .unwrap();
+    let dest = app.world().resource::<AudioContext>().destination();
+    let probe = LatencyProbe::bundle(app.world().resource::<Microphone>().stream()).unwrap();
+    let entity = app.world_mut().commands().spawn(probe).connect(dest).id();
+    app.update();
+    let mut line = std::collections::VecDeque::from(vec![0.0f32; 960]);
+    for _ in 0..300 {
+        line.extend(app.render(480).unwrap().remove(0));
+        let callback: Vec<f32> = line.drain(..480).collect();
+        input.write(&callback);
+        app.update();
+        if app.world().get_entity(entity).is_err() {
+            break;
+        }
+    }
+    let mic = app.world().resource::<Microphone>();
+    let found = mic.measured_latency().cloned().expect("finished").unwrap();
+    let fill = mic
+        .consumers()
+        .iter()
+        .find(|c| c.kind == ConsumerKind::SourceNode);
+    println!("offline loop, 20 ms delay: {found:?}; the probe's ring: {fill:?}");
+    // Not bit-exact: the drift control stretches the chirp by its ratio (~0.15 % while the
+    // fill settles) and the resampler low-passes it.
+    assert!(found.correlation > 0.95, "a faithful copy");
+    // 20 ms of line delay + the source ring: at least its 1.5-callback start target (15 ms
+    // + a quantum), less than 20 ms more than that.
+    assert!(
+        (35.0..=55.0).contains(&found.latency_ms),
+        "{} ms",
+        found.latency_ms
+    );
 }
 
 #[test]
@@ -669,5 +818,139 @@ pub fn microphone_hears_the_output_through_the_loopback() {
     assert!(
         (captured as f64) > 0.8 * elapsed * 48_000.0,
         "the input delivered about real time: {captured} in {elapsed:.2} s"
+    );    // The measured input→output latency: a probe's chirp out through the graph and back in
+    // through the microphone, found by cross-correlation, three times.
+    app.world_mut().entity_mut(gain).despawn();
+    let latencies: Vec<_> = (0..3).map(|_| measure_latency(&mut app)).collect();
+    let ms: Vec<f64> = latencies.iter().map(|m| m.latency_ms).collect();
+    println!("measured input→output latency: {latencies:?}");
+    for m in &latencies {
+        // Measured 0.92–0.99: the drift control stretches the chirp by its ratio.
+        assert!(m.correlation > 0.8, "the chirp came back: {m:?}");
+        assert!(
+            (5.0..=150.0).contains(&m.latency_ms),
+            "a plausible latency: {m:?}"
+        );
+    }
+    let spread = ms.iter().copied().fold(f64::MIN, f64::max) - ms.iter().copied().fold(f64::MAX, f64::min);
+    assert!(spread < 30.0, "stable from run to run: {ms:?}");
+}
+
+/// Spawns a latency probe and waits for its result on the resource.
+#[cfg(feature = "cpal")]
+fn measure_latency(app: &mut App) -> LatencyMeasurement {
+    let dest = app.world().resource::<AudioContext>().destination();
+    let probe = LatencyProbe::bundle(app.world().resource::<Microphone>().stream()).unwrap();
+    let before = app.world().resource::<Microphone>().measured_latency().cloned();
+    let entity = app.world_mut().commands().spawn(probe).connect(dest).id();
+    let start = Instant::now();
+    loop {
+        app.update();
+        let mic = app.world().resource::<Microphone>();
+        if app.world().get_entity(entity).is_err() {
+            let result = mic.measured_latency().cloned().expect("a result");
+            assert_ne!(Some(result.clone()), before, "a new result");
+            return result.expect("the chirp was heard");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(6),
+            "the probe finished: {:?}",
+            mic.status()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Part of `device::device_suite`, after the sound server was restarted: the microphone's
+/// server is killed (an unplugged device, for real) and started again.
+#[cfg(feature = "cpal")]
+pub fn microphone_recovers_when_the_sound_server_comes_back() {
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, MicrophonePlugin::default()));
+    let wait = |app: &mut App, limit: Duration, what: &str, done: &dyn Fn(&Microphone) -> bool| {
+        let start = Instant::now();
+        let mut updates = 0u64;
+        loop {
+            app.update();
+            updates += 1;
+            if done(app.world().resource::<Microphone>()) {
+                return (start.elapsed(), updates);
+            }
+            assert!(start.elapsed() < limit, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait(&mut app, Duration::from_secs(5), "input", &|m| {
+        m.is_available() && m.captured_frames() > 9600
+    });
+    let faults = |app: &App| -> Vec<MicrophoneError> {
+        let messages = app.world().resource::<Messages<MicrophoneFault>>();
+        messages.get_cursor().read(messages).map(|f| f.0.clone()).collect()
+    };
+    assert!(faults(&app).is_empty());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pulse.sh");
+    let pulse = |arg: &str| {
+        let status = std::process::Command::new("bash")
+            .args([script, arg])
+            .status()
+            .unwrap();
+        assert!(status.success(), "pulse.sh {arg}");
+    };
+    pulse("stop");
+    let (detected, _) = wait(&mut app, Duration::from_secs(8), "the fault", &|m| {
+        m.error().is_some()
+    });
+    let error = app.world().resource::<Microphone>().error().cloned().unwrap();
+    println!("microphone unplugged: {error} (detected after {detected:?})");
+    assert!(matches!(
+        error,
+        MicrophoneError::StreamFailed(_) | MicrophoneError::Stalled(_)
+    ));
+    // The game keeps running through failed retries (every 2 s), reported once.
+    let time_before = app.world().resource::<Time>().elapsed();
+    let captured = app.world().resource::<Microphone>().captured_frames();
+    let start = Instant::now();
+    let mut updates = 0;
+    while start.elapsed() < Duration::from_millis(4500) {
+        app.update();
+        updates += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mic = app.world().resource::<Microphone>();
+    let advanced = app.world().resource::<Time>().elapsed() - time_before;
+    let reported = faults(&app);
+    println!(
+        "during the outage: {updates} updates, game time +{advanced:?}, status {:?}, \
+         faults {reported:?}",
+        mic.status()
     );
+    assert!(updates > 100 && advanced > Duration::from_secs(4));
+    assert!(mic.error().is_some(), "still unavailable: {:?}", mic.status());
+    assert_eq!(mic.captured_frames(), captured, "no input while unplugged");
+    assert_eq!(reported.len(), 1, "one fault for the outage: {reported:?}");
+    // Plugged back: the retry opens it, and capture counts again.
+    pulse("start");
+    let (back, _) = wait(&mut app, Duration::from_secs(15), "the device back", &|m| {
+        m.is_available() && m.captured_frames() > captured + 9600
+    });
+    let mic = app.world().resource::<Microphone>();
+    println!(
+        "microphone back after {back:?}: {:?}, captured {} (+{}), consumers {:?}",
+        mic.device(),
+        mic.captured_frames(),
+        mic.captured_frames() - captured,
+        mic.consumers()
+    );
+    assert_eq!(mic.dropped_frames(), 0);
+    // The analysis worker's ring survived the outage and is fed again.
+    let analysis = |m: &Microphone| {
+        m.consumers()
+            .iter()
+            .find(|c| c.kind == ConsumerKind::Analysis)
+            .map_or(0, |c| c.written)
+    };
+    let written = analysis(mic);
+    wait(&mut app, Duration::from_secs(2), "analysis input", &|m| {
+        analysis(m) > written + 4800
+    });
 }
