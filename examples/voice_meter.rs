@@ -96,7 +96,12 @@ fn setup_ui(mut commands: Commands) {
         })
         .with_children(|root| {
             root.spawn(label("bevy_webaudio voice meter", 22.0));
-            root.spawn((label("", 20.0), TextColor(Color::srgb(1.0, 0.35, 0.3)), Alert));
+            root.spawn((
+                Text::new(""),
+                TextFont::from_font_size(20.0),
+                TextColor(Color::srgb(1.0, 0.35, 0.3)),
+                Alert,
+            ));
             // Level: a bar from −60 to 0 dBFS.
             root.spawn(label("level (RMS, dBFS)", 14.0));
             root.spawn(track_bar())
@@ -259,7 +264,7 @@ fn show_status(
     readout.0 = format!(
         "{:.1} dBFS (peak {:.1}), pitch {} (confidence {:.2}), voice {}\n\
          device {device}\n\
-         captured {} frames, dropped {}, callback {} frames, input→output latency {latency}\n\
+         captured {} frames, dropped {}, callback {} frames, input->output latency {latency}\n\
          T: test tone 220 Hz, L: measure latency",
         mic.level_dbfs(),
         mic.peak_dbfs(),
