@@ -52,7 +52,10 @@ fn main() {
             MicrophonePlugin::default(),
         ))
         .add_systems(Startup, (setup_ui, setup_audio))
-        .add_systems(Update, (show_level, show_pitch, show_voice, show_status, keys))
+        .add_systems(
+            Update,
+            (show_level, show_pitch, show_voice, show_status, keys),
+        )
         .run();
 }
 
@@ -104,8 +107,7 @@ fn setup_ui(mut commands: Commands) {
             ));
             // Level: a bar from −60 to 0 dBFS.
             root.spawn(label("level (RMS, dBFS)", 14.0));
-            root.spawn(track_bar())
-            .with_child((
+            root.spawn(track_bar()).with_child((
                 Node {
                     width: Val::Percent(0.0),
                     height: Val::Percent(100.0),
@@ -120,8 +122,7 @@ fn setup_ui(mut commands: Commands) {
             ));
             // Pitch: a marker on a logarithmic Hz scale.
             root.spawn(label("pitch (Hz)", 14.0));
-            root.spawn(track_bar())
-            .with_children(|scale| {
+            root.spawn(track_bar()).with_children(|scale| {
                 for hz in PITCH_TICKS {
                     scale.spawn((
                         Node {

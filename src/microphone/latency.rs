@@ -135,7 +135,10 @@ impl AudioWorkletProcessor for ProbeProcessor {
             }
         };
         let offset = (ctx.frame - emit) as usize;
-        if let Some(out) = outputs.first_mut().and_then(|o| o.channels_mut().first_mut()) {
+        if let Some(out) = outputs
+            .first_mut()
+            .and_then(|o| o.channels_mut().first_mut())
+        {
             for (i, o) in out.iter_mut().enumerate() {
                 *o = self.chirp.get(offset + i).copied().unwrap_or(0.0);
             }
@@ -177,7 +180,8 @@ impl LatencyProbe {
             let rate = scope.sample_rate;
             let recording = Arc::new(Recording::new(rate));
             queue.force_push(recording.clone());
-            let source = MediaStreamSourceProcessor::new(Some(&stream), rate, SourceLatency::default());
+            let source =
+                MediaStreamSourceProcessor::new(Some(&stream), rate, SourceLatency::default());
             ProbeProcessor {
                 mic: vec![[0.0; RENDER_QUANTUM]; source.channels()],
                 source,

@@ -24,8 +24,13 @@
 //! - The **resource** is refreshed in `First` ([`MicrophoneSystems::Update`]): readings,
 //!   counters, device health. Voice edges become [`VoiceStarted`] / [`VoiceStopped`] messages
 //!   (and global observer events); device problems a [`MicrophoneFault`] message, logged
-//!   once. With no device the resource reports [`MicrophoneStatus::Unavailable`] and the game
-//!   runs on; the device is retried every two seconds and picked up when it appears.
+//!   once per outage. With no device the resource reports [`MicrophoneStatus::Unavailable`]
+//!   and the game runs on; the device is retried every two seconds and picked up when it
+//!   appears (a stream that died with its sound server is released on a helper thread, since
+//!   dropping it can block).
+//! - The **input→output latency** is measured, not guessed: a [`LatencyProbe`] ([`latency`])
+//!   plays a chirp and finds it coming back through the microphone; the result is on
+//!   [`Microphone::measured_latency`].
 //!
 //! ```no_run
 //! use bevy::prelude::*;

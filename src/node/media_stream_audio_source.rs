@@ -29,8 +29,8 @@ use bevy::prelude::*;
 use rubato::{FastFixedOut, PolynomialDegree, Resampler};
 
 use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeMessage, NodeShape,
-    OutputChannels, ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
+    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeMessage, NodeShape, OutputChannels,
+    ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
 };
 use crate::microphone::capture::{CaptureConsumer, ConsumerKind, MediaStream};
 use crate::param::{AudioParam, ParamId};

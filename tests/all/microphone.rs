@@ -818,7 +818,7 @@ pub fn microphone_hears_the_output_through_the_loopback() {
     assert!(
         (captured as f64) > 0.8 * elapsed * 48_000.0,
         "the input delivered about real time: {captured} in {elapsed:.2} s"
-    );    // The measured input→output latency: a probe's chirp out through the graph and back in
+    ); // The measured input→output latency: a probe's chirp out through the graph and back in
     // through the microphone, found by cross-correlation, three times.
     app.world_mut().entity_mut(gain).despawn();
     let latencies: Vec<_> = (0..3).map(|_| measure_latency(&mut app)).collect();
@@ -832,7 +832,8 @@ pub fn microphone_hears_the_output_through_the_loopback() {
             "a plausible latency: {m:?}"
         );
     }
-    let spread = ms.iter().copied().fold(f64::MIN, f64::max) - ms.iter().copied().fold(f64::MAX, f64::min);
+    let spread =
+        ms.iter().copied().fold(f64::MIN, f64::max) - ms.iter().copied().fold(f64::MAX, f64::min);
     assert!(spread < 30.0, "stable from run to run: {ms:?}");
 }
 
@@ -841,7 +842,11 @@ pub fn microphone_hears_the_output_through_the_loopback() {
 fn measure_latency(app: &mut App) -> LatencyMeasurement {
     let dest = app.world().resource::<AudioContext>().destination();
     let probe = LatencyProbe::bundle(app.world().resource::<Microphone>().stream()).unwrap();
-    let before = app.world().resource::<Microphone>().measured_latency().cloned();
+    let before = app
+        .world()
+        .resource::<Microphone>()
+        .measured_latency()
+        .cloned();
     let entity = app.world_mut().commands().spawn(probe).connect(dest).id();
     let start = Instant::now();
     loop {
@@ -885,7 +890,11 @@ pub fn microphone_recovers_when_the_sound_server_comes_back() {
     });
     let faults = |app: &App| -> Vec<MicrophoneError> {
         let messages = app.world().resource::<Messages<MicrophoneFault>>();
-        messages.get_cursor().read(messages).map(|f| f.0.clone()).collect()
+        messages
+            .get_cursor()
+            .read(messages)
+            .map(|f| f.0.clone())
+            .collect()
     };
     assert!(faults(&app).is_empty());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pulse.sh");
@@ -900,7 +909,12 @@ pub fn microphone_recovers_when_the_sound_server_comes_back() {
     let (detected, _) = wait(&mut app, Duration::from_secs(8), "the fault", &|m| {
         m.error().is_some()
     });
-    let error = app.world().resource::<Microphone>().error().cloned().unwrap();
+    let error = app
+        .world()
+        .resource::<Microphone>()
+        .error()
+        .cloned()
+        .unwrap();
     println!("microphone unplugged: {error} (detected after {detected:?})");
     assert!(matches!(
         error,
@@ -925,7 +939,11 @@ pub fn microphone_recovers_when_the_sound_server_comes_back() {
         mic.status()
     );
     assert!(updates > 100 && advanced > Duration::from_secs(4));
-    assert!(mic.error().is_some(), "still unavailable: {:?}", mic.status());
+    assert!(
+        mic.error().is_some(),
+        "still unavailable: {:?}",
+        mic.status()
+    );
     assert_eq!(mic.captured_frames(), captured, "no input while unplugged");
     assert_eq!(reported.len(), 1, "one fault for the outage: {reported:?}");
     // Plugged back: the retry opens it, and capture counts again.
