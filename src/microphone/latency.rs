@@ -241,11 +241,11 @@ pub fn find_lag(
     }
     let lags = recorded.len().saturating_sub(reference.len()) + 1;
     let (mut best, mut best_lag) = (0.0f64, 0);
-    for lag in 0..lags {
+    for (lag, &c) in correlation.iter().enumerate().take(lags) {
         let energy = prefix[lag + reference.len()] - prefix[lag];
         let denominator = (energy * energy_ref).sqrt();
         if denominator > 1e-12 {
-            let r = correlation[lag] / denominator;
+            let r = c / denominator;
             if r > best {
                 (best, best_lag) = (r, lag);
             }
