@@ -47,17 +47,18 @@ struct Row {
     peer_diff_db: f64,
 }
 
+/// Renders `case` `runs` times with each engine, alternating (ours, peer, ours, ...) so that
+/// both see the same allocator state: every render writes its output into fresh memory, and
+/// the previous output of the same engine is freed first.
 fn measure(case: &Case, runs: usize, chromium_ms: Option<f64>) -> Result<Row, String> {
-    let mut ours = Vec::new();
-    let mut ours_out = Vec::new();
+    let (mut ours, mut peer) = (Vec::new(), Vec::new());
+    let (mut ours_out, mut peer_out) = (Vec::new(), Vec::new());
     for _ in 0..runs {
+        drop(std::mem::take(&mut ours_out));
         let r = build_and_render(case).map_err(|e| format!("bevy_webaudio: {e}"))?;
         ours.push(r.render_ms);
         ours_out = r.channels;
-    }
-    let mut peer = Vec::new();
-    let mut peer_out = Vec::new();
-    for _ in 0..runs {
+        drop(std::mem::take(&mut peer_out));
         let r = peer::render(case).map_err(|e| format!("web-audio-api-rs: {e}"))?;
         peer.push(r.render_ms);
         peer_out = r.channels;
@@ -87,7 +88,10 @@ fn machine() -> String {
         .into_iter()
         .find(|f| flags.split(' ').any(|x| x == *f))
         .unwrap_or("baseline");
-    format!("{} ({cpus} logical CPUs, widest SIMD: {simd})", field("model name"))
+    format!(
+        "{} ({cpus} logical CPUs, widest SIMD: {simd})",
+        field("model name")
+    )
 }
 
 fn table(rows: &[Row], runs: usize) -> String {
@@ -95,7 +99,7 @@ fn table(rows: &[Row], runs: usize) -> String {
     let _ = writeln!(t, "Machine: {}  ", machine());
     let _ = writeln!(
         t,
-        "Median of {runs} renders per engine, same process, release build; only rendering is timed. \
+        "Median of {runs} renders per engine, alternating, same process, release build; only rendering is timed. \
          Ratios are the peer's time / bevy_webaudio's time (> 1: bevy_webaudio is faster). \
          Chromium's times are perf_reference.json's stored figures (another machine of this kind).\n"
     );
@@ -160,11 +164,16 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut rows = Vec::new();
     for file in files {
         let case = Case::from_path(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        if !case.is_perf() || only.as_ref().is_some_and(|p| !case.name.starts_with(p.as_str())) {
+        if !case.is_perf()
+            || only
+                .as_ref()
+                .is_some_and(|p| !case.name.starts_with(p.as_str()))
+        {
             continue;
         }
         let chromium = reference["cases"][&case.name]["chromium_ms"].as_f64();
-        let row = measure(&case, runs.max(1), chromium).map_err(|e| format!("{}: {e}", case.name))?;
+        let row =
+            measure(&case, runs.max(1), chromium).map_err(|e| format!("{}: {e}", case.name))?;
         eprintln!(
             "{:<44} bevy_webaudio {:9.1} ms   web-audio-api-rs {:9.1} ms",
             row.name, row.ours_ms, row.peer_ms

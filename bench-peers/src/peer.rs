@@ -63,12 +63,16 @@ impl PeerNode {
         })
     }
 
-    fn scheduled(&mut self) -> Option<&mut dyn AudioScheduledSourceNode> {
-        match self {
-            Self::Source(n) => Some(n),
-            Self::Oscillator(n) => Some(n),
-            _ => None,
+    /// `start(when)` (`stop: false`) or `stop(when)` of a source node.
+    fn schedule(&mut self, when: f64, stop: bool) -> Result<(), CaseError> {
+        match (self, stop) {
+            (Self::Source(n), false) => n.start_at(when),
+            (Self::Source(n), true) => n.stop_at(when),
+            (Self::Oscillator(n), false) => n.start_at(when),
+            (Self::Oscillator(n), true) => n.stop_at(when),
+            _ => return Err(unsupported("start/stop on a node that is not a source")),
         }
+        Ok(())
     }
 }
 
@@ -146,7 +150,11 @@ fn create(
         "ConvolverNode" => PeerNode::Convolver(ctx.create_convolver()),
         "PannerNode" => PeerNode::Panner(ctx.create_panner()),
         "StereoPannerNode" => PeerNode::StereoPanner(ctx.create_stereo_panner()),
-        other => return Err(unsupported(format!("node type {other} in the peer builder"))),
+        other => {
+            return Err(unsupported(format!(
+                "node type {other} in the peer builder"
+            )));
+        }
     };
     for (key, v) in options {
         if let Some(p) = node.param(key) {
@@ -170,14 +178,16 @@ fn apply_event(param: &AudioParam, ev: &Value, what: &str) -> Result<(), CaseErr
         .as_array()
         .ok_or_else(|| CaseError::Invalid(format!("{what}: event is not an array")))?;
     let arg = |i: usize| -> Result<f64, CaseError> {
-        ev.get(i)
-            .map_or(Err(CaseError::Invalid(format!("{what}: missing argument"))), |v| {
-                number(v, what)
-            })
+        ev.get(i).map_or(
+            Err(CaseError::Invalid(format!("{what}: missing argument"))),
+            |v| number(v, what),
+        )
     };
     match ev.first().and_then(Value::as_str) {
         Some("setValueAtTime") => param.set_value_at_time(arg(1)? as f32, arg(2)?),
-        Some("linearRampToValueAtTime") => param.linear_ramp_to_value_at_time(arg(1)? as f32, arg(2)?),
+        Some("linearRampToValueAtTime") => {
+            param.linear_ramp_to_value_at_time(arg(1)? as f32, arg(2)?)
+        }
         Some("exponentialRampToValueAtTime") => {
             param.exponential_ramp_to_value_at_time(arg(1)? as f32, arg(2)?)
         }
@@ -188,7 +198,11 @@ fn apply_event(param: &AudioParam, ev: &Value, what: &str) -> Result<(), CaseErr
     Ok(())
 }
 
-fn start_stop(node: &mut PeerNode, start: Option<&Value>, stop: Option<f64>) -> Result<(), CaseError> {
+fn start_stop(
+    node: &mut PeerNode,
+    start: Option<&Value>,
+    stop: Option<f64>,
+) -> Result<(), CaseError> {
     if start.is_none() && stop.is_none() {
         return Ok(());
     }
@@ -206,19 +220,19 @@ fn start_stop(node: &mut PeerNode, start: Option<&Value>, stop: Option<f64>) -> 
             Value::Array(_) => return Err(unsupported("start with offset on this node")),
             v => number(v, "start")?,
         };
-        node.scheduled()
-            .ok_or_else(|| unsupported("start on a node that is not a source"))?
-            .start_at(when);
+        node.schedule(when, false)?;
     }
     if let Some(when) = stop {
-        node.scheduled()
-            .ok_or_else(|| unsupported("stop on a node that is not a source"))?
-            .stop_at(when);
+        node.schedule(when, true)?;
     }
     Ok(())
 }
 
-fn connect(nodes: &HashMap<String, PeerNode>, ctx: &OfflineAudioContext, v: &Value) -> Result<(), CaseError> {
+fn connect(
+    nodes: &HashMap<String, PeerNode>,
+    ctx: &OfflineAudioContext,
+    v: &Value,
+) -> Result<(), CaseError> {
     let c = Connection::parse(v)?;
     let from = nodes
         .get(&c.from)
@@ -249,9 +263,15 @@ fn connect(nodes: &HashMap<String, PeerNode>, ctx: &OfflineAudioContext, v: &Val
 /// attributes, other node types, params as connection targets).
 pub fn render(case: &Case) -> Result<PeerRender, CaseError> {
     if case.destination.is_some() || case.listener.is_some() {
-        return Err(unsupported("destination attributes / listener in the peer builder"));
+        return Err(unsupported(
+            "destination attributes / listener in the peer builder",
+        ));
     }
-    let mut ctx = OfflineAudioContext::new(case.number_of_channels, case.length, case.sample_rate as f32);
+    let mut ctx = OfflineAudioContext::new(
+        case.number_of_channels,
+        case.length,
+        case.sample_rate as f32,
+    );
     let named = buffers(case)?;
     let mut nodes = HashMap::new();
     for spec in &case.nodes {
@@ -285,5 +305,8 @@ pub fn render(case: &Case) -> Result<PeerRender, CaseError> {
     let channels = (0..out.number_of_channels())
         .map(|c| out.get_channel_data(c).to_vec())
         .collect();
-    Ok(PeerRender { channels, render_ms })
+    Ok(PeerRender {
+        channels,
+        render_ms,
+    })
 }
