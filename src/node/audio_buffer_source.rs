@@ -338,6 +338,18 @@ fn interpolate(channel: &[f32], position: f64, wrap: Option<f64>) -> f32 {
     value as f32
 }
 
+/// [`interpolate`] where frame `position + 1` is inside `channel`.
+#[inline]
+fn interpolate_inside(channel: &[f32], position: f64) -> f32 {
+    let i0 = position as usize;
+    let frac = position - i0 as f64;
+    match channel.get(i0..i0 + 2) {
+        Some(&[s0, _]) if frac == 0.0 => s0,
+        Some(&[s0, s1]) => ((1.0 - frac) * f64::from(s0) + frac * f64::from(s1)) as f32,
+        _ => 0.0,
+    }
+}
+
 impl PlayState {
     /// The loop region in buffer frames: `(start, end)`, the whole buffer when the loop points
     /// are invalid (spec).
@@ -377,6 +389,48 @@ impl PlayState {
             self.position += (frame as f64 - self.when * sr) * step;
         }
         self.started = true;
+    }
+
+    /// How many frames from here play whole buffer frames in order (rate exactly 1, the
+    /// playhead on a frame, no `duration` limit), up to the loop end (when the playhead is
+    /// before it and looping), the buffer's end, or `max`: those frames are a plain copy of the
+    /// buffer. 0 when the frame-by-frame path must run.
+    fn unit_run(&self, step: f64, unlimited: bool, loop_end: f64, max: usize) -> usize {
+        if step != 1.0 || !unlimited || self.position < 0.0 || self.position.fract() != 0.0 {
+            return 0;
+        }
+        let bound = if self.settings.looping && self.position < loop_end {
+            loop_end
+        } else {
+            self.length as f64
+        };
+        let frames = (bound - self.position).ceil();
+        if frames > 0.0 {
+            (frames as usize).min(max)
+        } else {
+            0
+        }
+    }
+
+    /// How many frames from here, at a forward rate with no `duration` limit, keep the
+    /// playhead and the frame after it inside the buffer and before the loop end (when
+    /// looping), up to `max`: those frames need neither loop wraps nor the edge cases of
+    /// [`interpolate`]. One frame of margin absorbs the rounding of the accumulated playhead.
+    /// 0 when the frame-by-frame path must run.
+    fn interpolation_run(&self, step: f64, unlimited: bool, loop_end: f64, max: usize) -> usize {
+        if step <= 0.0 || !unlimited || self.position < 0.0 {
+            return 0;
+        }
+        let mut limit = self.length as f64 - 1.0;
+        if self.settings.looping && self.position < loop_end {
+            limit = limit.min(loop_end);
+        }
+        let frames = ((limit - self.position) / step).floor() - 1.0;
+        if frames >= 1.0 {
+            (frames as usize).min(max)
+        } else {
+            0
+        }
     }
 
     /// The spec's loop bookkeeping for the frame about to play.
@@ -468,7 +522,8 @@ impl AudioProcessor for AudioBufferSourceProcessor {
         let duration = play.settings.duration.map(|d| d * play.buffer_rate);
         let mut ended = false;
 
-        for i in range {
+        let mut i = range.start;
+        while i < range.end {
             if !play.started {
                 play.begin(ctx.frame + i as u64, step, loop_start, loop_end);
             }
@@ -478,6 +533,43 @@ impl AudioProcessor for AudioBufferSourceProcessor {
             }
             if looping {
                 play.wrap(loop_start, loop_end);
+            }
+            let run = play.unit_run(step, duration.is_none(), loop_end, range.end - i);
+            if run > 0 {
+                // The same samples `interpolate` returns on whole frames, copied in one go.
+                let p = play.position as usize;
+                for (out, data) in output.channels_mut().iter_mut().zip(buffer) {
+                    if let (Some(o), Some(d)) = (out.get_mut(i..i + run), data.get(p..p + run)) {
+                        o.copy_from_slice(d);
+                    }
+                }
+                play.position += run as f64;
+                play.elapsed += run as f64;
+                i += run;
+                if !looping && play.position >= length {
+                    ended = true;
+                    break;
+                }
+                continue;
+            }
+            let run = play.interpolation_run(step, duration.is_none(), loop_end, range.end - i);
+            if run > 0 {
+                // Frames whose two neighbours are both inside the buffer and before any loop
+                // wrap: the frame-by-frame arithmetic, one channel at a time.
+                let start = play.position;
+                for (out, data) in output.channels_mut().iter_mut().zip(buffer) {
+                    let mut position = start;
+                    for o in &mut out[i..i + run] {
+                        *o = interpolate_inside(data, position);
+                        position += step;
+                    }
+                }
+                for _ in 0..run {
+                    play.position += step;
+                }
+                play.elapsed += step * run as f64;
+                i += run;
+                continue;
             }
             if play.position >= 0.0 && play.position < length {
                 let wrap = (looping && play.entered_loop).then_some(loop_end - loop_start);
@@ -498,6 +590,7 @@ impl AudioProcessor for AudioBufferSourceProcessor {
                 ended = true;
                 break;
             }
+            i += 1;
         }
         if ended || stopped {
             play.finished = true;

@@ -87,6 +87,31 @@ fn equal_power(x: f32) -> (f32, f32) {
     ((x * FRAC_PI_2).cos(), (x * FRAC_PI_2).sin())
 }
 
+/// The gains of the last pan value, so a constant (or k-rate) pan costs one `cos`/`sin` pair
+/// per quantum instead of one per sample.
+struct GainMemo {
+    pan: Option<f32>,
+    gains: (f32, f32),
+}
+
+impl GainMemo {
+    const fn new() -> Self {
+        Self {
+            pan: None,
+            gains: (0.0, 0.0),
+        }
+    }
+
+    /// `gains(pan)`, recomputed only when `pan` differs from the previous call's.
+    fn get(&mut self, pan: f32, gains: impl Fn(f32) -> (f32, f32)) -> (f32, f32) {
+        if self.pan.is_none_or(|p| p.to_bits() != pan.to_bits()) {
+            self.pan = Some(pan);
+            self.gains = gains(pan);
+        }
+        self.gains
+    }
+}
+
 impl AudioProcessor for StereoPannerProcessor {
     fn skips_params(&self, _: &ProcessContext, inputs_silent: bool) -> bool {
         // A silent input gives a silent output without reading the param.
@@ -106,10 +131,11 @@ impl AudioProcessor for StereoPannerProcessor {
         let [left, right] = output.channels_mut() else {
             return ProcessStatus::Active;
         };
+        let mut memo = GainMemo::new();
         if input.channels() == 1 {
             let mono = input.channel(0);
             for i in 0..mono.len() {
-                let (gl, gr) = equal_power((pan_at(i) + 1.0) / 2.0);
+                let (gl, gr) = memo.get(pan_at(i), |p| equal_power((p + 1.0) / 2.0));
                 left[i] = mono[i] * gl;
                 right[i] = mono[i] * gr;
             }
@@ -117,12 +143,11 @@ impl AudioProcessor for StereoPannerProcessor {
             let (in_l, in_r) = (input.channel(0), input.channel(1));
             for i in 0..in_l.len() {
                 let p = pan_at(i);
+                let (gl, gr) = memo.get(p, |p| equal_power(if p <= 0.0 { p + 1.0 } else { p }));
                 if p <= 0.0 {
-                    let (gl, gr) = equal_power(p + 1.0);
                     left[i] = in_l[i] + in_r[i] * gl;
                     right[i] = in_r[i] * gr;
                 } else {
-                    let (gl, gr) = equal_power(p);
                     left[i] = in_l[i] * gl;
                     right[i] = in_r[i] + in_l[i] * gr;
                 }

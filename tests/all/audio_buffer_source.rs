@@ -168,6 +168,75 @@ fn loop_points_are_sample_exact() {
     }
 }
 
+/// The spec's playhead for a buffer looped whole from frame 0, frame by frame: linear
+/// interpolation with the frame after the last one wrapping to frame 0.
+fn looped_reference(channel: &[f32], step: f64, frames: usize) -> Vec<f32> {
+    let n = channel.len();
+    let mut position = 0.0f64;
+    (0..frames)
+        .map(|_| {
+            if position >= n as f64 {
+                position %= n as f64;
+            }
+            let i0 = position as usize;
+            let frac = position - i0 as f64;
+            let (s0, s1) = (f64::from(channel[i0]), f64::from(channel[(i0 + 1) % n]));
+            let v = if frac == 0.0 {
+                s0
+            } else {
+                (1.0 - frac) * s0 + frac * s1
+            };
+            position += step;
+            v as f32
+        })
+        .collect()
+}
+
+#[test]
+fn long_looped_playback_matches_the_frame_by_frame_reference() {
+    // Several seconds and many loop wraps: the whole-frame copies (rate 1) and the runs of
+    // interpolated frames away from the buffer's edges give exactly the per-frame values.
+    let frames = 3 * 48_000;
+    for (rate, buffer_frames) in [(38_000.0f32, 10_007), (48_000.0, 10_007), (44_100.0, 4_410)] {
+        let buffer = noise(7, 2, buffer_frames, 0.5);
+        let out = play(
+            2,
+            buffer.clone(),
+            rate,
+            |n| {
+                n.looping = true;
+                n.start(0.0).unwrap();
+            },
+            frames,
+        );
+        let step = f64::from(rate) / 48_000.0;
+        for (c, (got, data)) in out.iter().zip(&buffer).enumerate() {
+            let expected = looped_reference(data, step, frames);
+            let first = got.iter().zip(&expected).position(|(a, b)| a != b);
+            assert_eq!(first, None, "{rate} Hz buffer, channel {c}: first mismatch");
+        }
+    }
+    // Loop points on whole frames at rate 1: frames 0..960, then 480..960 again and again.
+    let buffer = noise(9, 1, 2_000, 0.5);
+    let out = play(
+        1,
+        buffer.clone(),
+        48_000.0,
+        |n| {
+            n.looping = true;
+            n.loop_start = 0.01;
+            n.loop_end = 0.02;
+            n.start(0.0).unwrap();
+        },
+        48_000,
+    )
+    .remove(0);
+    for (i, &v) in out.iter().enumerate() {
+        let j = if i < 960 { i } else { 480 + (i - 960) % 480 };
+        assert_eq!(v, buffer[0][j], "frame {i}");
+    }
+}
+
 #[test]
 fn offset_duration_and_stop() {
     // offset 10 frames, duration 20 frames: samples 11..=30, then silence.
