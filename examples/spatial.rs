@@ -4,7 +4,8 @@
 //! Every source is a visible sphere with a `PannerNode` and `SpatialAudio`, so its panner
 //! follows the sphere's `GlobalTransform`; the listener follows the camera's. Three sources
 //! loop a short plucked blip (an `AudioBufferSourceNode` over a generated buffer: transients
-//! are easy to localise), two hum (an `OscillatorNode`). Each orbit is drawn as a ring.
+//! are easy to localise), two hum (an `OscillatorNode`). Each orbit is drawn as a ring, and
+//! an inset camera shows the scene from above, the listener as a white arrow.
 //!
 //! Keys: `Space` toggles every panner between `equalpower` and `HRTF` (headphones make the
 //! difference obvious: HRTF also tells front from back and up from down), `D` toggles the
@@ -14,7 +15,10 @@
 
 use std::f32::consts::{PI, TAU};
 
+use bevy::camera::{ClearColorConfig, Viewport};
 use bevy::prelude::*;
+use bevy::ui::IsDefaultUiCamera;
+use bevy::window::PrimaryWindow;
 use bevy_webaudio::prelude::*;
 
 /// A source's orbit around the listener: radius (m), angular speed (rad/s), height, phase.
@@ -87,21 +91,55 @@ fn main() {
         .run();
 }
 
+/// Side of the top-down inset, in physical pixels.
+const MAP: u32 = 260;
+
 fn setup(
     mut commands: Commands,
     context: Res<AudioContext>,
+    window: Single<&Window, With<PrimaryWindow>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut buffers: ResMut<Assets<AudioBuffer>>,
 ) -> Result {
+    // The listener's head: the first-person camera. The arrow (a cone behind the eye, tip
+    // forward) is only seen from the inset camera.
+    commands
+        .spawn((
+            Camera3d::default(),
+            Projection::Perspective(PerspectiveProjection {
+                fov: 70f32.to_radians(),
+                ..default()
+            }),
+            Transform::from_xyz(0.0, EYE, 0.0).looking_to(Vec3::new(0.0, -0.15, -1.0), Vec3::Y),
+            Visibility::default(),
+            IsDefaultUiCamera,
+            AudioListener::default(),
+        ))
+        .with_child((
+            Mesh3d(meshes.add(Cone::new(0.35, 0.9))),
+            MeshMaterial3d(materials.add(StandardMaterial {
+                base_color: Color::WHITE,
+                emissive: LinearRgba::WHITE,
+                ..default()
+            })),
+            Transform::from_xyz(0.0, 0.0, 0.55).with_rotation(Quat::from_rotation_x(-PI / 2.0)),
+        ));
+    // The inset: straight down from above, forward (−Z) up.
+    let bottom = window.physical_height().saturating_sub(MAP + 12);
     commands.spawn((
         Camera3d::default(),
-        Projection::Perspective(PerspectiveProjection {
-            fov: 70f32.to_radians(),
+        Camera {
+            order: 1,
+            viewport: Some(Viewport {
+                physical_position: UVec2::new(12, bottom),
+                physical_size: UVec2::splat(MAP),
+                ..default()
+            }),
+            clear_color: ClearColorConfig::Custom(Color::srgb(0.08, 0.09, 0.11)),
             ..default()
-        }),
-        Transform::from_xyz(0.0, EYE, 0.0).looking_to(Vec3::new(0.0, -0.15, -1.0), Vec3::Y),
-        AudioListener::default(),
+        },
+        Transform::from_xyz(0.0, 24.0, 0.0).looking_at(Vec3::ZERO, Vec3::NEG_Z),
     ));
     commands.spawn((
         DirectionalLight {
@@ -167,7 +205,7 @@ fn setup(
         };
         sources.push((source, panner));
         commands.spawn((
-            Mesh3d(meshes.add(Torus::new(orbit.radius - 0.02, orbit.radius + 0.02))),
+            Mesh3d(meshes.add(Torus::new(orbit.radius - 0.05, orbit.radius + 0.05))),
             MeshMaterial3d(ring.clone()),
             Transform::from_xyz(0.0, orbit.height, 0.0),
         ));

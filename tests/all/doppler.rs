@@ -65,7 +65,10 @@ fn scene(kind: Source, doppler: Option<fn(Entity) -> Doppler>, distance: f32) ->
         }
     };
     if let Some(doppler) = doppler {
-        app.world_mut().entity_mut(source).insert(doppler(panner));
+        app.world_mut()
+            .commands()
+            .entity(source)
+            .insert(doppler(panner));
     }
     app.update();
     Scene {
