@@ -75,6 +75,7 @@ pub mod prelude {
         AudioConnectExt, AudioConnection, AudioInputs, AudioOutputs, ConnectionFrom,
         ConnectionTarget, ConnectionTo,
     };
+    pub use crate::ecs::doppler::Doppler;
     pub use crate::ecs::spatial::SpatialAudio;
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
@@ -118,7 +119,8 @@ pub enum WebAudioSystems {
     Feedback,
     /// `PostUpdate`, after transform propagation: turn changed transforms of
     /// [`SpatialAudio`](ecs::spatial::SpatialAudio) panners and of the
-    /// [`AudioListener`](node::audio_listener::AudioListener) into param events, then mirror
+    /// [`AudioListener`](node::audio_listener::AudioListener) into param events (and the
+    /// motion of [`Doppler`](ecs::doppler::Doppler) emitters into `detune` glides), then mirror
     /// node components and connection entities into commands.
     Sync,
     /// `PostUpdate`, after `Sync`: compile the schedule if the graph changed and push the
@@ -212,12 +214,22 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::panner::PannerNode>()
             .add_audio_node::<node::audio_listener::AudioListener>()
             .register_type::<ecs::spatial::SpatialAudio>()
+            .register_type::<ecs::doppler::Doppler>()
             .add_systems(
                 PostUpdate,
-                ecs::spatial::sync_spatial
-                    .in_set(WebAudioSystems::Sync)
-                    .before(ecs::sync_nodes::<node::panner::PannerNode>)
-                    .before(ecs::sync_nodes::<node::audio_listener::AudioListener>),
+                (
+                    ecs::spatial::sync_spatial
+                        .before(ecs::sync_nodes::<node::panner::PannerNode>)
+                        .before(ecs::sync_nodes::<node::audio_listener::AudioListener>),
+                    ecs::doppler::sync_doppler
+                        .before(ecs::sync_nodes::<node::oscillator::OscillatorNode>)
+                        .before(
+                            ecs::sync_nodes::<
+                                node::audio_buffer_source::AudioBufferSourceNode,
+                            >,
+                        ),
+                )
+                    .in_set(WebAudioSystems::Sync),
             )
             .add_systems(
                 PostUpdate,

@@ -2,6 +2,7 @@
 //! despawns into commands, and that bring feedback (the clock, 'ended', faults) back.
 
 pub mod connection;
+pub mod doppler;
 pub(crate) mod engine;
 pub mod spatial;
 

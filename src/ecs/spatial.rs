@@ -28,8 +28,16 @@ pub struct SpatialAudio;
 /// Longest glide: a frame that took longer (a hitch, a paused app) still moves within 100 ms.
 const MAX_GLIDE: f64 = 0.1;
 
+/// The glide of this frame's changes: from the context's current time to one frame (Time's
+/// delta, 1/60 s without `Time`, clamped to 1 ms ..= [`MAX_GLIDE`]) later.
+pub(crate) fn glide_window(context: &AudioContext, time: Option<&Time>) -> (f64, f64) {
+    let now = context.current_time();
+    let delta = time.map_or(1.0 / 60.0, Time::delta_secs_f64);
+    (now, now + delta.clamp(1e-3, MAX_GLIDE))
+}
+
 /// Moves `param` to `value`: set directly the first time, else a glide from now to `end`.
-fn glide(param: &mut AudioParam, value: f32, now: f64, end: f64, first: bool) {
+pub(crate) fn glide(param: &mut AudioParam, value: f32, now: f64, end: f64, first: bool) {
     if !value.is_finite() {
         return;
     }
@@ -71,9 +79,7 @@ pub(crate) fn sync_spatial(
         Or<(Changed<GlobalTransform>, Added<AudioListener>)>,
     >,
 ) {
-    let now = context.current_time();
-    let delta = time.map_or(1.0 / 60.0, |t| f64::from(t.delta_secs()));
-    let end = now + delta.clamp(1e-3, MAX_GLIDE);
+    let (now, end) = glide_window(&context, time.as_deref());
     for (transform, mut panner) in &mut panners {
         let first = panner.is_added();
         let p = transform.translation();

@@ -11,6 +11,7 @@ mod convolver;
 mod delay;
 #[cfg(feature = "cpal")]
 mod device;
+mod doppler;
 mod dynamics_compressor;
 mod hrtf;
 mod iir_filter;

@@ -7,7 +7,7 @@ use bevy_webaudio::prelude::*;
 use crate::support::SR;
 
 /// An offline stereo app with transform propagation.
-fn spatial_app() -> App {
+pub fn spatial_app() -> App {
     let mut app = App::new();
     app.add_plugins((
         MinimalPlugins,
