@@ -528,8 +528,15 @@ impl AudioProcessor for AudioBufferSourceProcessor {
         play.settings.duration = message.settings.duration;
         play.has_handle = message.has_handle;
         if message.buffer.is_some() {
-            // Swap: the old samples (if any) travel back in the message box.
+            // Swap: the old samples (if any) travel back in the message box. A playing source
+            // keeps its playhead time when the new samples have another rate (a resample or a
+            // hot reload).
             std::mem::swap(&mut self.buffer, &mut message.buffer);
+            if play.started && self.buffer.is_some() {
+                let scale = message.sample_rate / play.buffer_rate;
+                play.position *= scale;
+                play.elapsed *= scale;
+            }
             play.buffer_rate = message.sample_rate;
             play.length = message.length;
         }

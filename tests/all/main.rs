@@ -2,6 +2,8 @@
 
 mod alloc_counter;
 mod analyser;
+mod asset_loader;
+mod asset_resample;
 mod app;
 mod audio_buffer_source;
 mod audio_worklet;
@@ -14,6 +16,7 @@ mod device;
 mod dynamics_compressor;
 mod hrtf;
 mod iir_filter;
+mod media_element;
 mod microphone;
 mod mixing;
 mod oscillator;
