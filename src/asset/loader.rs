@@ -173,7 +173,7 @@ impl OpenStream {
         };
         let probed = symphonia::default::get_probe()
             .format(&hint, stream, &options, &MetadataOptions::default())
-            .map_err(|e| probe_error(e))?;
+            .map_err(probe_error)?;
         let format = probed.format;
         let track = format
             .tracks()
@@ -182,7 +182,10 @@ impl OpenStream {
             .ok_or(AudioLoadError::NoAudioTrack)?;
         let (sample_rate, channels) = track_shape(track)?;
         let decoder = symphonia::default::get_codecs()
-            .make(&track.codec_params, &DecoderOptions { verify: true })
+            .make(&track.codec_params, &DecoderOptions {
+                verify: true,
+                ..DecoderOptions::default()
+            })
             .map_err(|e| match e {
                 SymphoniaError::Unsupported(what) => AudioLoadError::UnsupportedCodec(format!(
                     "{what} (codec {})",
@@ -206,7 +209,7 @@ impl OpenStream {
 
     /// The next packet's frames (one slice per channel), `None` at the end of the stream.
     pub(crate) fn next_frames(&mut self) -> Result<Option<Vec<&[f32]>>, AudioLoadError> {
-        loop {
+        let skip = loop {
             let packet = match self.format.next_packet() {
                 Ok(packet) => packet,
                 Err(SymphoniaError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => {
@@ -222,21 +225,19 @@ impl OpenStream {
                 Ok(decoded) => decoded,
                 Err(e) => return Err(decode_error(e, self.decoded)),
             };
-            if decoded.frames() == 0 {
-                continue;
-            }
-            let scratch = convert(&mut self.scratch, &decoded);
-            let skip = self.skip.min(scratch.frames());
+            let frames = convert(&mut self.scratch, &decoded);
+            let skip = self.skip.min(frames);
             self.skip -= skip;
-            if skip == scratch.frames() {
-                continue;
+            if skip < frames {
+                self.decoded += frames - skip;
+                break skip;
             }
-            self.decoded += scratch.frames() - skip;
-            let frames = (0..scratch.spec().channels.count())
-                .map(|c| &scratch.chan(c)[skip..])
-                .collect();
-            return Ok(Some(frames));
-        }
+        };
+        let Some(scratch) = self.scratch.as_ref() else {
+            return Ok(None);
+        };
+        let channels = scratch.spec().channels.count();
+        Ok(Some((0..channels).map(|c| &scratch.chan(c)[skip..]).collect()))
     }
 
     /// The frame count the header states, for formats where it is exact (PCM and FLAC; lossy
@@ -300,11 +301,9 @@ fn track_shape(track: &Track) -> Result<(u32, usize), AudioLoadError> {
     Ok((rate, channels))
 }
 
-/// `decoded` converted to f32 in `scratch` (grown when a packet is larger than any before).
-fn convert<'a>(
-    scratch: &'a mut Option<DecodedBuffer<f32>>,
-    decoded: &AudioBufferRef,
-) -> &'a DecodedBuffer<f32> {
+/// `decoded` converted to f32 in `scratch` (grown when a packet is larger than any before);
+/// returns its frame count.
+fn convert(scratch: &mut Option<DecodedBuffer<f32>>, decoded: &AudioBufferRef) -> usize {
     let spec = *decoded.spec();
     let fits = scratch
         .as_ref()
@@ -314,7 +313,7 @@ fn convert<'a>(
     }
     let buffer = scratch.get_or_insert_with(|| DecodedBuffer::new(0, spec));
     decoded.convert(buffer);
-    buffer
+    buffer.frames()
 }
 
 /// Classifies an error from the format probe.
@@ -350,5 +349,5 @@ fn decode_error(error: SymphoniaError, frames: usize) -> AudioLoadError {
 fn codec_name(codec: CodecType) -> String {
     symphonia::default::get_codecs()
         .get_codec(codec)
-        .map_or_else(|| format!("{codec}"), |d| d.short_name.to_owned())
+        .map_or_else(|| format!("{codec:?}"), |d| d.short_name.to_owned())
 }

@@ -122,6 +122,10 @@ pub fn check_buffer_nodes<T: BufferNode>(
         let Some(buffer) = buffers.get(id) else {
             continue;
         };
+        if buffer.needs_resample(context.sample_rate()).is_some() {
+            // A decoded file on its way to the context's rate: checked once it is there.
+            continue;
+        }
         checked.insert(entity, id);
         if let Err(error) = T::check_buffer(buffer, context.sample_rate()) {
             errors.write(crate::ecs::AudioGraphError { entity, error });

@@ -110,7 +110,7 @@ impl StreamResampler {
         let tail = std::mem::take(&mut self.pending);
         let result = self
             .inner
-            .process_partial_into_buffer(Some(&tail), &mut self.scratch, None);
+            .process_partial_into_buffer(Some(tail.as_slice()), &mut self.scratch, None);
         self.emit(result, out);
         self.pending = tail;
         self.pending.iter_mut().for_each(Vec::clear);

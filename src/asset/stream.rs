@@ -353,34 +353,44 @@ impl Decoder {
         a.pending.clear();
         a.offset = 0;
         a.planar.iter_mut().for_each(Vec::clear);
-        match self.stream.next_frames() {
-            Ok(Some(frames)) => match a.resampler.as_mut() {
-                Some(r) => r.push(&frames, &mut a.planar),
-                None => {
-                    for (p, f) in a.planar.iter_mut().zip(&frames) {
-                        p.extend_from_slice(f);
+        let outcome = match self.stream.next_frames() {
+            Ok(Some(frames)) => {
+                match a.resampler.as_mut() {
+                    Some(r) => r.push(&frames, &mut a.planar),
+                    None => {
+                        for (p, f) in a.planar.iter_mut().zip(&frames) {
+                            p.extend_from_slice(f);
+                        }
                     }
                 }
-            },
-            Ok(None) if self.status.looping.load(Ordering::Relaxed) => {
-                if self.stream.seek(0.0).is_err() {
-                    self.status.failed.store(true, Ordering::Release);
-                    a.done = true;
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(true) => {}
+            Ok(false) if self.status.looping.load(Ordering::Relaxed) => {
+                if let Err(error) = self.stream.seek(0.0) {
+                    self.fail(a, &error);
                 }
             }
-            Ok(None) => {
+            Ok(false) => {
                 if let Some(r) = a.resampler.as_mut() {
                     r.finish(&mut a.planar);
                 }
                 a.done = true;
             }
-            Err(error) => {
-                bevy::log::warn!("streaming decode stopped: {error}");
-                self.status.failed.store(true, Ordering::Release);
-                a.done = true;
-            }
+            Err(error) => self.fail(a, &error),
         }
         interleave(&a.planar, &mut a.pending);
+    }
+
+    /// Decoding stopped on `error`: the session ends with what was decoded.
+    fn fail(&self, a: &mut Active, error: &AudioLoadError) {
+        bevy::log::warn!("streaming decode stopped: {error}");
+        self.status.failed.store(true, Ordering::Release);
+        a.done = true;
     }
 }
 

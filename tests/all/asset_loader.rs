@@ -432,3 +432,30 @@ fn audio_buffer_constructors_throw_the_spec_errors() {
     assert_eq!(ok.channel_data(31).unwrap(), &[0.0; 10]);
     assert!((AudioBuffer::new(1, 24_000, 48_000.0).unwrap().duration() - 0.5).abs() < 1e-12);
 }
+
+#[test]
+fn repository_sounds_decode_with_their_rates_and_layouts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sounds");
+    // (file, rate, channels, frames): frames exact for lossless files and gapless MP3/Vorbis.
+    let expected = [
+        ("click.wav", 48_000.0, 1, Some(2_400)),
+        ("blip.flac", 48_000.0, 1, Some(14_400)),
+        ("chord.ogg", 44_100.0, 2, Some(88_200)),
+        ("whoosh.mp3", 44_100.0, 1, Some(44_100)),
+        ("hello.wav", 22_050.0, 1, None),
+    ];
+    for (file, rate, channels, frames) in expected {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let extension = file.rsplit('.').next();
+        let buffer = decode_audio_data(bytes, extension).unwrap();
+        assert_eq!(buffer.sample_rate(), rate, "{file}");
+        assert_eq!(buffer.number_of_channels(), channels, "{file}");
+        if let Some(frames) = frames {
+            assert_eq!(buffer.length(), frames, "{file}");
+        }
+        let loudest = (0..channels)
+            .map(|c| peak(buffer.channel_data(c).unwrap()))
+            .fold(0.0, f32::max);
+        assert!(loudest > 0.05 && loudest <= 1.0, "{file}: peak {loudest}");
+    }
+}

@@ -81,7 +81,7 @@ fn resampling_44k1_to_48k_keeps_1khz_with_aliasing_below_80_db() {
 }
 
 #[test]
-fn resampling_48k_to_44k1_keeps_1khz_and_rejects_content_above_nyquist() {
+fn resampling_96k_to_44k1_keeps_1khz_and_rejects_content_above_nyquist() {
     // 1 kHz plus a 30 kHz tone that the new Nyquist (22.05 kHz) must remove, not fold to 14.1.
     let tone: Vec<f32> = sine(1000.0, 96_000.0, 96_000, 0.5)
         .iter()

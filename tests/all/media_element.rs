@@ -84,7 +84,7 @@ fn looping_stream_wraps_without_a_seam() {
     let mut node = MediaElementAudioSourceNode::open(&path).unwrap();
     node.looping = true;
     let (mut app, _) = play(node.clone(), 1);
-    wait_decoded(&node, 6_000);
+    wait_decoded(&node, 12_000);
     let out = app.render(5_120).unwrap().remove(0);
     for (i, &v) in out.iter().enumerate() {
         assert_eq!(v, ramp[i % 1_000], "frame {i}");
@@ -103,7 +103,7 @@ fn seek_continues_from_the_new_time() {
     let data = decoded.channel_data(0).unwrap();
     let node = MediaElementAudioSourceNode::open(&path).unwrap();
     let (mut app, entity) = play(node.clone(), 1);
-    wait_decoded(&node, 4_096);
+    wait_decoded(&node, 12_000);
     let first = app.render(1_024).unwrap().remove(0);
     assert_eq!(&first[..], &data[..1_024]);
 
@@ -114,7 +114,7 @@ fn seek_continues_from_the_new_time() {
         .seek(0.75)
         .unwrap();
     app.update();
-    wait_decoded(&node, 4_096);
+    wait_decoded(&node, 12_000);
     let after = app.render(1_024).unwrap().remove(0);
     assert_eq!(&after[..], &data[36_000..37_024]);
     let node = app.world().get::<MediaElementAudioSourceNode>(entity).unwrap();
