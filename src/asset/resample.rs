@@ -46,7 +46,9 @@ pub fn resample(channels: &[Box<[f32]>], from: f32, to: f32) -> Vec<Vec<f32>> {
 /// removed, `ceil(input frames × ratio)` frames in all once [`StreamResampler::finish`]ed.
 pub(crate) struct StreamResampler {
     inner: SincFixedIn<f32>,
-    ratio: f64,
+    /// The rates, for the exact output length `ceil(input × to / from)`.
+    from: f64,
+    to: f64,
     /// Input not yet resampled (less than a chunk).
     pending: Vec<Vec<f32>>,
     scratch: Vec<Vec<f32>>,
@@ -77,7 +79,8 @@ impl StreamResampler {
             scratch: inner.output_buffer_allocate(true),
             pending: vec![Vec::with_capacity(CHUNK); channels],
             inner,
-            ratio,
+            from: f64::from(from),
+            to: f64::from(to),
             frames_in: 0,
             frames_out: 0,
         })
@@ -106,7 +109,7 @@ impl StreamResampler {
     /// Resamples the rest and flushes the filter: `out` then holds `ceil(input × ratio)`
     /// frames in all since the start.
     pub(crate) fn finish(&mut self, out: &mut [Vec<f32>]) {
-        let wanted = (self.frames_in as f64 * self.ratio).ceil() as u64;
+        let wanted = (self.frames_in as f64 * self.to / self.from).ceil() as u64;
         let tail = std::mem::take(&mut self.pending);
         let result = self
             .inner
