@@ -34,7 +34,8 @@ fn signal(seconds: f64) -> Vec<Vec<f32>> {
                     let t = i as f64 / f64::from(RATE);
                     let f = 220.0 * (1.0 + c as f64);
                     (0.4 * (std::f64::consts::TAU * f * t).sin()
-                        + 0.2 * (std::f64::consts::TAU * 3.1 * f * t).sin()) as f32
+                        + 0.2 * (std::f64::consts::TAU * 3.1 * f * t).sin())
+                        as f32
                 })
                 .collect()
         })
@@ -142,8 +143,14 @@ fn main() {
     let mut planar = vec![vec![0.0f32; audio[0].len()]; 2];
     let raw = time(|| raw_convert(black_box(&samples), &mut planar));
     let raw_x = seconds / raw.as_secs_f64();
-    println!("{:<16} {:>12} {:>14} {:>10}", "case", "wall", "× real time", "vs raw");
-    println!("{:<16} {:>12.3?} {:>14.0} {:>10}", "raw i16→f32", raw, raw_x, "1.0");
+    println!(
+        "{:<16} {:>12} {:>14} {:>10}",
+        "case", "wall", "× real time", "vs raw"
+    );
+    println!(
+        "{:<16} {:>12.3?} {:>14.0} {:>10}",
+        "raw i16→f32", raw, raw_x, "1.0"
+    );
     let mut decoded = None;
     for (name, extension, bytes) in &cases {
         let wall = time(|| {

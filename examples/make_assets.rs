@@ -19,9 +19,10 @@ const SOUNDS: [(&str, u32, u16, f64, Build); 4] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir: PathBuf = std::env::args()
-        .nth(1)
-        .map_or_else(|| std::env::temp_dir().join("bevy_webaudio_assets"), Into::into);
+    let dir: PathBuf = std::env::args().nth(1).map_or_else(
+        || std::env::temp_dir().join("bevy_webaudio_assets"),
+        Into::into,
+    );
     std::fs::create_dir_all(&dir)?;
     for (name, rate, channels, seconds, build) in SOUNDS {
         render(&dir, name, rate, channels, seconds, build)?;

@@ -11,9 +11,10 @@ const RATE: u32 = 48_000;
 const SECONDS: f64 = 2.5;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .map_or_else(|| std::env::temp_dir().join("offline_render.wav"), Into::into);
+    let path = std::env::args().nth(1).map_or_else(
+        || std::env::temp_dir().join("offline_render.wav"),
+        Into::into,
+    );
     let mut app = App::new();
     app.add_plugins((MinimalPlugins, WebAudioPlugin::offline(RATE, 2)));
     app.update();
@@ -37,10 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn build_piece(world: &mut World) -> Result<(), WebAudioError> {
     let destination = world.resource::<AudioContext>().destination();
     let mut commands = world.commands();
-    let master = commands
-        .spawn(GainNode::new(0.6))
-        .connect(destination)
-        .id();
+    let master = commands.spawn(GainNode::new(0.6)).connect(destination).id();
     let mut delay = DelayNode::new(1.0)?;
     delay.delay_time.set_value(0.3)?;
     let echo = commands.spawn(delay).connect(master).id();

@@ -125,7 +125,10 @@ impl AudioBuffer {
         check_shape(1, 1, sample_rate)?;
         let (source, rate) = self.resample_source();
         let mut out = self.clone();
-        out.set_samples(super::resample::resample(&source, rate, sample_rate), sample_rate);
+        out.set_samples(
+            super::resample::resample(&source, rate, sample_rate),
+            sample_rate,
+        );
         Ok(out)
     }
 

@@ -126,9 +126,7 @@ fn write_samples<W: Write + Seek>(
 /// `x` as a `bits`-bit integer: clamped to the format's range, rounded to nearest.
 pub fn quantize(x: f32, bits: u32) -> i32 {
     let scale = f64::from(1u32 << (bits - 1));
-    (f64::from(x) * scale)
-        .round()
-        .clamp(-scale, scale - 1.0) as i32
+    (f64::from(x) * scale).round().clamp(-scale, scale - 1.0) as i32
 }
 
 /// Renders an offline context into a WAV file.

@@ -58,7 +58,9 @@ pub enum AudioLoadError {
         reason: String,
     },
     /// The file ends before the length its header states.
-    #[error("EncodingError: truncated file: the header states {expected} frames, only {decoded} could be read")]
+    #[error(
+        "EncodingError: truncated file: the header states {expected} frames, only {decoded} could be read"
+    )]
     Truncated {
         /// Frames the header promises.
         expected: u64,
@@ -182,10 +184,13 @@ impl OpenStream {
             .ok_or(AudioLoadError::NoAudioTrack)?;
         let (sample_rate, channels) = track_shape(track)?;
         let decoder = symphonia::default::get_codecs()
-            .make(&track.codec_params, &DecoderOptions {
-                verify: true,
-                ..DecoderOptions::default()
-            })
+            .make(
+                &track.codec_params,
+                &DecoderOptions {
+                    verify: true,
+                    ..DecoderOptions::default()
+                },
+            )
             .map_err(|e| match e {
                 SymphoniaError::Unsupported(what) => AudioLoadError::UnsupportedCodec(format!(
                     "{what} (codec {})",
@@ -237,7 +242,9 @@ impl OpenStream {
             return Ok(None);
         };
         let channels = scratch.spec().channels.count();
-        Ok(Some((0..channels).map(|c| &scratch.chan(c)[skip..]).collect()))
+        Ok(Some(
+            (0..channels).map(|c| &scratch.chan(c)[skip..]).collect(),
+        ))
     }
 
     /// The frame count the header states, for formats where it is exact (PCM and FLAC; lossy

@@ -99,7 +99,9 @@ impl StreamResampler {
             }
             position = end;
             if self.pending[0].len() == CHUNK {
-                let result = self.inner.process_into_buffer(&self.pending, &mut self.scratch, None);
+                let result = self
+                    .inner
+                    .process_into_buffer(&self.pending, &mut self.scratch, None);
                 self.emit(result, out);
                 self.pending.iter_mut().for_each(Vec::clear);
             }
@@ -111,16 +113,18 @@ impl StreamResampler {
     pub(crate) fn finish(&mut self, out: &mut [Vec<f32>]) {
         let wanted = (self.frames_in as f64 * self.to / self.from).ceil() as u64;
         let tail = std::mem::take(&mut self.pending);
-        let result = self
-            .inner
-            .process_partial_into_buffer(Some(tail.as_slice()), &mut self.scratch, None);
+        let result =
+            self.inner
+                .process_partial_into_buffer(Some(tail.as_slice()), &mut self.scratch, None);
         self.emit(result, out);
         self.pending = tail;
         self.pending.iter_mut().for_each(Vec::clear);
         while self.frames_out < wanted {
-            let result = self
-                .inner
-                .process_partial_into_buffer(None::<&[Vec<f32>]>, &mut self.scratch, None);
+            let result = self.inner.process_partial_into_buffer(
+                None::<&[Vec<f32>]>,
+                &mut self.scratch,
+                None,
+            );
             if !self.emit(result, out) {
                 break;
             }
@@ -134,7 +138,11 @@ impl StreamResampler {
 
     /// Appends a rubato result to `out`, dropping the delay frames first. `false` when rubato
     /// failed or produced nothing.
-    fn emit(&mut self, result: rubato::ResampleResult<(usize, usize)>, out: &mut [Vec<f32>]) -> bool {
+    fn emit(
+        &mut self,
+        result: rubato::ResampleResult<(usize, usize)>,
+        out: &mut [Vec<f32>],
+    ) -> bool {
         let Ok((_, written)) = result else {
             return false;
         };

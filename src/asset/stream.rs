@@ -125,7 +125,11 @@ impl RingReader {
     }
 
     /// Reads up to `frames` frames into `out` (deinterleaving); returns how many were read.
-    pub(crate) fn read(&mut self, out: &mut [[f32; crate::render::bus::RENDER_QUANTUM]], frames: usize) -> usize {
+    pub(crate) fn read(
+        &mut self,
+        out: &mut [[f32; crate::render::bus::RENDER_QUANTUM]],
+        frames: usize,
+    ) -> usize {
         let available = (self.consumer.slots() / self.channels).min(frames);
         let Ok(chunk) = self.consumer.read_chunk(available * self.channels) else {
             return 0;
@@ -225,7 +229,13 @@ impl MediaElement {
 
     /// Starts a session at `from` seconds, resampled to `rate`, with a ring of `ring_frames`
     /// frames (control side: allocates). Records `generation` as the started one.
-    pub(crate) fn start(&self, from: f64, rate: f32, ring_frames: usize, generation: u32) -> RingReader {
+    pub(crate) fn start(
+        &self,
+        from: f64,
+        rate: f32,
+        ring_frames: usize,
+        generation: u32,
+    ) -> RingReader {
         let (producer, consumer) = rtrb::RingBuffer::new(ring_frames * self.channels);
         let end = Arc::new(AtomicBool::new(false));
         self.status.decoded.store(0, Ordering::Release);
@@ -284,7 +294,9 @@ impl Decoder {
         loop {
             let busy = active.as_mut().is_some_and(|a| self.fill(a));
             let next = if busy {
-                self.commands.try_recv().map_err(|e| e == TryRecvError::Disconnected)
+                self.commands
+                    .try_recv()
+                    .map_err(|e| e == TryRecvError::Disconnected)
             } else if active.is_some() {
                 self.commands
                     .recv_timeout(REFILL_POLL)

@@ -132,12 +132,11 @@ fn channel_layout_is_kept_in_file_order() {
 fn encode(program: &str, args: &[&str]) -> Option<()> {
     match Command::new(program).args(args).output() {
         Ok(out) if out.status.success() => Some(()),
-        Ok(out) => panic!(
-            "{program} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        Ok(out) => panic!("{program} failed: {}", String::from_utf8_lossy(&out.stderr)),
         Err(e) if std::env::var_os("WEBAUDIO_DEVICE_TESTS").is_none() => {
-            println!("note: skipping, {program} is not installed ({e}); scripts/test.sh installs it");
+            println!(
+                "note: skipping, {program} is not installed ({e}); scripts/test.sh installs it"
+            );
             None
         }
         Err(e) => panic!("{program} is required (scripts/test.sh installs it): {e}"),
@@ -171,7 +170,11 @@ fn encoded(
 fn as_16_bit(original: &[Vec<f32>]) -> Vec<Vec<f32>> {
     original
         .iter()
-        .map(|c| c.iter().map(|&x| quantize(x, 16) as f32 / 32768.0).collect())
+        .map(|c| {
+            c.iter()
+                .map(|&x| quantize(x, 16) as f32 / 32768.0)
+                .collect()
+        })
         .collect()
 }
 
@@ -179,8 +182,7 @@ fn as_16_bit(original: &[Vec<f32>]) -> Vec<Vec<f32>> {
 fn flac_round_trips_losslessly() {
     let dir = temp_dir("flac");
     let original = signal(2, 22_050, 44_100);
-    let Some(buffer) = encoded(&dir, &original, 44_100, "flac", &["--silent", "-8"], "flac")
-    else {
+    let Some(buffer) = encoded(&dir, &original, 44_100, "flac", &["--silent", "-8"], "flac") else {
         return;
     };
     assert_eq!(buffer.sample_rate(), 44_100.0);
@@ -209,13 +211,16 @@ fn lossy_quality(decoded: &AudioBuffer, original: &[Vec<f32>], rate: u32) -> (f6
 fn ogg_vorbis_round_trips_within_the_codec_precision() {
     let dir = temp_dir("vorbis");
     let original = signal(2, 44_100, 44_100);
-    let Some(buffer) = encoded(&dir, &original, 44_100, "oggenc", &["-Q", "-q", "8"], "ogg")
-    else {
+    let Some(buffer) = encoded(&dir, &original, 44_100, "oggenc", &["-Q", "-q", "8"], "ogg") else {
         return;
     };
     assert_eq!(buffer.sample_rate(), 44_100.0);
     assert_eq!(buffer.number_of_channels(), 2);
-    assert_eq!(buffer.length(), 44_100, "Vorbis' granule positions give the exact length");
+    assert_eq!(
+        buffer.length(),
+        44_100,
+        "Vorbis' granule positions give the exact length"
+    );
     let (snr, peak) = lossy_quality(&buffer, &original, 44_100);
     assert!(snr > 30.0, "Vorbis q8 SNR {snr:.1} dB");
     assert!((peak - 300.0).abs() < 0.5, "peak at {peak} Hz");
@@ -225,8 +230,14 @@ fn ogg_vorbis_round_trips_within_the_codec_precision() {
 fn mp3_round_trips_within_the_codec_precision() {
     let dir = temp_dir("mp3");
     let original = signal(2, 44_100, 44_100);
-    let Some(buffer) = encoded(&dir, &original, 44_100, "lame", &["--quiet", "-b", "256"], "mp3")
-    else {
+    let Some(buffer) = encoded(
+        &dir,
+        &original,
+        44_100,
+        "lame",
+        &["--quiet", "-b", "256"],
+        "mp3",
+    ) else {
         return;
     };
     assert_eq!(buffer.sample_rate(), 44_100.0);
@@ -285,7 +296,10 @@ fn wav_cut_inside_its_header_is_corrupt() {
     bytes.truncate(30);
     let error = decode_audio_data(bytes, Some("wav")).unwrap_err();
     assert!(
-        matches!(error, AudioLoadError::Corrupt { .. } | AudioLoadError::UnrecognizedFormat(_)),
+        matches!(
+            error,
+            AudioLoadError::Corrupt { .. } | AudioLoadError::UnrecognizedFormat(_)
+        ),
         "{error:?}"
     );
 }
@@ -398,7 +412,11 @@ fn asset_server_loads_good_files_and_fails_bad_ones_with_the_message() {
     let text: Handle<AudioBuffer> = server.load("readme.wav");
     let empty: Handle<AudioBuffer> = server.load("empty.ogg");
     assert!(matches!(wait_for_load(&mut app, &good), LoadState::Loaded));
-    let buffer = app.world().resource::<Assets<AudioBuffer>>().get(&good).unwrap();
+    let buffer = app
+        .world()
+        .resource::<Assets<AudioBuffer>>()
+        .get(&good)
+        .unwrap();
     assert_eq!((buffer.length(), buffer.sample_rate()), (4_800, 48_000.0));
     for (handle, words) in [(&text, "not an audio file"), (&empty, "the file is empty")] {
         let LoadState::Failed(error) = wait_for_load(&mut app, handle) else {
@@ -413,20 +431,42 @@ fn asset_server_loads_good_files_and_fails_bad_ones_with_the_message() {
 
 #[test]
 fn audio_buffer_constructors_throw_the_spec_errors() {
-    let not_supported = |r: Result<AudioBuffer, WebAudioError>| {
-        matches!(r, Err(WebAudioError::NotSupported(_)))
-    };
-    assert!(not_supported(AudioBuffer::new(0, 10, 48_000.0)), "0 channels");
-    assert!(not_supported(AudioBuffer::new(33, 10, 48_000.0)), "33 channels");
-    assert!(not_supported(AudioBuffer::new(1, 0, 48_000.0)), "zero length");
-    assert!(not_supported(AudioBuffer::new(1, 10, 2_999.0)), "rate below 3 kHz");
-    assert!(not_supported(AudioBuffer::new(1, 10, 768_001.0)), "rate above 768 kHz");
+    let not_supported =
+        |r: Result<AudioBuffer, WebAudioError>| matches!(r, Err(WebAudioError::NotSupported(_)));
+    assert!(
+        not_supported(AudioBuffer::new(0, 10, 48_000.0)),
+        "0 channels"
+    );
+    assert!(
+        not_supported(AudioBuffer::new(33, 10, 48_000.0)),
+        "33 channels"
+    );
+    assert!(
+        not_supported(AudioBuffer::new(1, 0, 48_000.0)),
+        "zero length"
+    );
+    assert!(
+        not_supported(AudioBuffer::new(1, 10, 2_999.0)),
+        "rate below 3 kHz"
+    );
+    assert!(
+        not_supported(AudioBuffer::new(1, 10, 768_001.0)),
+        "rate above 768 kHz"
+    );
     assert!(not_supported(AudioBuffer::new(1, 10, f32::NAN)), "NaN rate");
     assert!(not_supported(AudioBuffer::from_samples(vec![], 48_000.0)));
-    assert!(not_supported(AudioBuffer::from_samples(vec![vec![0.0; 3], vec![0.0; 4]], 48_000.0)));
+    assert!(not_supported(AudioBuffer::from_samples(
+        vec![vec![0.0; 3], vec![0.0; 4]],
+        48_000.0
+    )));
     let ok = AudioBuffer::new(32, 10, 3_000.0).unwrap();
     assert_eq!(
-        (ok.number_of_channels(), ok.length(), ok.sample_rate(), ok.file_sample_rate()),
+        (
+            ok.number_of_channels(),
+            ok.length(),
+            ok.sample_rate(),
+            ok.file_sample_rate()
+        ),
         (32, 10, 3_000.0, None)
     );
     assert_eq!(ok.channel_data(31).unwrap(), &[0.0; 10]);

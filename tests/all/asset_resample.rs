@@ -29,8 +29,8 @@ fn spectrum_db(signal: &[f32]) -> Vec<f64> {
         .enumerate()
         .map(|(i, &x)| {
             let p = std::f64::consts::TAU * i as f64 / n as f64;
-            let w = 0.35875 - 0.48829 * p.cos() + 0.14128 * (2.0 * p).cos()
-                - 0.01168 * (3.0 * p).cos();
+            let w =
+                0.35875 - 0.48829 * p.cos() + 0.14128 * (2.0 * p).cos() - 0.01168 * (3.0 * p).cos();
             f64::from(x) * w
         })
         .collect();
@@ -38,7 +38,9 @@ fn spectrum_db(signal: &[f32]) -> Vec<f64> {
     let mut out = fft.make_output_vec();
     fft.process(&mut input, &mut out).unwrap();
     let max = out.iter().map(|c| c.norm()).fold(0.0, f64::max);
-    out.iter().map(|c| 20.0 * (c.norm() / max).log10()).collect()
+    out.iter()
+        .map(|c| 20.0 * (c.norm() / max).log10())
+        .collect()
 }
 
 /// (peak frequency, strongest other component in dB) of `signal` at `rate`, ignoring ±`guard`
@@ -129,7 +131,11 @@ fn a_loaded_44k1_file_is_resampled_once_to_the_context_rate_and_plays_at_1khz() 
     let handle: Handle<AudioBuffer> = app.world().resource::<AssetServer>().load("tone.wav");
     wait_for_load(&mut app, &handle);
     wait_for_resample(&mut app, &handle, 48_000.0);
-    let buffer = app.world().resource::<Assets<AudioBuffer>>().get(&handle).unwrap();
+    let buffer = app
+        .world()
+        .resource::<Assets<AudioBuffer>>()
+        .get(&handle)
+        .unwrap();
     assert_eq!(buffer.length(), 24_000);
     assert_eq!(buffer.file_sample_rate(), Some(44_100.0));
     let mut source = AudioBufferSourceNode::new(handle);
@@ -187,5 +193,9 @@ fn hot_reload_while_playing_switches_at_a_quantum_boundary_without_a_gap() {
     // The render side gave the old samples back; the control side dropped them.
     app.update();
     app.update();
-    assert_eq!(Arc::strong_count(&old), 1, "only the test still holds the old samples");
+    assert_eq!(
+        Arc::strong_count(&old),
+        1,
+        "only the test still holds the old samples"
+    );
 }

@@ -2,9 +2,9 @@
 
 mod alloc_counter;
 mod analyser;
+mod app;
 mod asset_loader;
 mod asset_resample;
-mod app;
 mod audio_buffer_source;
 mod audio_worklet;
 mod automation;

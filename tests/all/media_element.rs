@@ -26,7 +26,10 @@ fn wait_decoded(node: &MediaElementAudioSourceNode, frames: u64) {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    panic!("the decoder wrote {} of {frames} frames", status.decoded_frames());
+    panic!(
+        "the decoder wrote {} of {frames} frames",
+        status.decoded_frames()
+    );
 }
 
 /// A stereo app playing `node`; returns the app and the node's entity.
@@ -71,7 +74,11 @@ fn streaming_plays_the_same_samples_as_the_decoded_buffer_then_ends() {
     app.update();
     assert_eq!(ended(&mut app), vec![Ended { entity }], "'ended' once");
     assert!(status.ended());
-    assert!((status.current_time() - 0.5).abs() < 1e-9, "{}", status.current_time());
+    assert!(
+        (status.current_time() - 0.5).abs() < 1e-9,
+        "{}",
+        status.current_time()
+    );
 }
 
 #[test]
@@ -80,7 +87,11 @@ fn looping_stream_wraps_without_a_seam() {
     let path = dir.join("loop.wav");
     // 1000 frames of distinct values: frame i holds (i - 500) / 1024.
     let ramp: Vec<f32> = (0..1_000).map(|i| (i as f32 - 500.0) / 1024.0).collect();
-    std::fs::write(&path, wav_bytes(&[ramp.clone()], 48_000, WavFormat::Float32).unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        wav_bytes(&[ramp.clone()], 48_000, WavFormat::Float32).unwrap(),
+    )
+    .unwrap();
     let mut node = MediaElementAudioSourceNode::open(&path).unwrap();
     node.looping = true;
     let (mut app, _) = play(node.clone(), 1);
@@ -117,9 +128,15 @@ fn seek_continues_from_the_new_time() {
     wait_decoded(&node, 12_000);
     let after = app.render(1_024).unwrap().remove(0);
     assert_eq!(&after[..], &data[36_000..37_024]);
-    let node = app.world().get::<MediaElementAudioSourceNode>(entity).unwrap();
+    let node = app
+        .world()
+        .get::<MediaElementAudioSourceNode>(entity)
+        .unwrap();
     assert!((node.current_time() - 37_024.0 / 48_000.0).abs() < 1e-9);
-    assert!(node.clone().seek(-1.0).is_err(), "RangeError for a negative time");
+    assert!(
+        node.clone().seek(-1.0).is_err(),
+        "RangeError for a negative time"
+    );
 }
 
 /// A reader over bytes that stops (blocks) at `limit` until `release` is set: a slow disk.
@@ -186,11 +203,21 @@ fn a_stalled_reader_gives_counted_underruns_then_resumes_without_losing_samples(
     assert!((6_000..=16_384).contains(&delivered), "{delivered}");
     let start = std::time::Instant::now();
     let out = app.render(32_768).unwrap().remove(0);
-    assert!(start.elapsed() < Duration::from_secs(2), "render did not wait for the disk");
-    assert_eq!(&out[..delivered], &data[..delivered], "what arrived plays exactly");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "render did not wait for the disk"
+    );
+    assert_eq!(
+        &out[..delivered],
+        &data[..delivered],
+        "what arrived plays exactly"
+    );
     assert!(out[delivered..].iter().all(|&v| v == 0.0), "then silence");
     assert_eq!(status.underrun_frames(), (32_768 - delivered) as u64);
-    assert_eq!(status.underruns(), (32_768 - delivered).div_ceil(128) as u64);
+    assert_eq!(
+        status.underruns(),
+        (32_768 - delivered).div_ceil(128) as u64
+    );
 
     release.store(true, Ordering::Release);
     wait_decoded(&node, delivered as u64 + 8_192);
