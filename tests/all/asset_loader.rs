@@ -222,6 +222,7 @@ fn ogg_vorbis_round_trips_within_the_codec_precision() {
         "Vorbis' granule positions give the exact length"
     );
     let (snr, peak) = lossy_quality(&buffer, &original, 44_100);
+    println!("Vorbis q8: SNR {snr:.1} dB, peak {peak:.3} Hz");
     assert!(snr > 30.0, "Vorbis q8 SNR {snr:.1} dB");
     assert!((peak - 300.0).abs() < 0.5, "peak at {peak} Hz");
 }
@@ -248,6 +249,7 @@ fn mp3_round_trips_within_the_codec_precision() {
         "gapless: LAME's delay and padding removed"
     );
     let (snr, peak) = lossy_quality(&buffer, &original, 44_100);
+    println!("MP3 256 kbps: SNR {snr:.1} dB, peak {peak:.3} Hz");
     assert!(snr > 30.0, "MP3 256 kbps SNR {snr:.1} dB");
     assert!((peak - 300.0).abs() < 0.5, "peak at {peak} Hz");
 }

@@ -95,6 +95,7 @@ fn resampling_96k_to_44k1_keeps_1khz_and_rejects_content_above_nyquist() {
     assert_eq!(out.length(), 44_100);
     let data = out.channel_data(0).unwrap();
     let (peak, spur) = tone_and_spurs(&data[5_000..5_000 + 32_768], 44_100.0, 60.0);
+    println!("96→44.1 kHz: peak {peak:.4} Hz, spurs {spur:.1} dB");
     assert!((peak - 1000.0).abs() < 0.01, "tone at {peak} Hz");
     assert!(spur < -80.0, "strongest alias at {spur:.1} dB");
 }
