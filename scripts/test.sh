@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-ensure_packages pulseaudio libasound2-dev pkg-config
+ensure_packages pulseaudio libasound2-dev pkg-config flac vorbis-tools lame
 scripts/pulse.sh start
 trap 'scripts/pulse.sh stop' EXIT
 export WEBAUDIO_DEVICE_TESTS=1

@@ -68,7 +68,8 @@ use render::Renderer;
 
 /// The things most apps need.
 pub mod prelude {
-    pub use crate::asset::AudioBuffer;
+    pub use crate::asset::export::{OfflineExportExt, WavFormat};
+    pub use crate::asset::{AudioBuffer, AudioLoadError};
     pub use crate::backend::{AudioBackendError, AudioOutputConfig, Backend, LatencyHint};
     pub use crate::context::{AudioContext, AudioContextState};
     pub use crate::ecs::connection::{
@@ -100,6 +101,7 @@ pub mod prelude {
     pub use crate::node::dynamics_compressor::{DynamicsCompressorNode, DynamicsCompressorOptions};
     pub use crate::node::gain::GainNode;
     pub use crate::node::iir_filter::IIRFilterNode;
+    pub use crate::node::media_element_audio_source::MediaElementAudioSourceNode;
     pub use crate::node::media_stream_audio_source::MediaStreamAudioSourceNode;
     pub use crate::node::oscillator::{OscillatorNode, OscillatorType};
     pub use crate::node::panner::{DistanceModel, PannerNode, PanningModel};
@@ -178,20 +180,7 @@ impl Plugin for WebAudioPlugin {
                     ecs::commit.in_set(WebAudioSystems::Commit),
                 ),
             );
-        if app.world().contains_resource::<AssetServer>() {
-            app.init_asset::<asset::AudioBuffer>().add_systems(
-                PostUpdate,
-                (
-                    asset::resync_buffer_nodes::<node::audio_buffer_source::AudioBufferSourceNode>,
-                    asset::resync_buffer_nodes::<node::convolver::ConvolverNode>,
-                )
-                    .after(bevy::asset::AssetEventSystems)
-                    .before(WebAudioSystems::Sync)
-                    .before(asset::check_buffer_nodes::<node::convolver::ConvolverNode>),
-            );
-        } else {
-            app.init_resource::<Assets<asset::AudioBuffer>>();
-        }
+        asset::register(app);
         let (engine, context) = start_engine(app.world_mut(), &self.backend, self.render_hooks);
         app.insert_resource(context).insert_resource(engine);
         app.add_audio_node::<node::destination::AudioDestinationNode>()
@@ -206,6 +195,7 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::biquad_filter::BiquadFilterNode>()
             .add_audio_node::<node::iir_filter::IIRFilterNode>()
             .add_audio_node::<node::media_stream_audio_source::MediaStreamAudioSourceNode>()
+            .add_audio_node::<node::media_element_audio_source::MediaElementAudioSourceNode>()
             .add_audio_node::<node::convolver::ConvolverNode>()
             .add_audio_node::<node::analyser::AnalyserNode>()
             .add_audio_node::<node::audio_worklet::AudioWorkletNode>()

@@ -1,108 +1,57 @@
-//! `AudioBuffer`, a Bevy asset (ARCHITECTURE.md, decision 12): immutable planar samples in an
-//! `Arc`, shared by every source and convolver that holds its `Handle`. Procedural audio is
-//! `Assets<AudioBuffer>::add(AudioBuffer::from_samples(..)?)`.
-
-use std::sync::Arc;
+//! Audio assets (ARCHITECTURE.md, decision 12): the [`AudioBuffer`] asset, loading it from files
+//! ([`loader`]), resampling it once to the context's rate ([`resample`]), writing renders to WAV
+//! files ([`export`]), and the systems that re-send a buffer to the nodes holding it when the
+//! asset arrives or changes.
+//!
+//! **Hot reload (a deviation from the spec).** The spec sets a source's buffer once. Here a
+//! buffer asset that changes — a file edited while Bevy's file watcher runs, an
+//! `AssetServer::reload`, `Assets::get_mut`, or the resample to the context's rate — is sent
+//! again to every [`AudioBufferSourceNode`](crate::node::audio_buffer_source::AudioBufferSourceNode)
+//! and [`ConvolverNode`](crate::node::convolver::ConvolverNode) that holds it. A playing source
+//! switches to the new samples at the next render-quantum boundary, keeping its playhead time
+//! (in seconds), and the old samples travel back to the control side to be dropped there.
 
 use bevy::asset::AssetEvent;
 use bevy::prelude::*;
 
 use crate::error::WebAudioError;
-use crate::render::bus::MAX_CHANNELS;
 
-/// The spec's `AudioBuffer`: `numberOfChannels` channels of `length` frames at `sampleRate`.
-///
-/// # Examples
-/// ```
-/// use bevy_webaudio::asset::AudioBuffer;
-/// let click = AudioBuffer::from_samples(vec![vec![1.0, 0.5, 0.25]], 48_000.0)?;
-/// assert_eq!(click.length(), 3);
-/// assert!(AudioBuffer::new(1, 0, 48_000.0).is_err());
-/// # Ok::<(), bevy_webaudio::WebAudioError>(())
-/// ```
-#[derive(Asset, TypePath, Clone, Debug)]
-pub struct AudioBuffer {
-    channels: Arc<[Box<[f32]>]>,
-    sample_rate: f32,
-    length: usize,
-}
+mod audio_buffer;
+pub mod export;
+pub mod loader;
+pub mod resample;
+pub mod stream;
 
-/// The sample rates the spec requires a context to support (3 kHz to 768 kHz).
-const RATES: std::ops::RangeInclusive<f32> = 3000.0..=768_000.0;
+pub use audio_buffer::{AudioBuffer, SharedChannels};
+pub use loader::{AudioLoadError, AudioLoader, decode_audio_data};
 
-impl AudioBuffer {
-    /// `new AudioBuffer({ numberOfChannels, length, sampleRate })`: silence.
-    ///
-    /// # Errors
-    /// `NotSupportedError` for 0 or more than 32 channels, a zero length, or a sample rate
-    /// outside 3–768 kHz.
-    pub fn new(channels: usize, length: usize, sample_rate: f32) -> Result<Self, WebAudioError> {
-        Self::from_samples(vec![vec![0.0; length]; channels], sample_rate)
+/// Registers the asset, its loader and the resample systems (with an `AssetServer`), or just
+/// the `Assets` store (without one).
+pub(crate) fn register(app: &mut App) {
+    use crate::node::audio_buffer_source::AudioBufferSourceNode;
+    use crate::node::convolver::ConvolverNode;
+    if !app.world().contains_resource::<AssetServer>() {
+        app.init_resource::<Assets<AudioBuffer>>();
+        return;
     }
-
-    /// A buffer holding `channels` (each the same length).
-    ///
-    /// # Errors
-    /// As [`AudioBuffer::new`], and `NotSupportedError` when channel lengths differ.
-    pub fn from_samples(channels: Vec<Vec<f32>>, sample_rate: f32) -> Result<Self, WebAudioError> {
-        if channels.is_empty() || channels.len() > MAX_CHANNELS {
-            return Err(WebAudioError::NotSupported(format!(
-                "numberOfChannels must be 1..=32, got {}",
-                channels.len()
-            )));
-        }
-        let length = channels[0].len();
-        if length == 0 {
-            return Err(WebAudioError::NotSupported(
-                "length must be at least 1".into(),
-            ));
-        }
-        if channels.iter().any(|c| c.len() != length) {
-            return Err(WebAudioError::NotSupported(
-                "every channel must have the same length".into(),
-            ));
-        }
-        if !RATES.contains(&sample_rate) {
-            return Err(WebAudioError::NotSupported(format!(
-                "sampleRate must be 3000..=768000 Hz, got {sample_rate}"
-            )));
-        }
-        Ok(Self {
-            channels: channels.into_iter().map(Vec::into_boxed_slice).collect(),
-            sample_rate,
-            length,
-        })
-    }
-
-    /// `numberOfChannels`.
-    pub fn number_of_channels(&self) -> usize {
-        self.channels.len()
-    }
-
-    /// `length` in frames.
-    pub fn length(&self) -> usize {
-        self.length
-    }
-
-    /// `sampleRate`.
-    pub fn sample_rate(&self) -> f32 {
-        self.sample_rate
-    }
-
-    /// `duration` in seconds.
-    pub fn duration(&self) -> f64 {
-        self.length as f64 / f64::from(self.sample_rate)
-    }
-
-    /// `getChannelData(channel)`.
-    pub fn channel_data(&self, channel: usize) -> Option<&[f32]> {
-        self.channels.get(channel).map(|c| &**c)
-    }
-
-    /// The shared sample storage (what a processor holds; cloning is an `Arc` clone).
-    pub fn shared_channels(&self) -> Arc<[Box<[f32]>]> {
-        self.channels.clone()
-    }
+    app.init_asset::<AudioBuffer>()
+        .init_asset_loader::<AudioLoader>()
+        .init_resource::<resample::PendingResamples>()
+        .add_systems(
+            PostUpdate,
+            (
+                (resample::start_resampling, resample::finish_resampling)
+                    .chain()
+                    .before(bevy::asset::AssetEventSystems),
+                (
+                    resync_buffer_nodes::<AudioBufferSourceNode>,
+                    resync_buffer_nodes::<ConvolverNode>,
+                )
+                    .after(bevy::asset::AssetEventSystems)
+                    .before(crate::WebAudioSystems::Sync)
+                    .before(check_buffer_nodes::<ConvolverNode>),
+            ),
+        );
 }
 
 /// A node component that holds a `Handle<AudioBuffer>` and needs to hear when its asset
@@ -173,6 +122,10 @@ pub fn check_buffer_nodes<T: BufferNode>(
         let Some(buffer) = buffers.get(id) else {
             continue;
         };
+        if buffer.needs_resample(context.sample_rate()).is_some() {
+            // A decoded file on its way to the context's rate: checked once it is there.
+            continue;
+        }
         checked.insert(entity, id);
         if let Err(error) = T::check_buffer(buffer, context.sample_rate()) {
             errors.write(crate::ecs::AudioGraphError { entity, error });

@@ -24,6 +24,11 @@
 //! from `offset` at the first frame it has samples). A replaced `Arc` goes back to the control
 //! side inside the message box; nothing is freed on the render thread.
 //!
+//! **Hot reload** (a documented deviation: the spec sets `buffer` once). When the asset changes
+//! while the source plays — a reloaded file, or a decoded file resampled to the context's rate
+//! (see [`crate::asset`]) — the new samples replace the old at the next quantum boundary and the
+//! playhead keeps its position in seconds (rescaled if the rate changed).
+//!
 //! **Output channels.** The output carries as many channels as the buffer. The schedule sizes
 //! buffers once, when the node is added, before the asset may be known, so the node declares
 //! `OutputChannels::Fixed(32)` (the maximum) as its capacity bound; the bus it writes has the
@@ -621,8 +626,15 @@ impl AudioProcessor for AudioBufferSourceProcessor {
         play.settings.duration = message.settings.duration;
         play.has_handle = message.has_handle;
         if message.buffer.is_some() {
-            // Swap: the old samples (if any) travel back in the message box.
+            // Swap: the old samples (if any) travel back in the message box. A playing source
+            // keeps its playhead time when the new samples have another rate (a resample or a
+            // hot reload).
             std::mem::swap(&mut self.buffer, &mut message.buffer);
+            if play.started && self.buffer.is_some() {
+                let scale = message.sample_rate / play.buffer_rate;
+                play.position *= scale;
+                play.elapsed *= scale;
+            }
             play.buffer_rate = message.sample_rate;
             play.length = message.length;
         }

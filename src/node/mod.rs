@@ -30,6 +30,7 @@ pub mod destination;
 pub mod dynamics_compressor;
 pub mod gain;
 pub mod iir_filter;
+pub mod media_element_audio_source;
 pub mod media_stream_audio_source;
 pub mod oscillator;
 pub mod panner;

@@ -3,6 +3,8 @@
 mod alloc_counter;
 mod analyser;
 mod app;
+mod asset_loader;
+mod asset_resample;
 mod audio_buffer_source;
 mod audio_worklet;
 mod automation;
@@ -15,6 +17,7 @@ mod doppler;
 mod dynamics_compressor;
 mod hrtf;
 mod iir_filter;
+mod media_element;
 mod microphone;
 mod mixing;
 mod oscillator;
