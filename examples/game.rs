@@ -72,7 +72,11 @@ fn noise(seed: &mut u32) -> f32 {
     (*seed >> 8) as f32 / (1u32 << 23) as f32 - 1.0
 }
 
-fn make(buffers: &mut Assets<AudioBuffer>, seconds: f32, f: impl Fn(f32, f32) -> f32) -> Handle<AudioBuffer> {
+fn make(
+    buffers: &mut Assets<AudioBuffer>,
+    seconds: f32,
+    f: impl Fn(f32, f32) -> f32,
+) -> Handle<AudioBuffer> {
     let mut seed = 7;
     let samples = (0..(seconds * SR) as usize)
         .map(|i| f(i as f32 / SR, noise(&mut seed)))
@@ -98,14 +102,20 @@ fn setup(mut commands: Commands, mut buffers: ResMut<Assets<AudioBuffer>>) {
         ((TAU * 70.0 * t).sin() * 0.8 + n * 0.4 * (-t * 40.0).exp()) * (-t * 8.0).exp()
     });
     // Ambience: 3 s of soft, slowly swelling noise, looped; music: a 4 s arpeggio, looped.
-    let wind = make(&mut buffers, 3.0, |t, n| n * 0.06 * (1.0 + 0.5 * (TAU * t / 3.0).sin()));
+    let wind = make(&mut buffers, 3.0, |t, n| {
+        n * 0.06 * (1.0 + 0.5 * (TAU * t / 3.0).sin())
+    });
     let music = make(&mut buffers, 4.0, |t, _| {
         let notes = [220.0, 277.18, 329.63, 440.0, 329.63, 277.18, 246.94, 329.63];
         let k = (t * 2.0) as usize % notes.len();
         let local = t * 2.0 - (t * 2.0).floor();
         (TAU * notes[k] * t).sin() * 0.2 * (-local * 3.0).exp()
     });
-    commands.play_sound(wind).looping().bus(MixBus::EFFECTS).priority(10);
+    commands
+        .play_sound(wind)
+        .looping()
+        .bus(MixBus::EFFECTS)
+        .priority(10);
     commands.play_sound(music).looping().bus(MixBus::MUSIC);
     let listener = commands
         .spawn((AudioListener::default(), Transform::default()))
@@ -169,7 +179,9 @@ fn impacts(
     if !keys.just_pressed(KeyCode::Space) {
         return;
     }
-    let centre = listeners.get(walker.listener).map_or(Vec3::ZERO, |t| t.translation);
+    let centre = listeners
+        .get(walker.listener)
+        .map_or(Vec3::ZERO, |t| t.translation);
     for i in 0..8 {
         let offset = Vec3::new(walker.random(), 0.0, walker.random()) * 15.0;
         let detune = walker.random() * 200.0;
@@ -204,8 +216,16 @@ fn show_status(
     volumes: Res<BusVolumes>,
     mut text: Single<&mut Text, With<StatusText>>,
 ) {
-    let count = |bus: MixBus| voices.iter().filter(|v| v.bus == bus && v.is_playing()).count();
-    let virtual_voices = voices.iter().filter(|v| v.state == VoiceState::Virtual).count();
+    let count = |bus: MixBus| {
+        voices
+            .iter()
+            .filter(|v| v.bus == bus && v.is_playing())
+            .count()
+    };
+    let virtual_voices = voices
+        .iter()
+        .filter(|v| v.state == VoiceState::Virtual)
+        .count();
     text.0 = format!(
         "bevy_webaudio game audio\n\n\
          arrows walk (footsteps), space: impacts, hold V: duck music, M: mute music\n\n\

@@ -212,7 +212,10 @@ pub(crate) fn spawn_buses(
         });
         if pending.len() == before {
             for config in &pending {
-                warn!("mix bus {:?}: unknown parent {:?}", config.bus, config.parent);
+                warn!(
+                    "mix bus {:?}: unknown parent {:?}",
+                    config.bus, config.parent
+                );
             }
             break;
         }
@@ -221,7 +224,9 @@ pub(crate) fn spawn_buses(
 
 fn spawn_bus(commands: &mut Commands, config: &BusConfig, volume: f32, output: Entity) -> Entity {
     let name = Name::new(format!("bus {}", config.bus.0));
-    let gain = commands.spawn((GainNode::new(volume), Bus(config.bus), name)).id();
+    let gain = commands
+        .spawn((GainNode::new(volume), Bus(config.bus), name))
+        .id();
     match config.compressor {
         Some(options) => {
             let compressor = commands
@@ -301,10 +306,7 @@ pub(crate) fn drive_bus_gains(
         } else {
             VOLUME_GLIDE
         };
-        if let Some(mut gain) = buses
-            .entity(config.bus)
-            .and_then(|e| gains.get_mut(e).ok())
-        {
+        if let Some(mut gain) = buses.entity(config.bus).and_then(|e| gains.get_mut(e).ok()) {
             glide_to(&mut gain, volume * duck, now, time);
         }
     }

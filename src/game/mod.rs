@@ -111,8 +111,7 @@ impl Plugin for GameAudioPlugin {
         #[cfg(feature = "window")]
         app.add_systems(
             PreUpdate,
-            suspend::track_focus
-                .run_if(resource_exists::<Messages<bevy::window::WindowFocused>>),
+            suspend::track_focus.run_if(resource_exists::<Messages<bevy::window::WindowFocused>>),
         );
     }
 }

@@ -20,7 +20,7 @@ use bevy::prelude::*;
 
 use super::bus::{MixBus, MixBuses};
 use super::play_sound::{
-    PlaySound, Voice, VoiceStart, VoiceState, bus_output, build_voice, reject, stop_voice,
+    PlaySound, Voice, VoiceStart, VoiceState, build_voice, bus_output, reject, stop_voice,
 };
 use crate::asset::AudioBuffer;
 use crate::context::AudioContext;
@@ -101,12 +101,13 @@ fn victim(policy: StealPolicy, playing: &[Rank], new: &Rank) -> Option<usize> {
         StealPolicy::Oldest => pick(&older),
         StealPolicy::Quietest => pick(&|a, b| a.audibility < b.audibility)
             .filter(|&i| playing[i].audibility <= new.audibility),
-        StealPolicy::Farthest => pick(&|a, b| a.distance > b.distance)
-            .filter(|&i| playing[i].distance >= new.distance),
-        StealPolicy::LowestPriority => pick(&|a, b| {
-            a.priority < b.priority || (a.priority == b.priority && older(a, b))
-        })
-        .filter(|&i| playing[i].priority <= new.priority),
+        StealPolicy::Farthest => {
+            pick(&|a, b| a.distance > b.distance).filter(|&i| playing[i].distance >= new.distance)
+        }
+        StealPolicy::LowestPriority => {
+            pick(&|a, b| a.priority < b.priority || (a.priority == b.priority && older(a, b)))
+                .filter(|&i| playing[i].priority <= new.priority)
+        }
     }
 }
 
@@ -124,7 +125,9 @@ fn loudness(sound: &PlaySound, position: Option<&GlobalTransform>, listener: Vec
     let Some(panner) = &sound.spatial else {
         return (0.0, sound.volume);
     };
-    let distance = position.map_or(Vec3::ZERO, GlobalTransform::translation).distance(listener);
+    let distance = position
+        .map_or(Vec3::ZERO, GlobalTransform::translation)
+        .distance(listener);
     let gain = distance_gain(f64::from(distance), &panner.attributes()) as f32;
     (distance, sound.volume * gain)
 }

@@ -38,7 +38,11 @@ fn suspend_resume_close_follow_the_spec() {
     let out = app.render(512).unwrap();
     assert!(out[0].iter().all(|&v| v == 0.0), "silence while suspended");
     app.update();
-    assert_eq!(app.world().resource::<AudioContext>().current_frame(), 256, "clock stopped");
+    assert_eq!(
+        app.world().resource::<AudioContext>().current_frame(),
+        256,
+        "clock stopped"
+    );
 
     context(&mut app).resume().unwrap();
     app.update();
@@ -46,22 +50,34 @@ fn suspend_resume_close_follow_the_spec() {
     assert!(app.render(128).unwrap()[0].iter().all(|&v| v == 1.0));
     app.update();
     assert_eq!(app.world().resource::<AudioContext>().current_frame(), 384);
-    assert_eq!(app.world().resource::<AudioContext>().render_node_count(), 2);
+    assert_eq!(
+        app.world().resource::<AudioContext>().render_node_count(),
+        2
+    );
 
     context(&mut app).close().unwrap();
-    assert!(matches!(context(&mut app).resume(), Err(WebAudioError::InvalidState(_))));
+    assert!(matches!(
+        context(&mut app).resume(),
+        Err(WebAudioError::InvalidState(_))
+    ));
     app.update();
     let ctx = app.world().resource::<AudioContext>();
     assert_eq!(ctx.state(), Closed);
-    assert_eq!(ctx.render_node_count(), 0, "the renderer and its nodes are freed");
+    assert_eq!(
+        ctx.render_node_count(),
+        0,
+        "the renderer and its nodes are freed"
+    );
     assert_eq!(ctx.current_frame(), 384);
     assert!(changes(&app).contains(&(Running, Closed)));
-    assert!(matches!(app.render(128), Err(WebAudioError::InvalidState(_))));
-    for result in [
-        context(&mut app).suspend(),
-        context(&mut app).resume(),
-        context(&mut app).close(),
-    ] {
+    assert!(matches!(
+        app.render(128),
+        Err(WebAudioError::InvalidState(_))
+    ));
+    let suspend = context(&mut app).suspend();
+    let resume = context(&mut app).resume();
+    let close = context(&mut app).close();
+    for result in [suspend, resume, close] {
         assert!(matches!(result, Err(WebAudioError::InvalidState(_))));
     }
     // The graph keeps working on the control side; nothing piles up.

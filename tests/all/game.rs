@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use bevy::prelude::*;
+use bevy_webaudio::game::VOLUME_GLIDE;
 use bevy_webaudio::prelude::*;
 
 use crate::support::*;
@@ -11,7 +12,11 @@ use crate::support::*;
 /// An offline app with the default mix buses (and `rules`).
 fn game_app(channels: u16, plugin: GameAudioPlugin) -> App {
     let mut app = App::new();
-    app.add_plugins((MinimalPlugins, WebAudioPlugin::offline(SR, channels), plugin));
+    app.add_plugins((
+        MinimalPlugins,
+        WebAudioPlugin::offline(SR, channels),
+        plugin,
+    ));
     app.update();
     app
 }
@@ -71,14 +76,20 @@ fn thousand_one_shots_play_and_clean_up() {
     assert!(
         out[..480].iter().all(|&v| v == expected),
         "every shot reaches the output: {} vs {expected}",
-        out[..480].iter().fold(0.0f32, |m, &v| m.max((v - expected).abs()))
+        out[..480]
+            .iter()
+            .fold(0.0f32, |m, &v| m.max((v - expected).abs()))
     );
     assert!(out[480..].iter().all(|&v| v == 0.0));
     app.update(); // 'ended' arrives: despawn
     app.update(); // the removals go out
     app.render(128).unwrap(); // the render side applies them
     app.update();
-    assert_eq!(counts(&mut app), baseline, "(entities, nodes, render nodes)");
+    assert_eq!(
+        counts(&mut app),
+        baseline,
+        "(entities, nodes, render nodes)"
+    );
     eprintln!(
         "1000 one-shots: spawn+admit+build+sync frame {:.1} ms, {:.0} one-shots/ms; \
          {} entities and {} nodes at peak, back to {} / {}",
@@ -106,10 +117,17 @@ fn play_sound_settings_follow_the_spec_formulas() {
         .delay(0.005); // 240 frames
     app.update();
     let out = app.render(1536).unwrap().remove(0);
-    assert!(out[..240].iter().all(|&v| v == 0.0), "silent before the delay");
+    assert!(
+        out[..240].iter().all(|&v| v == 0.0),
+        "silent before the delay"
+    );
     for k in 240..1500 {
         let expected = 0.5 * 3.0 * (k - 240) as f32 / n as f32;
-        assert!((out[k] - expected).abs() < 1e-5, "frame {k}: {} vs {expected}", out[k]);
+        assert!(
+            (out[k] - expected).abs() < 1e-5,
+            "frame {k}: {} vs {expected}",
+            out[k]
+        );
     }
 }
 
@@ -118,7 +136,12 @@ fn play_sound_settings_follow_the_spec_formulas() {
 fn invalid_request_is_an_audio_graph_error() {
     let mut app = game_app(1, GameAudioPlugin::default());
     let b = buffer(&mut app, vec![1.0; 64]);
-    let entity = app.world_mut().commands().play_sound(b).volume(f32::NAN).id();
+    let entity = app
+        .world_mut()
+        .commands()
+        .play_sound(b)
+        .volume(f32::NAN)
+        .id();
     app.update();
     let messages = app.world().resource::<Messages<AudioGraphError>>();
     let errors: Vec<_> = messages.get_cursor().read(messages).cloned().collect();
@@ -154,7 +177,10 @@ fn stop_sound_fades_linearly_then_despawns() {
         assert!((v - expected).abs() < 1e-5, "frame {k}: {v} vs {expected}");
     }
     app.update();
-    assert!(app.world().get_entity(sound).is_err(), "despawned when it ended");
+    assert!(
+        app.world().get_entity(sound).is_err(),
+        "despawned when it ended"
+    );
 }
 
 /// A spatial one-shot pans by its transform and follows it.
@@ -172,8 +198,16 @@ fn spatial_sound_follows_its_transform() {
     app.update();
     let out = app.render(256).unwrap();
     // Inverse distance: 1 / (1 + (3 − 1)) = 1/3; azimuth 90°: all right.
-    assert!(out[0][128..].iter().all(|v| v.abs() < 1e-6), "left {}", out[0][200]);
-    assert!(out[1][128..].iter().all(|v| (v - 1.0 / 3.0).abs() < 1e-5), "right {}", out[1][200]);
+    assert!(
+        out[0][128..].iter().all(|v| v.abs() < 1e-6),
+        "left {}",
+        out[0][200]
+    );
+    assert!(
+        out[1][128..].iter().all(|v| (v - 1.0 / 3.0).abs() < 1e-5),
+        "right {}",
+        out[1][200]
+    );
     app.world_mut()
         .entity_mut(sound)
         .insert(Transform::from_xyz(-3.0, 0.0, 0.0));
@@ -181,7 +215,11 @@ fn spatial_sound_follows_its_transform() {
     app.render(SR as usize / 10).unwrap(); // the glide (≤ 100 ms)
     app.update();
     let out = app.render(256).unwrap();
-    assert!(out[0].iter().all(|v| (v - 1.0 / 3.0).abs() < 1e-5), "left {}", out[0][0]);
+    assert!(
+        out[0].iter().all(|v| (v - 1.0 / 3.0).abs() < 1e-5),
+        "left {}",
+        out[0][0]
+    );
     assert!(out[1].iter().all(|v| v.abs() < 1e-5), "right {}", out[1][0]);
 }
 
@@ -221,7 +259,10 @@ fn ducking_follows_attack_and_release() {
     for (k, &v) in out.iter().enumerate() {
         let t = k as f64 / f64::from(SR);
         let expected = if t < 0.1 { 1.0 - 0.75 * t / 0.1 } else { 0.25 } as f32;
-        assert!((v - expected).abs() < 1e-5, "attack, frame {k}: {v} vs {expected}");
+        assert!(
+            (v - expected).abs() < 1e-5,
+            "attack, frame {k}: {v} vs {expected}"
+        );
     }
     // The line stops: the release ramp starts from the ducked gain.
     app.world_mut().commands().entity(line).stop_sound(0.0);
@@ -230,7 +271,10 @@ fn ducking_follows_attack_and_release() {
     for (k, &v) in out.iter().enumerate() {
         let t = k as f64 / f64::from(SR);
         let expected = (0.25 + 0.75 * t / 0.2) as f32;
-        assert!((v - expected).abs() < 1e-5, "release, frame {k}: {v} vs {expected}");
+        assert!(
+            (v - expected).abs() < 1e-5,
+            "release, frame {k}: {v} vs {expected}"
+        );
     }
 }
 
@@ -250,26 +294,34 @@ fn manual_ducking_and_bus_volume_resource() {
         .looping();
     app.update();
     app.render(128).unwrap();
-    app.world_mut().resource_mut::<BusVolumes>().set(MixBus::MUSIC, 0.5);
+    app.world_mut()
+        .resource_mut::<BusVolumes>()
+        .set(MixBus::MUSIC, 0.5);
     app.update();
     let out = app.render(1920).unwrap().remove(0);
     let glide = (VOLUME_GLIDE * f64::from(SR)) as usize;
     for (k, &v) in out.iter().enumerate() {
         let expected = (1.0 - 0.5 * (k as f64 / glide as f64).min(1.0)) as f32;
-        assert!((v - expected).abs() < 1e-5, "volume, frame {k}: {v} vs {expected}");
+        assert!(
+            (v - expected).abs() < 1e-5,
+            "volume, frame {k}: {v} vs {expected}"
+        );
     }
     app.world_mut().resource_mut::<DuckFlags>().0.insert("menu");
     app.update();
     let out = app.render(9600).unwrap().remove(0);
     assert!((out[4800 - 1] - (0.5 - 0.375 * 4799.0 / 4800.0)).abs() < 1e-5);
-    assert!(out[4800..].iter().all(|&v| (v - 0.125).abs() < 1e-6), "0.5 × 0.25");
+    assert!(
+        out[4800..].iter().all(|&v| (v - 0.125).abs() < 1e-6),
+        "0.5 × 0.25"
+    );
 }
 
 /// A burst of 10,000 requests on a bus limited to 8 voices leaves exactly 8 playing.
 #[test]
 fn voice_cap_holds_under_a_burst_of_ten_thousand() {
-    let plugin =
-        GameAudioPlugin::default().with_limit(MixBus::EFFECTS, VoiceLimit::new(8, StealPolicy::Oldest));
+    let plugin = GameAudioPlugin::default()
+        .with_limit(MixBus::EFFECTS, VoiceLimit::new(8, StealPolicy::Oldest));
     let mut app = game_app(1, plugin);
     let one = buffer(&mut app, vec![1.0; 480]);
     app.render(128).unwrap();
@@ -291,9 +343,17 @@ fn voice_cap_holds_under_a_burst_of_ten_thousand() {
     let mut sequences: Vec<u64> = playing.iter().map(|(_, v)| v.sequence).collect();
     sequences.sort_unstable();
     assert_eq!(sequences[0] + 7, sequences[7]);
-    assert_eq!(counts(&mut app).0, baseline.0 + 8 * 4, "8 × (sound, gain, 2 edges)");
+    assert_eq!(
+        counts(&mut app).0,
+        baseline.0 + 8 * 4,
+        "8 × (sound, gain, 2 edges)"
+    );
     let out = app.render(1024).unwrap().remove(0);
-    assert!(out.iter().all(|&v| v == 8.0), "8 voices at volume 1: {}", out[0]);
+    assert!(
+        out.iter().all(|&v| v == 8.0),
+        "8 voices at volume 1: {}",
+        out[0]
+    );
     eprintln!(
         "10,000 requests on an 8-voice bus: {:.1} ms for the frame, 8 playing",
         frame.as_secs_f64() * 1e3
@@ -303,8 +363,8 @@ fn voice_cap_holds_under_a_burst_of_ten_thousand() {
 /// Stealing a rendering voice fades it out over the limit's fade (10 ms), with no step.
 #[test]
 fn stolen_voice_fades_within_the_stated_time() {
-    let plugin =
-        GameAudioPlugin::default().with_limit(MixBus::EFFECTS, VoiceLimit::new(4, StealPolicy::Oldest));
+    let plugin = GameAudioPlugin::default()
+        .with_limit(MixBus::EFFECTS, VoiceLimit::new(4, StealPolicy::Oldest));
     let mut app = game_app(1, plugin);
     let one = buffer(&mut app, vec![1.0; 480]);
     for _ in 0..4 {
@@ -317,8 +377,17 @@ fn stolen_voice_fades_within_the_stated_time() {
     }
     app.update();
     let states: Vec<VoiceState> = voices(&mut app).into_iter().map(|(_, v)| v.state).collect();
-    assert_eq!(states.iter().filter(|s| **s == VoiceState::Playing).count(), 4);
-    assert_eq!(states.iter().filter(|s| matches!(s, VoiceState::Stopping { .. })).count(), 2);
+    assert_eq!(
+        states.iter().filter(|s| **s == VoiceState::Playing).count(),
+        4
+    );
+    assert_eq!(
+        states
+            .iter()
+            .filter(|s| matches!(s, VoiceState::Stopping { .. }))
+            .count(),
+        2
+    );
     let out = app.render(1024).unwrap().remove(0);
     let fade = (VoiceLimit::DEFAULT_FADE * f64::from(SR)) as usize;
     for (k, &v) in out.iter().enumerate() {
@@ -334,7 +403,10 @@ fn stolen_voice_fades_within_the_stated_time() {
 #[test]
 fn lowest_priority_and_farthest_policies() {
     let plugin = GameAudioPlugin::default()
-        .with_limit(MixBus::EFFECTS, VoiceLimit::new(2, StealPolicy::LowestPriority))
+        .with_limit(
+            MixBus::EFFECTS,
+            VoiceLimit::new(2, StealPolicy::LowestPriority),
+        )
         .with_limit(MixBus("world"), VoiceLimit::new(2, StealPolicy::Farthest));
     let mut app = game_app(2, plugin);
     let one = buffer(&mut app, vec![1.0; 480]);
@@ -350,12 +422,18 @@ fn lowest_priority_and_farthest_policies() {
     app.update();
     let low = spawn(&mut app, 0);
     app.update();
-    assert!(app.world().get_entity(low).is_err(), "priority 0 < every playing voice");
+    assert!(
+        app.world().get_entity(low).is_err(),
+        "priority 0 < every playing voice"
+    );
     let high = spawn(&mut app, 3);
     app.update();
     let state = |app: &App, e| app.world().get::<Voice>(e).map(|v| v.state);
     assert_eq!(state(&app, a), Some(VoiceState::Playing));
-    assert!(matches!(state(&app, b), Some(VoiceState::Stopping { .. })), "priority 1 stolen");
+    assert!(
+        matches!(state(&app, b), Some(VoiceState::Stopping { .. })),
+        "priority 1 stolen"
+    );
     assert_eq!(state(&app, high), Some(VoiceState::Playing));
 
     let at = |app: &mut App, x: f32| {
@@ -372,11 +450,17 @@ fn lowest_priority_and_farthest_policies() {
     app.update(); // transforms propagate
     let farther = at(&mut app, 30.0);
     app.update();
-    assert!(app.world().get_entity(farther).is_err(), "farther than every playing voice");
+    assert!(
+        app.world().get_entity(farther).is_err(),
+        "farther than every playing voice"
+    );
     let close = at(&mut app, 1.0);
     app.update();
     assert_eq!(state(&app, near), Some(VoiceState::Playing));
-    assert!(matches!(state(&app, far), Some(VoiceState::Stopping { .. })));
+    assert!(matches!(
+        state(&app, far),
+        Some(VoiceState::Stopping { .. })
+    ));
     assert_eq!(state(&app, close), Some(VoiceState::Playing));
 }
 
@@ -409,28 +493,93 @@ fn virtualised_loop_resumes_at_the_right_sample_offset() {
     let check = |out: &[f32], first: usize| {
         for (i, &v) in out.iter().enumerate() {
             let expected = g * ((first + i - start) % n) as f32 / n as f32;
-            assert!((v - expected).abs() < 1e-5, "frame {}: {v} vs {expected}", first + i);
+            assert!(
+                (v - expected).abs() < 1e-5,
+                "frame {}: {v} vs {expected}",
+                first + i
+            );
         }
     };
     let out = app.render(2048).unwrap();
     check(&out[0], start);
     // Out of range (linear model, maxDistance 10): virtual.
-    app.world_mut().entity_mut(sound).insert(Transform::from_xyz(0.0, 0.0, -50.0));
+    app.world_mut()
+        .entity_mut(sound)
+        .insert(Transform::from_xyz(0.0, 0.0, -50.0));
     app.update(); // transform propagates
     app.update(); // virtualised
-    assert_eq!(app.world().get::<Voice>(sound).unwrap().state, VoiceState::Virtual);
+    assert_eq!(
+        app.world().get::<Voice>(sound).unwrap().state,
+        VoiceState::Virtual
+    );
     app.update();
     app.render(128).unwrap();
     app.update();
     assert_eq!(counts(&mut app).1, baseline.1, "no nodes while virtual");
-    let out = app.render(4321).unwrap();
+    let out = app.render(4352).unwrap();
     assert!(out[0].iter().all(|&v| v == 0.0));
     // Back in range: resumes in sync.
-    app.world_mut().entity_mut(sound).insert(Transform::from_xyz(0.0, 0.0, -1.0));
+    app.world_mut()
+        .entity_mut(sound)
+        .insert(Transform::from_xyz(0.0, 0.0, -1.0));
     app.update();
     app.update();
-    assert_eq!(app.world().get::<Voice>(sound).unwrap().state, VoiceState::Playing);
+    assert_eq!(
+        app.world().get::<Voice>(sound).unwrap().state,
+        VoiceState::Playing
+    );
     let now = app.world().resource::<AudioContext>().current_frame() as usize;
     let out = app.render(3000).unwrap();
     check(&out[0], now);
+}
+
+/// With the `MicrophonePlugin`, voice activity ducks the music along the same ramps.
+#[test]
+fn microphone_voice_activity_ducks_the_music() {
+    let rule = DuckRule {
+        trigger: DuckTrigger::Microphone,
+        ..DUCK
+    };
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        WebAudioPlugin::offline(SR, 1),
+        MicrophonePlugin::simulated(SR, 1),
+        GameAudioPlugin::default().with_ducking(rule),
+    ));
+    app.update();
+    let one = buffer(&mut app, vec![1.0; 4800]);
+    app.world_mut()
+        .commands()
+        .play_sound(one)
+        .bus(MixBus::MUSIC)
+        .looping();
+    app.update();
+    assert!(app.render(4800).unwrap()[0].iter().all(|&v| v == 1.0));
+    // Half a second of a −12 dBFS 220 Hz tone into the simulated microphone; the graph's
+    // clock stands still (nothing renders) until the analysis worker reports the voice.
+    let input = app
+        .world()
+        .resource::<Microphone>()
+        .simulated_input()
+        .unwrap();
+    let tone: Vec<f32> = (0..24_000)
+        .map(|i| 0.35 * (std::f32::consts::TAU * 220.0 * i as f32 / SR as f32).sin())
+        .collect();
+    input.write(&tone);
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while !app.world().resource::<Microphone>().voice_active() {
+        assert!(Instant::now() < deadline, "no voice activity");
+        app.update();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    app.update(); // the frame that sees the voice ducks (if it had not already)
+    let out = app.render(4800).unwrap().remove(0);
+    for (k, &v) in out.iter().enumerate() {
+        let expected = (1.0 - 0.75 * k as f64 / 4800.0) as f32;
+        assert!(
+            (v - expected).abs() < 1e-5,
+            "attack, frame {k}: {v} vs {expected}"
+        );
+    }
 }
