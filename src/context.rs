@@ -4,6 +4,7 @@
 use bevy::prelude::*;
 
 use crate::backend::{ActiveBackend, DeviceInfo};
+use crate::error::WebAudioError;
 use crate::render::bus::RENDER_QUANTUM;
 
 /// `AudioContextState`.
@@ -12,8 +13,21 @@ pub enum AudioContextState {
     /// Rendering.
     #[default]
     Running,
-    /// Suspended by [`AudioContext::suspend`]: the clock stops, nothing renders.
+    /// Suspended by [`AudioContext::suspend`]: the clock stops, nothing renders (the device
+    /// is released; offline, `render` returns silence without advancing the clock).
     Suspended,
+    /// Closed by [`AudioContext::close`]: the renderer and its nodes are freed; it cannot
+    /// run again.
+    Closed,
+}
+
+/// The spec's `statechange` event: the context's state changed (a message).
+#[derive(Message, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AudioContextStateChanged {
+    /// The state before.
+    pub previous: AudioContextState,
+    /// The state now.
+    pub state: AudioContextState,
 }
 
 /// The context, like the Web Audio `AudioContext`: names the destination node entity and
@@ -35,6 +49,7 @@ pub struct AudioContext {
     pub(crate) back_pressure: u64,
     pub(crate) command_backlog: usize,
     pub(crate) node_count: usize,
+    pub(crate) render_node_count: u64,
     pub(crate) device_frames: u64,
 }
 
@@ -70,14 +85,42 @@ impl AudioContext {
         self.state
     }
 
-    /// `suspend()`: stops the render thread (the device is closed) at the end of this frame.
-    pub fn suspend(&mut self) {
-        self.requested_state = Some(AudioContextState::Suspended);
+    /// `suspend()`: stops the render thread (the device is closed) at the start of the next
+    /// frame; [`AudioContextStateChanged`] reports it.
+    ///
+    /// # Errors
+    /// `InvalidStateError` once the context is closed (or closing).
+    pub fn suspend(&mut self) -> Result<(), WebAudioError> {
+        self.request(AudioContextState::Suspended)
     }
 
     /// `resume()`: reopens the device and continues from where the clock stopped.
-    pub fn resume(&mut self) {
-        self.requested_state = Some(AudioContextState::Running);
+    ///
+    /// # Errors
+    /// `InvalidStateError` once the context is closed (or closing).
+    pub fn resume(&mut self) -> Result<(), WebAudioError> {
+        self.request(AudioContextState::Running)
+    }
+
+    /// `close()`: stops rendering for good and frees the renderer and every render-side node
+    /// at the start of the next frame. Commands sent afterwards are dropped.
+    ///
+    /// # Errors
+    /// `InvalidStateError` if already closed (or closing).
+    pub fn close(&mut self) -> Result<(), WebAudioError> {
+        self.request(AudioContextState::Closed)
+    }
+
+    fn request(&mut self, state: AudioContextState) -> Result<(), WebAudioError> {
+        if self.state == AudioContextState::Closed
+            || self.requested_state == Some(AudioContextState::Closed)
+        {
+            return Err(WebAudioError::InvalidState(
+                "the AudioContext is closed".into(),
+            ));
+        }
+        self.requested_state = Some(state);
+        Ok(())
     }
 
     /// `baseLatency`: the processing latency of one render quantum, in seconds.
@@ -134,5 +177,11 @@ impl AudioContext {
     /// Nodes alive on the render side (as the control side knows them).
     pub fn node_count(&self) -> usize {
         self.node_count
+    }
+
+    /// Nodes the render side actually holds in its arena, as it last reported (a node leaves
+    /// once the render side has applied its removal; offline, at the next `render`).
+    pub fn render_node_count(&self) -> u64 {
+        self.render_node_count
     }
 }

@@ -45,6 +45,7 @@ pub mod command;
 pub mod context;
 pub mod ecs;
 pub mod error;
+pub mod game;
 pub mod graph;
 pub mod microphone;
 pub mod node;
@@ -55,7 +56,7 @@ use bevy::prelude::*;
 use bevy::transform::TransformSystems;
 
 pub use backend::{AudioBackendError, AudioOutputConfig, Backend, LatencyHint};
-pub use context::{AudioContext, AudioContextState};
+pub use context::{AudioContext, AudioContextState, AudioContextStateChanged};
 pub use ecs::{AudioBackendFault, AudioGraphError, Ended};
 pub use error::{AudioParamError, WebAudioError};
 
@@ -71,7 +72,7 @@ pub mod prelude {
     pub use crate::asset::export::{OfflineExportExt, WavFormat};
     pub use crate::asset::{AudioBuffer, AudioLoadError};
     pub use crate::backend::{AudioBackendError, AudioOutputConfig, Backend, LatencyHint};
-    pub use crate::context::{AudioContext, AudioContextState};
+    pub use crate::context::{AudioContext, AudioContextState, AudioContextStateChanged};
     pub use crate::ecs::connection::{
         AudioConnectExt, AudioConnection, AudioInputs, AudioOutputs, ConnectionFrom,
         ConnectionTarget, ConnectionTo,
@@ -80,6 +81,12 @@ pub mod prelude {
     pub use crate::ecs::spatial::SpatialAudio;
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
+    pub use crate::game::{
+        Bus, BusConfig, BusVolumes, DespawnOnEnded, DuckFlags, DuckRule, DuckTrigger,
+        GameAudioPlugin, MixBus, MixBuses, PlaySound, PlaySoundExt, SoundControlExt,
+        SoundSettingsExt, StealPolicy, SuspendPolicy, Voice, VoiceLimit, VoiceState,
+        WindowFocusState,
+    };
     pub use crate::microphone::{
         LatencyMeasurement, LatencyProbe, Microphone, MicrophoneConfig, MicrophoneError,
         MicrophoneFault, MicrophonePlugin, MicrophoneStatus, MicrophoneTap, VoiceStarted,
@@ -155,6 +162,7 @@ impl WebAudioPlugin {
 impl Plugin for WebAudioPlugin {
     fn build(&self, app: &mut App) {
         app.add_message::<Ended>()
+            .add_message::<AudioContextStateChanged>()
             .add_message::<AudioGraphError>()
             .add_message::<AudioBackendFault>()
             .register_type::<ChannelConfig>()
@@ -181,6 +189,7 @@ impl Plugin for WebAudioPlugin {
                 ),
             );
         asset::register(app);
+        game::register(app);
         let (engine, context) = start_engine(app.world_mut(), &self.backend, self.render_hooks);
         app.insert_resource(context).insert_resource(engine);
         app.add_audio_node::<node::destination::AudioDestinationNode>()
@@ -305,6 +314,7 @@ fn start_engine(
         back_pressure: 0,
         command_backlog: 0,
         node_count: 0,
+        render_node_count: 0,
         device_frames: 0,
     };
     let mut engine = AudioEngine::new(
@@ -341,14 +351,27 @@ impl AudioNodeAppExt for App {
 pub trait OfflineRenderExt {
     /// Applies every pending command, then renders `frames` frames on the calling thread.
     /// Returns one `Vec` per output channel. Call `app.update()` first so the ECS is synced.
+    /// While the context is suspended this is `frames` of silence and the clock stays put.
     ///
     /// # Errors
-    /// `InvalidStateError` when the context is not offline.
+    /// `InvalidStateError` when the context is not offline, or closed.
     fn render(&mut self, frames: usize) -> Result<Vec<Vec<f32>>, WebAudioError>;
 }
 
 impl OfflineRenderExt for World {
     fn render(&mut self, frames: usize) -> Result<Vec<Vec<f32>>, WebAudioError> {
+        let context = self.resource::<AudioContext>();
+        match context.state() {
+            AudioContextState::Closed => {
+                return Err(WebAudioError::InvalidState(
+                    "render() on a closed AudioContext".into(),
+                ));
+            }
+            AudioContextState::Suspended => {
+                return Ok(vec![vec![0.0; frames]; usize::from(context.channels())]);
+            }
+            AudioContextState::Running => {}
+        }
         let mut engine = self.resource_mut::<AudioEngine>();
         let engine = &mut *engine;
         let EngineBackend::Offline(offline) = engine.backend.get() else {

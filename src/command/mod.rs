@@ -144,6 +144,8 @@ pub struct RenderShared {
     /// Garbage that could not be returned (both the queue and the overflow were full) and was
     /// leaked rather than freed on the real-time thread. Zero in any sane configuration.
     pub leaked: AtomicU64,
+    /// Nodes held in the render side's arena (added and not yet removed).
+    pub live_nodes: AtomicU64,
 }
 
 impl RenderShared {

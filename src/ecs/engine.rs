@@ -36,6 +36,11 @@ pub(crate) enum EngineBackend {
     },
     /// On the caller of `render()`.
     Offline(OfflineBackend),
+    /// `close()`d: no renderer; what was active and open is kept for the readings.
+    Closed {
+        was: ActiveBackend,
+        info: DeviceInfo,
+    },
 }
 
 impl EngineBackend {
@@ -60,11 +65,23 @@ impl EngineBackend {
         }
     }
 
-    /// Which backend renders.
+    /// Stops rendering for good: the stream stops and the renderer (with every node) is
+    /// dropped here, on the control side.
+    pub fn close(&mut self) {
+        let was = self.active();
+        let info = self.device_info();
+        if let Self::Realtime { supervisor, .. } = self {
+            drop(supervisor.stop());
+        }
+        *self = Self::Closed { was, info };
+    }
+
+    /// Which backend renders (closed: the one that did).
     pub fn active(&self) -> ActiveBackend {
         match self {
             Self::Realtime { supervisor, .. } => supervisor.active(),
             Self::Offline(_) => ActiveBackend::Offline,
+            Self::Closed { was, .. } => *was,
         }
     }
 
@@ -79,6 +96,7 @@ impl EngineBackend {
                 requested_buffer_frames: 0,
                 sample_format: "F32".into(),
             },
+            Self::Closed { info, .. } => info.clone(),
         }
     }
 
@@ -86,7 +104,7 @@ impl EngineBackend {
     pub fn device_frames(&self) -> u64 {
         match self {
             Self::Realtime { supervisor, .. } => supervisor.device_frames(),
-            Self::Offline(_) => 0,
+            Self::Offline(_) | Self::Closed { .. } => 0,
         }
     }
 
@@ -94,7 +112,7 @@ impl EngineBackend {
     pub fn device_readings(&self) -> (u32, f64) {
         match self {
             Self::Realtime { supervisor, .. } => supervisor.device_readings(),
-            Self::Offline(_) => (0, 0.0),
+            Self::Offline(_) | Self::Closed { .. } => (0, 0.0),
         }
     }
 }
@@ -475,8 +493,13 @@ impl AudioEngine {
     /// Pushes queued commands to the render thread (real time only; offline applies them in
     /// `render`).
     pub fn flush(&mut self) {
-        if matches!(self.backend.get(), EngineBackend::Realtime { .. }) {
-            self.control.get().flush();
+        match self.backend.get() {
+            EngineBackend::Realtime { .. } => {
+                self.control.get().flush();
+            }
+            // Nothing renders any more: what was sent is dropped here.
+            EngineBackend::Closed { .. } => self.control.get().take_backlog().for_each(drop),
+            EngineBackend::Offline(_) => {}
         }
     }
 }

@@ -13,7 +13,7 @@ use bevy::prelude::*;
 use crate::asset::AudioBuffer;
 use crate::backend::AudioBackendError;
 use crate::command::Feedback;
-use crate::context::{AudioContext, AudioContextState};
+use crate::context::{AudioContext, AudioContextState, AudioContextStateChanged};
 use crate::error::WebAudioError;
 use crate::node::{AudioNode, ChannelConfig};
 use connection::{AudioConnection, ConnectionFrom, ConnectionTo};
@@ -158,6 +158,7 @@ pub(crate) fn receive_feedback(
     mut context: ResMut<AudioContext>,
     mut ended: MessageWriter<Ended>,
     mut faults: MessageWriter<AudioBackendFault>,
+    mut state_changes: MessageWriter<AudioContextStateChanged>,
     mut commands: Commands,
 ) {
     let engine = &mut *engine;
@@ -179,21 +180,34 @@ pub(crate) fn receive_feedback(
         crate::backend::warn_fallback(&error);
         faults.write(AudioBackendFault(error));
     }
-    apply_state_request(engine, &mut context);
+    if let Some(change) = apply_state_request(engine, &mut context) {
+        state_changes.write(change);
+    }
     refresh_context(engine, &mut context);
 }
 
-fn apply_state_request(engine: &mut AudioEngine, context: &mut AudioContext) {
-    let Some(state) = context.requested_state.take() else {
-        return;
-    };
-    if state != context.state {
-        engine
-            .backend
-            .get()
-            .set_running(state == AudioContextState::Running);
-        context.state = state;
+fn apply_state_request(
+    engine: &mut AudioEngine,
+    context: &mut AudioContext,
+) -> Option<AudioContextStateChanged> {
+    let state = context.requested_state.take()?;
+    let previous = context.state;
+    if state == previous {
+        return None;
     }
+    let backend = engine.backend.get();
+    match state {
+        AudioContextState::Closed => {
+            backend.close();
+            engine
+                .shared
+                .live_nodes
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        _ => backend.set_running(state == AudioContextState::Running),
+    }
+    context.state = state;
+    Some(AudioContextStateChanged { previous, state })
 }
 
 fn refresh_context(engine: &mut AudioEngine, context: &mut AudioContext) {
@@ -201,6 +215,7 @@ fn refresh_context(engine: &mut AudioEngine, context: &mut AudioContext) {
     context.frames = match backend {
         EngineBackend::Offline(_) => engine.offline_frames,
         EngineBackend::Realtime { .. } => engine.shared.frames(),
+        EngineBackend::Closed { .. } => context.frames,
     };
     context.backend = backend.active();
     context.device = backend.device_info();
@@ -216,4 +231,5 @@ fn refresh_context(engine: &mut AudioEngine, context: &mut AudioContext) {
     context.back_pressure = control.back_pressure;
     context.command_backlog = control.backlog_len();
     context.node_count = engine.nodes.len();
+    context.render_node_count = shared.live_nodes.load(std::sync::atomic::Ordering::Relaxed);
 }

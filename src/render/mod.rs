@@ -283,6 +283,7 @@ impl Renderer {
             Command::AddNode { id, node } => self.add_node(id, node),
             Command::RemoveNode { id } => {
                 if let Some(node) = self.nodes.get_mut(id as usize).and_then(Option::take) {
+                    self.shared.live_nodes.fetch_sub(1, Ordering::Relaxed);
                     self.sink.garbage(Garbage::Node(node));
                 }
             }
@@ -324,11 +325,12 @@ impl Renderer {
 
     fn add_node(&mut self, id: u32, node: Box<RenderNode>) {
         match self.nodes.get_mut(id as usize) {
-            Some(slot) => {
-                if let Some(old) = slot.replace(node) {
-                    self.sink.garbage(Garbage::Node(old));
+            Some(slot) => match slot.replace(node) {
+                Some(old) => self.sink.garbage(Garbage::Node(old)),
+                None => {
+                    self.shared.live_nodes.fetch_add(1, Ordering::Relaxed);
                 }
-            }
+            },
             None => self.sink.garbage(Garbage::Node(node)),
         }
     }

@@ -189,7 +189,10 @@ fn suspend_stops_the_clock_and_resume_continues() {
     wait(&mut app, 150);
     let running = app.world().resource::<AudioContext>().current_frame();
     assert!(running > 0, "the null backend renders in real time");
-    app.world_mut().resource_mut::<AudioContext>().suspend();
+    app.world_mut()
+        .resource_mut::<AudioContext>()
+        .suspend()
+        .unwrap();
     wait(&mut app, 50);
     let suspended = app.world().resource::<AudioContext>().current_frame();
     assert_eq!(
@@ -201,7 +204,10 @@ fn suspend_stops_the_clock_and_resume_continues() {
         app.world().resource::<AudioContext>().current_frame(),
         suspended
     );
-    app.world_mut().resource_mut::<AudioContext>().resume();
+    app.world_mut()
+        .resource_mut::<AudioContext>()
+        .resume()
+        .unwrap();
     wait(&mut app, 150);
     assert!(app.world().resource::<AudioContext>().current_frame() > suspended + 2048);
 }

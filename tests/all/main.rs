@@ -9,8 +9,10 @@ mod audio_buffer_source;
 mod audio_worklet;
 mod automation;
 mod biquad_filter;
+mod context_state;
 mod convolver;
 mod delay;
+mod game;
 #[cfg(feature = "cpal")]
 mod device;
 mod doppler;

@@ -1,0 +1,140 @@
+//! Game-facing audio on top of the graph: what every game audio library offers, built from
+//! ordinary node entities and automation (nothing here bypasses the graph).
+//!
+//! - [`despawn`]: [`DespawnOnEnded`] — a finished source and the chain it owns are despawned
+//!   (the ECS has no garbage collector; without it every fired sound leaks an entity and a
+//!   render node). Part of [`WebAudioPlugin`](crate::WebAudioPlugin).
+//! - [`play_sound`]: `commands.play_sound(handle)` with volume, rate, detune, loop, delay,
+//!   position and bus; stop with a fade.
+//! - [`bus`]: named mix buses (master, music, effects, voice) with volumes from a resource
+//!   and ducking.
+//! - [`voices`]: per-bus voice limits with stealing, and virtualisation of inaudible voices.
+//! - [`suspend`]: optionally suspend the context while the game is paused or unfocused.
+//!
+//! Add [`GameAudioPlugin`] after `WebAudioPlugin`.
+
+pub mod bus;
+pub mod despawn;
+pub mod play_sound;
+pub mod suspend;
+pub mod voices;
+
+use bevy::prelude::*;
+use bevy::transform::TransformSystems;
+
+use crate::WebAudioSystems;
+pub use bus::{
+    Bus, BusConfig, BusVolumes, DuckFlags, DuckRule, DuckTrigger, MixBus, MixBuses, VOLUME_GLIDE,
+};
+pub use despawn::DespawnOnEnded;
+pub use play_sound::{
+    PlaySound, PlaySoundExt, SoundControlExt, SoundSettingsExt, Voice, VoiceState,
+};
+pub use suspend::{SuspendPolicy, WindowFocusState};
+pub use voices::{StealPolicy, VoiceLimit};
+
+/// Mix buses, ducking, voice limits and virtualisation (one-shots themselves also work
+/// without it: they then play straight into the destination, with no limit).
+///
+/// # Examples
+/// ```no_run
+/// use bevy::prelude::*;
+/// use bevy_webaudio::prelude::*;
+/// App::new().add_plugins((
+///     MinimalPlugins,
+///     WebAudioPlugin::default(),
+///     GameAudioPlugin::default().with_ducking(DuckRule {
+///         target: MixBus::MUSIC,
+///         trigger: DuckTrigger::Bus(MixBus::VOICE),
+///         level: 0.3,
+///         attack: 0.1,
+///         release: 0.5,
+///     }),
+/// ));
+/// ```
+#[derive(Clone, Debug)]
+pub struct GameAudioPlugin {
+    /// The buses ([`bus::default_buses`] by default).
+    pub buses: Vec<BusConfig>,
+    /// Ducking rules (none by default).
+    pub ducking: Vec<DuckRule>,
+}
+
+impl Default for GameAudioPlugin {
+    fn default() -> Self {
+        Self {
+            buses: bus::default_buses(),
+            ducking: Vec::new(),
+        }
+    }
+}
+
+impl GameAudioPlugin {
+    /// Adds a ducking rule.
+    pub fn with_ducking(mut self, rule: DuckRule) -> Self {
+        self.ducking.push(rule);
+        self
+    }
+
+    /// Sets a bus's voice limit (adds the bus under master if it is not there).
+    pub fn with_limit(mut self, bus: MixBus, limit: VoiceLimit) -> Self {
+        match self.buses.iter_mut().find(|c| c.bus == bus) {
+            Some(config) => config.limit = Some(limit),
+            None => self
+                .buses
+                .push(BusConfig::new(bus, Some(MixBus::MASTER)).with_limit(limit)),
+        }
+        self
+    }
+}
+
+/// The game-audio systems' order within `PostUpdate`.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GameAudioSystems;
+
+impl Plugin for GameAudioPlugin {
+    fn build(&self, app: &mut App) {
+        let volumes = BusVolumes(self.buses.iter().map(|c| (c.bus, c.volume)).collect());
+        app.insert_resource(MixBuses::new(self.buses.clone(), self.ducking.clone()))
+            .insert_resource(volumes)
+            .init_resource::<DuckFlags>()
+            .init_resource::<SuspendPolicy>()
+            .init_resource::<WindowFocusState>()
+            .add_systems(PreStartup, bus::spawn_buses)
+            .add_systems(Last, suspend::apply_suspend_policy)
+            .add_systems(
+                PostUpdate,
+                bus::drive_bus_gains
+                    .after(GameAudioSystems)
+                    .before(WebAudioSystems::Sync),
+            );
+        #[cfg(feature = "window")]
+        app.add_systems(
+            PreUpdate,
+            suspend::track_focus.run_if(resource_exists::<Messages<bevy::window::WindowFocused>>),
+        );
+    }
+}
+
+/// Registers what works without [`GameAudioPlugin`]: despawn on 'ended', one-shot admission
+/// and virtualisation (called by `WebAudioPlugin`).
+pub(crate) fn register(app: &mut App) {
+    app.register_type::<DespawnOnEnded>()
+        .register_type::<Bus>()
+        .add_systems(
+            First,
+            despawn::despawn_ended.after(WebAudioSystems::Feedback),
+        )
+        .configure_sets(
+            PostUpdate,
+            GameAudioSystems
+                .after(TransformSystems::Propagate)
+                .before(WebAudioSystems::Sync),
+        )
+        .add_systems(
+            PostUpdate,
+            (voices::virtualize_voices, voices::admit_sounds)
+                .chain()
+                .in_set(GameAudioSystems),
+        );
+}
