@@ -46,6 +46,8 @@ pub mod context;
 pub mod ecs;
 pub mod error;
 pub mod graph;
+#[cfg(feature = "inspector_panels")]
+pub mod inspector;
 pub mod microphone;
 pub mod node;
 pub mod param;
@@ -75,6 +77,7 @@ pub mod prelude {
         AudioConnectExt, AudioConnection, AudioInputs, AudioOutputs, ConnectionFrom,
         ConnectionTarget, ConnectionTo,
     };
+    pub use crate::ecs::meter::Metered;
     pub use crate::ecs::spatial::SpatialAudio;
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
@@ -158,6 +161,7 @@ impl Plugin for WebAudioPlugin {
             .register_type::<ecs::connection::AudioOutputs>()
             .register_type::<ecs::connection::AudioInputs>()
             .register_type::<ecs::connection::AudioConnection>()
+            .register_type::<ecs::meter::Metered>()
             .configure_sets(
                 PostUpdate,
                 (WebAudioSystems::Sync, WebAudioSystems::Commit)
@@ -172,6 +176,9 @@ impl Plugin for WebAudioPlugin {
                 PostUpdate,
                 (
                     ecs::sync_connections.in_set(WebAudioSystems::Sync),
+                    ecs::meter::sync_meters
+                        .in_set(WebAudioSystems::Sync)
+                        .after(ecs::sync_connections),
                     ecs::commit.in_set(WebAudioSystems::Commit),
                 ),
             );
@@ -324,6 +331,9 @@ pub trait AudioNodeAppExt {
 
 impl AudioNodeAppExt for App {
     fn add_audio_node<T: AudioNode + bevy::reflect::GetTypeRegistration>(&mut self) -> &mut Self {
+        self.world_mut()
+            .get_resource_or_init::<ecs::access::AudioNodeRegistry>()
+            .register::<T>();
         self.register_type::<T>().add_systems(
             PostUpdate,
             ecs::sync_nodes::<T>

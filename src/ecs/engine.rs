@@ -176,7 +176,7 @@ impl AudioEngine {
         }
     }
 
-    fn send(&mut self, command: Command) {
+    pub(crate) fn send(&mut self, command: Command) {
         self.control.get().send(command);
     }
 

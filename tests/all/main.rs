@@ -14,6 +14,8 @@ mod device;
 mod dynamics_compressor;
 mod hrtf;
 mod iir_filter;
+#[cfg(feature = "inspector_tests")]
+mod inspector;
 mod microphone;
 mod mixing;
 mod oscillator;
