@@ -44,17 +44,26 @@ fn graph(metered: bool) -> App {
             c.entity(e).insert(Metered::default());
         }
     };
-    let bus = c.spawn(DynamicsCompressorNode::default()).connect(dest).id();
+    let bus = c
+        .spawn(DynamicsCompressorNode::default())
+        .connect(dest)
+        .id();
     meter(&mut c, bus);
     for i in 0..9 {
         let mut osc = OscillatorNode::new(OscillatorType::Sawtooth, 110.0 * (i + 1) as f32);
         osc.start(0.0).unwrap();
         let gain = c.spawn(GainNode::new(0.05)).id();
-        let delay = c.spawn(DelayNode::with_delay(1.0, 0.25).unwrap()).connect(bus).id();
+        let delay = c
+            .spawn(DelayNode::with_delay(1.0, 0.25).unwrap())
+            .connect(bus)
+            .id();
         let feedback = c.spawn(GainNode::new(0.4)).connect(delay).id();
         c.entity(delay).connect(feedback);
         c.entity(gain).connect(delay);
-        let filter = c.spawn(BiquadFilterNode::new(BiquadFilterType::Lowpass)).connect(gain).id();
+        let filter = c
+            .spawn(BiquadFilterNode::new(BiquadFilterType::Lowpass))
+            .connect(gain)
+            .id();
         let osc = c.spawn(osc).connect(filter).id();
         for e in [gain, delay, feedback, filter, osc] {
             meter(&mut c, e);
@@ -98,10 +107,15 @@ fn time(n: usize, mut frame: impl FnMut()) -> f64 {
 fn open_frame(app: &mut App, ctx: &egui::Context, view: &mut InspectorView) -> usize {
     let mut open = true;
     let input = egui::RawInput {
-        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 900.0))),
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1600.0, 900.0),
+        )),
         ..Default::default()
     };
-    let output = ctx.run(input, |ctx| inspector_frame(app.world_mut(), ctx, view, &mut open));
+    let output = ctx.run(input, |ctx| {
+        inspector_frame(app.world_mut(), ctx, view, &mut open)
+    });
     let meshes = ctx.tessellate(output.shapes, output.pixels_per_point);
     black_box(meshes.len())
 }
@@ -118,7 +132,11 @@ fn render_speed(metered: bool, seconds: usize) -> f64 {
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let (frames, seconds) = if bench { (FRAMES, RENDER_SECONDS) } else { (1, 1) };
+    let (frames, seconds) = if bench {
+        (FRAMES, RENDER_SECONDS)
+    } else {
+        (1, 1)
+    };
 
     let mut app = graph(true);
     let nodes = app.world().resource::<AudioContext>().node_count();
@@ -143,7 +161,9 @@ fn main() {
         open_frame(&mut app, &ctx, &mut view);
     });
     let snapshot = time(frames, || {
-        black_box(bevy_webaudio::inspector::InspectorSnapshot::build(app.world_mut()));
+        black_box(bevy_webaudio::inspector::InspectorSnapshot::build(
+            app.world_mut(),
+        ));
     });
 
     let plain = render_speed(false, seconds);
@@ -154,8 +174,17 @@ fn main() {
     }
     println!("inspector cost, {nodes} nodes, all metered, 3 analysers (median of {frames} frames)");
     println!("  app.update() baseline         {baseline:8.1} µs");
-    println!("  + inspector closed (flag)     {closed:8.1} µs  ({:+.1} µs)", closed - baseline);
-    println!("  inspector open, whole frame   {open:8.1} µs  ({:.2} × baseline)", open / baseline);
+    println!(
+        "  + inspector closed (flag)     {closed:8.1} µs  ({:+.1} µs)",
+        closed - baseline
+    );
+    println!(
+        "  inspector open, whole frame   {open:8.1} µs  ({:.2} × baseline)",
+        open / baseline
+    );
     println!("    of which the snapshot       {snapshot:8.1} µs");
-    println!("render, × real time: plain {plain:.1}, all 50 metered {metered:.1} (cost ratio {:.3})", plain / metered);
+    println!(
+        "render, × real time: plain {plain:.1}, all 50 metered {metered:.1} (cost ratio {:.3})",
+        plain / metered
+    );
 }

@@ -41,17 +41,26 @@ fn main() {
         .run();
 }
 
-fn setup(mut commands: Commands, context: Res<AudioContext>, mut inspector: ResMut<InspectorState>) {
+fn setup(
+    mut commands: Commands,
+    context: Res<AudioContext>,
+    mut inspector: ResMut<InspectorState>,
+) {
     commands.spawn(Camera2d);
     let metered = |name: &str| (Name::new(name.to_owned()), Metered::default());
     let compressor = commands
         .spawn((DynamicsCompressorNode::default(), metered("compressor")))
         .connect(context.destination())
         .id();
-    let analyser = commands.spawn((AnalyserNode::default(), metered("analyser"))).id();
+    let analyser = commands
+        .spawn((AnalyserNode::default(), metered("analyser")))
+        .id();
     commands.entity(compressor).connect(analyser);
     let delay = commands
-        .spawn((DelayNode::with_delay(1.0, 0.3).expect("valid delay"), metered("delay")))
+        .spawn((
+            DelayNode::with_delay(1.0, 0.3).expect("valid delay"),
+            metered("delay"),
+        ))
         .connect(compressor)
         .id();
     let feedback = commands
@@ -62,7 +71,10 @@ fn setup(mut commands: Commands, context: Res<AudioContext>, mut inspector: ResM
     let mut filter = BiquadFilterNode::new(BiquadFilterType::Lowpass);
     filter.frequency.set_value(900.0).expect("finite");
     filter.q.set_value(8.0).expect("finite");
-    let filter = commands.spawn((filter, metered("lowpass"))).connect(delay).id();
+    let filter = commands
+        .spawn((filter, metered("lowpass")))
+        .connect(delay)
+        .id();
     commands.entity(filter).connect(compressor);
     let level = commands
         .spawn((GainNode::new(0.0), metered("level")))
@@ -83,7 +95,12 @@ fn setup(mut commands: Commands, context: Res<AudioContext>, mut inspector: ResM
 }
 
 /// Re-schedules a decaying note on the level gain every second.
-fn pulse(context: Res<AudioContext>, pulse: Res<Pulse>, mut gains: Query<&mut GainNode>, mut next: Local<f64>) -> Result {
+fn pulse(
+    context: Res<AudioContext>,
+    pulse: Res<Pulse>,
+    mut gains: Query<&mut GainNode>,
+    mut next: Local<f64>,
+) -> Result {
     let now = context.current_time();
     if now < *next {
         return Ok(());

@@ -92,7 +92,8 @@ fn set_param<T: AudioNode>(
     param: ParamId,
     value: f32,
 ) -> Result<(), WebAudioError> {
-    let missing = || WebAudioError::InvalidAccess(format!("{entity} has no {} param {param}", T::NAME));
+    let missing =
+        || WebAudioError::InvalidAccess(format!("{entity} has no {} param {param}", T::NAME));
     let mut node = world.get_mut::<T>(entity).ok_or_else(missing)?;
     let mut result = Err(missing());
     node.for_each_param(&mut |id, p| {

@@ -87,7 +87,11 @@ impl GraphViewState {
         }
     }
 
-    fn pins(&self, snapshot: &InspectorSnapshot, edge: &EdgeSnapshot) -> Option<(OutPinId, InPinId)> {
+    fn pins(
+        &self,
+        snapshot: &InspectorSnapshot,
+        edge: &EdgeSnapshot,
+    ) -> Option<(OutPinId, InPinId)> {
         let from = *self.ids.get(&edge.from)?;
         let to_node = snapshot.node(edge.to)?;
         let to = *self.ids.get(&edge.to)?;
@@ -115,7 +119,8 @@ pub fn graph_view(
     state: &mut GraphViewState,
 ) -> Vec<InspectorEdit> {
     state.sync(snapshot);
-    let index: HashMap<Entity, &NodeSnapshot> = snapshot.nodes.iter().map(|n| (n.entity, n)).collect();
+    let index: HashMap<Entity, &NodeSnapshot> =
+        snapshot.nodes.iter().map(|n| (n.entity, n)).collect();
     let mut viewer = Viewer {
         snapshot,
         index,
@@ -174,15 +179,25 @@ impl Viewer<'_> {
     }
 
     fn disconnect_where(&mut self, keep: impl Fn(&EdgeSnapshot) -> bool) {
-        let edges: Vec<_> = self.snapshot.edges.iter().filter(|e| keep(e)).map(|e| e.entity).collect();
-        self.edits
-            .extend(edges.into_iter().map(|edge| InspectorEdit::Disconnect { edge }));
+        let edges: Vec<_> = self
+            .snapshot
+            .edges
+            .iter()
+            .filter(|e| keep(e))
+            .map(|e| e.entity)
+            .collect();
+        self.edits.extend(
+            edges
+                .into_iter()
+                .map(|edge| InspectorEdit::Disconnect { edge }),
+        );
     }
 }
 
 impl SnarlViewer<Entity> for Viewer<'_> {
     fn title(&mut self, node: &Entity) -> String {
-        self.node(*node).map_or_else(|| node.to_string(), |n| n.label.clone())
+        self.node(*node)
+            .map_or_else(|| node.to_string(), |n| n.label.clone())
     }
 
     fn inputs(&mut self, node: &Entity) -> usize {
@@ -193,30 +208,53 @@ impl SnarlViewer<Entity> for Viewer<'_> {
         self.node(*node).map_or(0, |n| n.outputs)
     }
 
-    fn show_input(&mut self, pin: &InPin, ui: &mut Ui, snarl: &mut Snarl<Entity>) -> impl egui_snarl::ui::SnarlPin + 'static {
+    fn show_input(
+        &mut self,
+        pin: &InPin,
+        ui: &mut Ui,
+        snarl: &mut Snarl<Entity>,
+    ) -> impl egui_snarl::ui::SnarlPin + 'static {
         let entity = snarl[pin.id.node];
         match self.target(entity, pin.id.input) {
             Some(ConnectionTarget::Param(p)) => {
                 ui.label(p.name());
-                PinInfo::square().with_fill(PARAM_COLOR).with_wire_color(PARAM_COLOR)
+                PinInfo::square()
+                    .with_fill(PARAM_COLOR)
+                    .with_wire_color(PARAM_COLOR)
             }
             _ => {
                 ui.label(format!("in {}", pin.id.input));
-                PinInfo::circle().with_fill(AUDIO_COLOR).with_wire_color(AUDIO_COLOR)
+                PinInfo::circle()
+                    .with_fill(AUDIO_COLOR)
+                    .with_wire_color(AUDIO_COLOR)
             }
         }
     }
 
-    fn show_output(&mut self, pin: &OutPin, ui: &mut Ui, _snarl: &mut Snarl<Entity>) -> impl egui_snarl::ui::SnarlPin + 'static {
+    fn show_output(
+        &mut self,
+        pin: &OutPin,
+        ui: &mut Ui,
+        _snarl: &mut Snarl<Entity>,
+    ) -> impl egui_snarl::ui::SnarlPin + 'static {
         ui.label(format!("out {}", pin.id.output));
-        PinInfo::circle().with_fill(AUDIO_COLOR).with_wire_color(AUDIO_COLOR)
+        PinInfo::circle()
+            .with_fill(AUDIO_COLOR)
+            .with_wire_color(AUDIO_COLOR)
     }
 
     fn has_body(&mut self, node: &Entity) -> bool {
         self.node(*node).is_some_and(|n| n.meter.is_some())
     }
 
-    fn show_body(&mut self, node: NodeId, _inputs: &[InPin], _outputs: &[OutPin], ui: &mut Ui, snarl: &mut Snarl<Entity>) {
+    fn show_body(
+        &mut self,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut Ui,
+        snarl: &mut Snarl<Entity>,
+    ) {
         if let Some(meter) = self.node(snarl[node]).and_then(|n| n.meter) {
             meter_bar(ui, &meter, 90.0);
         }
@@ -235,9 +273,17 @@ impl SnarlViewer<Entity> for Viewer<'_> {
     }
 
     fn disconnect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<Entity>) {
-        let edges = self.edges_between(snarl[from.id.node], from.id.output, snarl[to.id.node], to.id.input);
-        self.edits
-            .extend(edges.into_iter().map(|edge| InspectorEdit::Disconnect { edge }));
+        let edges = self.edges_between(
+            snarl[from.id.node],
+            from.id.output,
+            snarl[to.id.node],
+            to.id.input,
+        );
+        self.edits.extend(
+            edges
+                .into_iter()
+                .map(|edge| InspectorEdit::Disconnect { edge }),
+        );
     }
 
     fn drop_outputs(&mut self, pin: &OutPin, snarl: &mut Snarl<Entity>) {

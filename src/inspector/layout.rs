@@ -26,7 +26,11 @@ pub struct LayoutNode {
 
 /// Positions (top-left, points) for `nodes` connected by `edges` (from, to).
 pub fn layered(nodes: &[LayoutNode], edges: &[(Entity, Entity)]) -> HashMap<Entity, [f32; 2]> {
-    let index: HashMap<Entity, usize> = nodes.iter().enumerate().map(|(k, n)| (n.entity, k)).collect();
+    let index: HashMap<Entity, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (n.entity, k))
+        .collect();
     let links: Vec<(usize, usize)> = edges
         .iter()
         .filter_map(|(a, b)| Some((*index.get(a)?, *index.get(b)?)))
@@ -61,22 +65,22 @@ fn depths(count: usize, links: &[(usize, usize)]) -> Vec<usize> {
         }
         let mut stack = vec![(root, 0usize)];
         state[root] = 1;
-        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-            if let Some(&succ) = successors[node].get(*next) {
-                *next += 1;
-                match state[succ] {
-                    0 => {
-                        forward[node].push(succ);
-                        state[succ] = 1;
-                        stack.push((succ, 0));
-                    }
-                    2 => forward[node].push(succ),
-                    _ => {} // back edge: a cycle through a delay
+        while let Some(top) = stack.last_mut() {
+            let (node, next) = *top;
+            top.1 += 1;
+            match successors[node].get(next).map(|&succ| (succ, state[succ])) {
+                Some((succ, 0)) => {
+                    forward[node].push(succ);
+                    state[succ] = 1;
+                    stack.push((succ, 0));
                 }
-            } else {
-                state[node] = 2;
-                order.push(node);
-                stack.pop();
+                Some((succ, 2)) => forward[node].push(succ),
+                Some(_) => {} // a back edge: a cycle through a delay
+                None => {
+                    state[node] = 2;
+                    order.push(node);
+                    stack.pop();
+                }
             }
         }
     }

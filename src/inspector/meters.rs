@@ -53,17 +53,19 @@ pub fn meter_bar(ui: &mut Ui, meter: &MeterReading, width: f32) {
 /// Every metered node: label, bar and numbers.
 pub fn meters(ui: &mut Ui, snapshot: &InspectorSnapshot) {
     let mut any = false;
-    egui::Grid::new("webaudio_meters").striped(true).show(ui, |ui| {
-        for node in &snapshot.nodes {
-            if let Some(meter) = &node.meter {
-                any = true;
-                ui.label(&node.label);
-                meter_bar(ui, meter, 140.0);
-                ui.monospace(meter_text(meter));
-                ui.end_row();
+    egui::Grid::new("webaudio_meters")
+        .striped(true)
+        .show(ui, |ui| {
+            for node in &snapshot.nodes {
+                if let Some(meter) = &node.meter {
+                    any = true;
+                    ui.label(&node.label);
+                    meter_bar(ui, meter, 140.0);
+                    ui.monospace(meter_text(meter));
+                    ui.end_row();
+                }
             }
-        }
-    });
+        });
     if !any {
         ui.weak("No metered nodes: tick \"meter\" in a node's details.");
     }

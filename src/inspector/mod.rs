@@ -52,7 +52,11 @@ impl InspectorView {
 }
 
 /// All panels: the graph on the left; node list, details, meters and engine on the right.
-pub fn inspector_ui(ui: &mut egui::Ui, snapshot: &InspectorSnapshot, view: &mut InspectorView) -> Vec<InspectorEdit> {
+pub fn inspector_ui(
+    ui: &mut egui::Ui,
+    snapshot: &InspectorSnapshot,
+    view: &mut InspectorView,
+) -> Vec<InspectorEdit> {
     let mut edits = Vec::new();
     let size = ui.available_size();
     ui.horizontal_top(|ui| {
@@ -72,11 +76,19 @@ pub fn inspector_ui(ui: &mut egui::Ui, snapshot: &InspectorSnapshot, view: &mut 
     edits
 }
 
-fn side_column(ui: &mut egui::Ui, snapshot: &InspectorSnapshot, view: &mut InspectorView, edits: &mut Vec<InspectorEdit>) {
+fn side_column(
+    ui: &mut egui::Ui,
+    snapshot: &InspectorSnapshot,
+    view: &mut InspectorView,
+    edits: &mut Vec<InspectorEdit>,
+) {
     egui::CollapsingHeader::new("nodes").show(ui, |ui| {
         for node in &snapshot.nodes {
             let selected = view.graph.selected == Some(node.entity);
-            if ui.selectable_label(selected, format!("select {}", node.label)).clicked() {
+            if ui
+                .selectable_label(selected, format!("select {}", node.label))
+                .clicked()
+            {
                 view.graph.selected = Some(node.entity);
             }
         }
@@ -88,13 +100,22 @@ fn side_column(ui: &mut egui::Ui, snapshot: &InspectorSnapshot, view: &mut Inspe
         }
     }
     ui.separator();
-    egui::CollapsingHeader::new("meters").default_open(true).show(ui, |ui| meters(ui, snapshot));
-    egui::CollapsingHeader::new("engine").default_open(true).show(ui, |ui| engine_panel(ui, snapshot));
+    egui::CollapsingHeader::new("meters")
+        .default_open(true)
+        .show(ui, |ui| meters(ui, snapshot));
+    egui::CollapsingHeader::new("engine")
+        .default_open(true)
+        .show(ui, |ui| engine_panel(ui, snapshot));
 }
 
 /// One inspector frame on `ctx`: snapshots `world`, shows the panels in a window (closing
 /// it sets `open` to false), and applies the edits. Failed edits are logged as warnings.
-pub fn inspector_frame(world: &mut World, ctx: &egui::Context, view: &mut InspectorView, open: &mut bool) {
+pub fn inspector_frame(
+    world: &mut World,
+    ctx: &egui::Context,
+    view: &mut InspectorView,
+    open: &mut bool,
+) {
     let snapshot = InspectorSnapshot::build(world);
     let mut edits = Vec::new();
     egui::Window::new("Audio graph inspector")

@@ -24,22 +24,36 @@ pub fn slider_range(p: &ParamSnapshot) -> RangeInclusive<f32> {
         return p.min..=p.max;
     }
     let span = 2.0 * p.default.abs().max(p.value.abs()).max(1.0);
-    let lo = if p.min < 0.0 { (-span).max(p.min) } else { p.min };
+    let lo = if p.min < 0.0 {
+        (-span).max(p.min)
+    } else {
+        p.min
+    };
     lo..=span.min(p.max)
 }
 
 /// Shows `entity`'s details; returns the edits asked for.
-pub fn node_details(ui: &mut Ui, snapshot: &InspectorSnapshot, entity: bevy::prelude::Entity) -> Vec<InspectorEdit> {
+pub fn node_details(
+    ui: &mut Ui,
+    snapshot: &InspectorSnapshot,
+    entity: bevy::prelude::Entity,
+) -> Vec<InspectorEdit> {
     let mut edits = Vec::new();
     let Some(node) = snapshot.node(entity) else {
         ui.weak("Select a node in the graph.");
         return edits;
     };
     ui.heading(&node.label);
-    ui.label(format!("{} · {entity} · {} in / {} out", node.kind, node.inputs, node.outputs));
+    ui.label(format!(
+        "{} · {entity} · {} in / {} out",
+        node.kind, node.inputs, node.outputs
+    ));
     let mut metered = node.meter.is_some();
     if ui.checkbox(&mut metered, "meter").changed() {
-        edits.push(InspectorEdit::SetMetered { node: entity, metered });
+        edits.push(InspectorEdit::SetMetered {
+            node: entity,
+            metered,
+        });
     }
     if let Some(meter) = &node.meter {
         ui.monospace(meter_text(meter));
@@ -54,41 +68,48 @@ fn params(ui: &mut Ui, node: &NodeSnapshot, edits: &mut Vec<InspectorEdit>) {
     if node.params.is_empty() {
         return;
     }
-    egui::Grid::new(("webaudio_params", node.entity)).striped(true).show(ui, |ui| {
-        ui.strong("param");
-        ui.strong("value");
-        ui.strong("render");
-        ui.end_row();
-        for p in &node.params {
-            ui.label(p.id.name());
-            let mut value = p.value;
-            let range = slider_range(p);
-            let log = *range.start() >= 0.0 && range.end() - range.start() > 1000.0;
-            let slider = Slider::new(&mut value, range)
-                .text(p.id.name())
-                .logarithmic(log)
-                .clamping(SliderClamping::Never);
-            if ui.add(slider).changed() && value.is_finite() {
-                edits.push(InspectorEdit::SetParam {
-                    node: node.entity,
-                    param: p.id,
-                    value,
-                });
-            }
-            match p.render {
-                Some(r) => ui.monospace(format!(
-                    "{:.3}{}",
-                    r.value,
-                    if r.automating { " (automating)" } else { "" }
-                )),
-                None => ui.weak("-"),
-            };
+    egui::Grid::new(("webaudio_params", node.entity))
+        .striped(true)
+        .show(ui, |ui| {
+            ui.strong("param");
+            ui.strong("value");
+            ui.strong("render");
             ui.end_row();
-        }
-    });
+            for p in &node.params {
+                ui.label(p.id.name());
+                let mut value = p.value;
+                let range = slider_range(p);
+                let log = *range.start() >= 0.0 && range.end() - range.start() > 1000.0;
+                let slider = Slider::new(&mut value, range)
+                    .text(p.id.name())
+                    .logarithmic(log)
+                    .clamping(SliderClamping::Never);
+                if ui.add(slider).changed() && value.is_finite() {
+                    edits.push(InspectorEdit::SetParam {
+                        node: node.entity,
+                        param: p.id,
+                        value,
+                    });
+                }
+                match p.render {
+                    Some(r) => ui.monospace(format!(
+                        "{:.3}{}",
+                        r.value,
+                        if r.automating { " (automating)" } else { "" }
+                    )),
+                    None => ui.weak("-"),
+                };
+                ui.end_row();
+            }
+        });
 }
 
-fn connections(ui: &mut Ui, snapshot: &InspectorSnapshot, node: &NodeSnapshot, edits: &mut Vec<InspectorEdit>) {
+fn connections(
+    ui: &mut Ui,
+    snapshot: &InspectorSnapshot,
+    node: &NodeSnapshot,
+    edits: &mut Vec<InspectorEdit>,
+) {
     let edges = snapshot
         .edges
         .iter()
@@ -117,7 +138,12 @@ fn extra(ui: &mut Ui, snapshot: &InspectorSnapshot, node: &NodeSnapshot) {
         NodeExtra::None => {}
         NodeExtra::Biquad(points) => {
             ui.strong("frequency response (dB)");
-            log_plot(ui, ("webaudio_biquad", node.entity), points.clone(), Some((-40.0, 20.0)));
+            log_plot(
+                ui,
+                ("webaudio_biquad", node.entity),
+                points.clone(),
+                Some((-40.0, 20.0)),
+            );
         }
         NodeExtra::Compressor { reduction } => {
             ui.label(format!("reduction {reduction:.2} dB"));
@@ -151,7 +177,12 @@ pub fn analyser_plots(ui: &mut Ui, node: &NodeSnapshot, data: &AnalyserData) {
             [f64::from(k as f32 * data.bin_hz), db]
         })
         .collect();
-    log_plot(ui, ("webaudio_spectrum", node.entity), spectrum, Some(data.decibels));
+    log_plot(
+        ui,
+        ("webaudio_spectrum", node.entity),
+        spectrum,
+        Some(data.decibels),
+    );
     ui.strong("waveform");
     let wave: Vec<[f64; 2]> = data
         .waveform
@@ -166,7 +197,9 @@ pub fn analyser_plots(ui: &mut Ui, node: &NodeSnapshot, data: &AnalyserData) {
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
-        .show(ui, |plot| plot.line(Line::new("waveform", PlotPoints::from(wave))));
+        .show(ui, |plot| {
+            plot.line(Line::new("waveform", PlotPoints::from(wave)))
+        });
 }
 
 /// A plot of `(Hz, dB)` points over a log-frequency axis.
@@ -185,5 +218,7 @@ fn log_plot(ui: &mut Ui, id: impl std::hash::Hash, points: Vec<[f64; 2]>, y: Opt
     if let Some((lo, hi)) = y {
         plot = plot.include_y(lo).include_y(hi);
     }
-    plot.show(ui, |plot| plot.line(Line::new("response", PlotPoints::from(points))));
+    plot.show(ui, |plot| {
+        plot.line(Line::new("response", PlotPoints::from(points)))
+    });
 }

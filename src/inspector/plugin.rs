@@ -61,7 +61,10 @@ impl Plugin for WebAudioInspectorPlugin {
         .init_resource::<InspectorSelection>()
         .register_type::<InspectorSelection>()
         .add_systems(Update, toggle_inspector)
-        .add_systems(EguiPrimaryContextPass, inspector_window.run_if(inspector_open));
+        .add_systems(
+            EguiPrimaryContextPass,
+            inspector_window.run_if(inspector_open),
+        );
     }
 }
 
@@ -86,6 +89,8 @@ fn inspector_window(world: &mut World) {
         let state = &mut *state;
         inspector_frame(world, &ctx, &mut state.view, &mut state.open);
         let selected = state.view.selected();
-        world.resource_mut::<InspectorSelection>().set_if_neq(InspectorSelection(selected));
+        world
+            .resource_mut::<InspectorSelection>()
+            .set_if_neq(InspectorSelection(selected));
     });
 }

@@ -338,11 +338,13 @@ fn node_extra(
             .map_or(NodeExtra::None, |b| {
                 NodeExtra::Biquad(biquad_response(b, params, sample_rate))
             }),
-        "DynamicsCompressorNode" => world
-            .get::<DynamicsCompressorNode>(entity)
-            .map_or(NodeExtra::None, |c| NodeExtra::Compressor {
-                reduction: c.reduction(),
-            }),
+        "DynamicsCompressorNode" => {
+            world
+                .get::<DynamicsCompressorNode>(entity)
+                .map_or(NodeExtra::None, |c| NodeExtra::Compressor {
+                    reduction: c.reduction(),
+                })
+        }
         "AudioBufferSourceNode" => NodeExtra::BufferSource {
             position: readout.filter(|p| !p.is_nan()),
         },
@@ -363,7 +365,11 @@ fn node_extra(
 
 /// The magnitude response on a log grid from 10 Hz to Nyquist, at the render-side values of
 /// the params when known.
-fn biquad_response(node: &BiquadFilterNode, params: &[ParamSnapshot], sample_rate: f32) -> Vec<[f64; 2]> {
+fn biquad_response(
+    node: &BiquadFilterNode,
+    params: &[ParamSnapshot],
+    sample_rate: f32,
+) -> Vec<[f64; 2]> {
     let mut node = node.clone();
     for p in params {
         if let Some(render) = p.render {
@@ -380,7 +386,11 @@ fn biquad_response(node: &BiquadFilterNode, params: &[ParamSnapshot], sample_rat
     let nyquist = sample_rate / 2.0;
     let (lo, hi) = (10f32.ln(), nyquist.ln());
     let freqs: Vec<f32> = (0..RESPONSE_POINTS)
-        .map(|k| (lo + (hi - lo) * k as f32 / (RESPONSE_POINTS - 1) as f32).exp().min(nyquist))
+        .map(|k| {
+            (lo + (hi - lo) * k as f32 / (RESPONSE_POINTS - 1) as f32)
+                .exp()
+                .min(nyquist)
+        })
         .collect();
     let (mut mag, mut phase) = (vec![0.0; RESPONSE_POINTS], vec![0.0; RESPONSE_POINTS]);
     if node

@@ -22,7 +22,7 @@ use timeline::{AutomationEvent, Timeline};
 use crate::command::{Command, Feedback, Garbage, RenderChannel, RenderShared};
 use crate::node::audio_listener::ListenerValues;
 use crate::node::{
-    AudioProcessor, ChannelInterpretation, ProcessContext, ProcessIo, ProcessStatus,
+    AudioProcessor, ChannelInterpretation, ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
 };
 use crate::param::{AutomationRate, ParamDescriptor};
 
@@ -330,13 +330,15 @@ impl Renderer {
             }
             Command::ReplaceArena(arena) => self.replace_arena(arena),
             Command::SetProbe { node, probe } => {
-                if let Some(n) = self.node_mut(node) {
-                    n.meter = probe::MeterWindow::default();
-                    if let Some(old) = std::mem::replace(&mut n.probe, probe) {
-                        self.sink.garbage(Garbage::Probe(old));
+                let old = match self.node_mut(node) {
+                    Some(n) => {
+                        n.meter = probe::MeterWindow::default();
+                        std::mem::replace(&mut n.probe, probe)
                     }
-                } else if let Some(probe) = probe {
-                    self.sink.garbage(Garbage::Probe(probe));
+                    None => probe,
+                };
+                if let Some(old) = old {
+                    self.sink.garbage(Garbage::Probe(old));
                 }
             }
         }
@@ -491,7 +493,9 @@ impl Renderer {
             for (&b, bus) in step.outputs.iter().zip(outputs.drain(..)) {
                 buffers[b] = bus;
             }
-            if let Some(probe) = &node.probe {
+            if let Some(probe) = &node.probe
+                && phase != ProcessPhase::CycleWrite
+            {
                 record_probe(&mut node.meter, probe, &node.params, step, buffers);
                 probe.record_readout(node.processor.readout());
             }

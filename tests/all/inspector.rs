@@ -6,7 +6,9 @@
 use bevy::prelude::*;
 use bevy_webaudio::inspector::layout::{LAYER_SPACING, LayoutNode, layered};
 use bevy_webaudio::inspector::snapshot::NodeExtra;
-use bevy_webaudio::inspector::{InspectorEdit, InspectorSnapshot, InspectorView, apply_edits, inspector_ui};
+use bevy_webaudio::inspector::{
+    InspectorEdit, InspectorSnapshot, InspectorView, apply_edits, inspector_ui,
+};
 use bevy_webaudio::prelude::*;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -164,7 +166,10 @@ fn dragging_the_gain_slider_changes_the_component_and_the_output() {
     assert_eq!(amp.params[0].render.unwrap().value, 2.0);
     let meter = amp.meter.unwrap();
     assert!((meter.peak - 2.0).abs() < 1e-4, "{meter:?}");
-    assert!((meter.rms - std::f32::consts::SQRT_2).abs() < 1e-3, "{meter:?}");
+    assert!(
+        (meter.rms - std::f32::consts::SQRT_2).abs() < 1e-3,
+        "{meter:?}"
+    );
     assert_eq!(count(&harness, "peak 2.000 (6.0 dB) rms 1.414 (3.0 dB)"), 2); // list + details
 }
 
@@ -177,12 +182,20 @@ fn removing_a_wire_despawns_the_connection_and_silences_the_output() {
     harness.run();
     apply(&mut harness, &mut g.app);
     let world = g.app.world();
-    assert!(world.get::<AudioOutputs>(g.osc).is_none_or(|o| o.edges().is_empty()));
+    assert!(
+        world
+            .get::<AudioOutputs>(g.osc)
+            .is_none_or(|o| o.edges().is_empty())
+    );
     let mut edges = g.app.world_mut().query::<&ConnectionFrom>();
     assert!(edges.iter(g.app.world()).all(|f| f.0 != g.osc));
     let amp = harness.state().snapshot.node(g.amp).unwrap().meter.unwrap();
     assert_eq!((amp.peak, amp.rms), (0.0, 0.0));
-    assert!(harness.query_by_label("disconnect osc → amp.in 0").is_none());
+    assert!(
+        harness
+            .query_by_label("disconnect osc → amp.in 0")
+            .is_none()
+    );
 
     // Connecting again (what dragging a wire asks for) spawns one connection entity, once.
     let connect = InspectorEdit::Connect {
@@ -193,7 +206,15 @@ fn removing_a_wire_despawns_the_connection_and_silences_the_output() {
     };
     assert!(apply_edits(g.app.world_mut(), &[connect, connect]).is_empty());
     settle(&mut g.app);
-    assert_eq!(g.app.world().get::<AudioOutputs>(g.osc).unwrap().edges().len(), 1);
+    assert_eq!(
+        g.app
+            .world()
+            .get::<AudioOutputs>(g.osc)
+            .unwrap()
+            .edges()
+            .len(),
+        1
+    );
     let snapshot = InspectorSnapshot::build(g.app.world_mut());
     assert!((snapshot.node(g.amp).unwrap().meter.unwrap().peak - 0.5).abs() < 1e-4);
 }
@@ -204,21 +225,42 @@ fn metering_is_opt_in_and_can_be_switched_from_the_panel() {
     let dest = destination(&app);
     let mut osc = OscillatorNode::new(OscillatorType::Square, FREQ);
     osc.start(0.0).unwrap();
-    let osc = app.world_mut().commands().spawn((osc, Name::new("sq"))).connect(dest).id();
+    let osc = app
+        .world_mut()
+        .commands()
+        .spawn((osc, Name::new("sq")))
+        .connect(dest)
+        .id();
     settle(&mut app);
     let snapshot = InspectorSnapshot::build(app.world_mut());
     let node = snapshot.node(osc).unwrap();
     assert!(node.meter.is_none() && node.params[0].render.is_none());
     let mut harness = harness(&mut app);
     select(&mut harness, "sq");
-    harness.get_by_role_and_label(Role::CheckBox, "meter").click();
+    harness
+        .get_by_role_and_label(Role::CheckBox, "meter")
+        .click();
     harness.run();
     apply(&mut harness, &mut app);
     assert!(app.world().get::<Metered>(osc).is_some());
-    // A band-limited square wave: RMS close to 1 (Gibbs ripple lifts the peak above 1).
+    // The meter equals a window of the same oscillator rendered alone (375 Hz repeats every
+    // quantum, so any 1024-frame window holds the same 8 cycles).
+    let mut alone = OscillatorNode::new(OscillatorType::Square, FREQ);
+    alone.start(0.0).unwrap();
+    let reference = render_node(alone, 4096);
+    let window = &reference[2048..3072];
+    let expected_rms = (window.iter().map(|x| x * x).sum::<f32>() / 1024.0).sqrt();
     let meter = harness.state().snapshot.node(osc).unwrap().meter.unwrap();
-    assert!(meter.peak > 1.0 && meter.peak < 1.25, "{meter:?}");
-    assert!((meter.rms - 1.0).abs() < 0.02, "{meter:?}");
+    assert!(
+        (meter.peak - peak(window)).abs() < 1e-4,
+        "{meter:?} vs {}",
+        peak(window)
+    );
+    assert!(
+        (meter.rms - expected_rms).abs() < 1e-4,
+        "{meter:?} vs {expected_rms}"
+    );
+    assert!(meter.rms > 0.8 && meter.peak < 1.2, "{meter:?}");
 }
 
 #[test]
@@ -228,7 +270,10 @@ fn automation_and_node_views_are_read_back() {
     let mut c = app.world_mut().commands();
     let mut filter = BiquadFilterNode::new(BiquadFilterType::Lowpass);
     filter.frequency.set_value(1000.0).unwrap();
-    filter.frequency.linear_ramp_to_value_at_time(4000.0, 1.0).unwrap();
+    filter
+        .frequency
+        .linear_ramp_to_value_at_time(4000.0, 1.0)
+        .unwrap();
     let filter = c.spawn((filter, Metered::default())).connect(dest).id();
     let analyser = c.spawn(AnalyserNode::default()).connect(dest).id();
     let mut osc = OscillatorNode::new(OscillatorType::Sine, 1500.0);
@@ -244,11 +289,20 @@ fn automation_and_node_views_are_read_back() {
     assert!(frequency.automating);
     assert!((frequency.value - 2500.0).abs() < 10.0, "{frequency:?}");
     // The response curve follows the render-side cutoff: 0 dB well below, about -3 dB… at it.
-    let NodeExtra::Biquad(curve) = &node.extra else { panic!() };
-    let at = |hz: f64| curve.iter().min_by(|a, b| (a[0] - hz).abs().total_cmp(&(b[0] - hz).abs())).unwrap()[1];
+    let NodeExtra::Biquad(curve) = &node.extra else {
+        panic!()
+    };
+    let at = |hz: f64| {
+        curve
+            .iter()
+            .min_by(|a, b| (a[0] - hz).abs().total_cmp(&(b[0] - hz).abs()))
+            .unwrap()[1]
+    };
     assert!(at(100.0).abs() < 0.2, "{}", at(100.0));
     assert!(at(12_000.0) < -20.0, "{}", at(12_000.0));
-    let NodeExtra::Analyser(data) = &snapshot.node(analyser).unwrap().extra else { panic!() };
+    let NodeExtra::Analyser(data) = &snapshot.node(analyser).unwrap().extra else {
+        panic!()
+    };
     let peak_bin = data
         .spectrum
         .iter()
@@ -256,7 +310,10 @@ fn automation_and_node_views_are_read_back() {
         .max_by(|a, b| a.1.total_cmp(b.1))
         .unwrap()
         .0;
-    assert!((peak_bin as f32 * data.bin_hz - 1500.0).abs() <= data.bin_hz, "bin {peak_bin}");
+    assert!(
+        (peak_bin as f32 * data.bin_hz - 1500.0).abs() <= data.bin_hz,
+        "bin {peak_bin}"
+    );
     let wave_peak = data.waveform.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     assert!((wave_peak - 1.0).abs() < 0.01, "{wave_peak}");
     // The engine panel's readings.
@@ -269,10 +326,16 @@ fn automation_and_node_views_are_read_back() {
 fn layout_places_a_chain_with_feedback_in_layers() {
     let mut world = World::new();
     let e: Vec<Entity> = (0..4).map(|_| world.spawn_empty().id()).collect();
-    let nodes: Vec<_> = e.iter().map(|&entity| LayoutNode { entity, rows: 2 }).collect();
+    let nodes: Vec<_> = e
+        .iter()
+        .map(|&entity| LayoutNode { entity, rows: 2 })
+        .collect();
     // 0 → 1 → 2 → 3 and 2 → 1 (a feedback loop through a delay).
     let edges = [(e[0], e[1]), (e[1], e[2]), (e[2], e[3]), (e[2], e[1])];
     let pos = layered(&nodes, &edges);
     let x: Vec<f32> = e.iter().map(|k| pos[k][0]).collect();
-    assert_eq!(x, [0.0, LAYER_SPACING, 2.0 * LAYER_SPACING, 3.0 * LAYER_SPACING]);
+    assert_eq!(
+        x,
+        [0.0, LAYER_SPACING, 2.0 * LAYER_SPACING, 3.0 * LAYER_SPACING]
+    );
 }

@@ -241,7 +241,13 @@ fn render_thread_never_allocates_under_every_command() {
             send(&mut control, Command::SetProbe { node, probe });
         }
         if round % 2 == 1 {
-            send(&mut control, Command::SetProbe { node: o, probe: None });
+            send(
+                &mut control,
+                Command::SetProbe {
+                    node: o,
+                    probe: None,
+                },
+            );
         }
         // Remove an older chain: schedule without it first, then the nodes.
         if round >= 3 {
