@@ -113,9 +113,9 @@ fn open_frame(app: &mut App, ctx: &egui::Context, view: &mut InspectorView) -> u
         )),
         ..Default::default()
     };
-    let output = ctx.run(input, |ctx| {
-        inspector_frame(app.world_mut(), ctx, view, &mut open)
-    });
+    ctx.begin_pass(input);
+    inspector_frame(app.world_mut(), ctx, view, &mut open);
+    let output = ctx.end_pass();
     let meshes = ctx.tessellate(output.shapes, output.pixels_per_point);
     black_box(meshes.len())
 }
