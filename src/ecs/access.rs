@@ -16,7 +16,7 @@ use crate::param::{AudioParam, ParamId};
 pub struct ParamInfo {
     /// Which param.
     pub id: ParamId,
-    /// The param (intrinsic value, descriptor, rate), cloned without its pending events.
+    /// The intrinsic value.
     pub value: f32,
     /// `defaultValue`, `minValue`/`maxValue` (unresolved: see `nyquist_range`), rate.
     pub descriptor: crate::param::ParamDescriptor,
@@ -25,13 +25,21 @@ pub struct ParamInfo {
 }
 
 /// Functions reaching one node type's component.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct NodeAccess {
     /// The Web Audio interface name (`AudioNode::NAME`).
     pub name: &'static str,
     shape: fn(&World, Entity) -> Option<NodeShape>,
     params: fn(&mut World, Entity, &mut Vec<ParamInfo>),
     set_param: fn(&mut World, Entity, ParamId, f32) -> Result<(), WebAudioError>,
+}
+
+impl std::fmt::Debug for NodeAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeAccess")
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl NodeAccess {

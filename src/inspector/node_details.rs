@@ -203,7 +203,7 @@ pub fn analyser_plots(ui: &mut Ui, node: &NodeSnapshot, data: &AnalyserData) {
 }
 
 /// A plot of `(Hz, dB)` points over a log-frequency axis.
-fn log_plot(ui: &mut Ui, id: impl std::hash::Hash, points: Vec<[f64; 2]>, y: Option<(f64, f64)>) {
+fn log_plot(ui: &mut Ui, id: impl egui::AsId, points: Vec<[f64; 2]>, y: Option<(f64, f64)>) {
     let points: Vec<[f64; 2]> = points
         .into_iter()
         .filter(|[f, v]| *f > 0.0 && v.is_finite())
