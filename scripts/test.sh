@@ -10,3 +10,5 @@ scripts/pulse.sh start
 trap 'scripts/pulse.sh stop' EXIT
 export WEBAUDIO_DEVICE_TESTS=1
 cargo test --workspace --all-targets
+# The inspector's panels, headless (egui_kittest; no renderer, no window).
+cargo test --features inspector_tests --test all inspector::

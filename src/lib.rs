@@ -47,6 +47,8 @@ pub mod ecs;
 pub mod error;
 pub mod game;
 pub mod graph;
+#[cfg(feature = "inspector_panels")]
+pub mod inspector;
 pub mod microphone;
 pub mod node;
 pub mod param;
@@ -78,6 +80,7 @@ pub mod prelude {
         ConnectionTarget, ConnectionTo,
     };
     pub use crate::ecs::doppler::Doppler;
+    pub use crate::ecs::meter::Metered;
     pub use crate::ecs::spatial::SpatialAudio;
     pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
     pub use crate::error::WebAudioError;
@@ -171,6 +174,7 @@ impl Plugin for WebAudioPlugin {
             .register_type::<ecs::connection::AudioOutputs>()
             .register_type::<ecs::connection::AudioInputs>()
             .register_type::<ecs::connection::AudioConnection>()
+            .register_type::<ecs::meter::Metered>()
             .configure_sets(
                 PostUpdate,
                 (WebAudioSystems::Sync, WebAudioSystems::Commit)
@@ -185,6 +189,9 @@ impl Plugin for WebAudioPlugin {
                 PostUpdate,
                 (
                     ecs::sync_connections.in_set(WebAudioSystems::Sync),
+                    ecs::meter::sync_meters
+                        .in_set(WebAudioSystems::Sync)
+                        .after(ecs::sync_connections),
                     ecs::commit.in_set(WebAudioSystems::Commit),
                 ),
             );
@@ -338,6 +345,9 @@ pub trait AudioNodeAppExt {
 
 impl AudioNodeAppExt for App {
     fn add_audio_node<T: AudioNode + bevy::reflect::GetTypeRegistration>(&mut self) -> &mut Self {
+        self.world_mut()
+            .get_resource_or_init::<ecs::access::AudioNodeRegistry>()
+            .register::<T>();
         self.register_type::<T>().add_systems(
             PostUpdate,
             ecs::sync_nodes::<T>

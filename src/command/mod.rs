@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::node::NodeMessage;
 use crate::node::scheduled::ScheduleEvent;
 use crate::param::AutomationRate;
+use crate::render::probe::NodeProbe;
 use crate::render::schedule::Schedule;
 use crate::render::timeline::{AutomationEvent, Timeline};
 use crate::render::{NodeArena, RenderNode};
@@ -79,6 +80,13 @@ pub enum Command {
     },
     /// A larger node arena (the nodes move over; the old one comes back).
     ReplaceArena(NodeArena),
+    /// Attaches (or with `None` detaches) a node's meter probe; the old one comes back.
+    SetProbe {
+        /// The node's slot.
+        node: u32,
+        /// The probe.
+        probe: Option<Arc<NodeProbe>>,
+    },
 }
 
 impl Command {
@@ -94,6 +102,7 @@ impl Command {
             Self::Schedule { .. } => "Schedule",
             Self::Message { .. } => "Message",
             Self::ReplaceArena(_) => "ReplaceArena",
+            Self::SetProbe { .. } => "SetProbe",
         }
     }
 }
@@ -112,6 +121,8 @@ pub enum Garbage {
     Message(NodeMessage),
     /// A replaced arena.
     Arena(NodeArena),
+    /// A detached meter probe (dropped on the control side: it may hold the last reference).
+    Probe(Arc<NodeProbe>),
 }
 
 /// Render → control.

@@ -98,7 +98,7 @@ pub trait AudioConnectExt {
     fn disconnect_all(&mut self) -> &mut Self;
 }
 
-fn spawn_edge(world: &mut World, from: Entity, to: Entity, connection: AudioConnection) {
+pub(crate) fn spawn_edge(world: &mut World, from: Entity, to: Entity, connection: AudioConnection) {
     let exists = world
         .get::<AudioOutputs>(from)
         .into_iter()

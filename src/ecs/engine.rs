@@ -194,7 +194,7 @@ impl AudioEngine {
         }
     }
 
-    fn send(&mut self, command: Command) {
+    pub(crate) fn send(&mut self, command: Command) {
         self.control.get().send(command);
     }
 

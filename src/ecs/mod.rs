@@ -1,9 +1,11 @@
 //! The main-thread side: systems that mirror node components, connection entities and
 //! despawns into commands, and that bring feedback (the clock, 'ended', faults) back.
 
+pub mod access;
 pub mod connection;
 pub mod doppler;
 pub(crate) mod engine;
+pub mod meter;
 pub mod spatial;
 
 use std::collections::HashMap;

@@ -612,6 +612,12 @@ impl AudioProcessor for AudioBufferSourceProcessor {
         self.play.clock.schedule(event, self.play.sample_rate);
     }
 
+    /// The playhead in seconds of buffer time (once started and while a buffer is set).
+    fn readout(&self) -> Option<f32> {
+        let play = &self.play;
+        (play.started && play.buffer_rate > 0.0).then(|| (play.position / play.buffer_rate) as f32)
+    }
+
     fn update(&mut self, message: &mut NodeMessage) {
         let Some(message) = message.downcast_mut::<BufferMessage>() else {
             return;

@@ -317,6 +317,13 @@ pub trait AudioProcessor: Send + 'static {
     /// New attributes arrived: take what is needed out of `message` (swap, do not drop);
     /// the message box then goes back to the control side.
     fn update(&mut self, _message: &mut NodeMessage) {}
+
+    /// A node-specific reading for the inspector, published each quantum while the node is
+    /// [`Metered`](crate::ecs::meter::Metered) (a buffer source's play position in seconds).
+    /// Default: none.
+    fn readout(&self) -> Option<f32> {
+        None
+    }
 }
 
 /// The shared body of `getFrequencyResponse` (BiquadFilterNode, IIRFilterNode): the three

@@ -8,6 +8,7 @@
 
 pub mod bus;
 pub mod mix;
+pub mod probe;
 pub mod schedule;
 pub mod timeline;
 
@@ -21,7 +22,7 @@ use timeline::{AutomationEvent, Timeline};
 use crate::command::{Command, Feedback, Garbage, RenderChannel, RenderShared};
 use crate::node::audio_listener::ListenerValues;
 use crate::node::{
-    AudioProcessor, ChannelInterpretation, ProcessContext, ProcessIo, ProcessStatus,
+    AudioProcessor, ChannelInterpretation, ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
 };
 use crate::param::{AutomationRate, ParamDescriptor};
 
@@ -106,6 +107,11 @@ impl ParamState {
         self.timeline.skip(frame, sample_rate, len, garbage);
     }
 
+    /// Whether the value varied within this quantum or events are still to come.
+    fn is_automating(&self) -> bool {
+        self.len > 1 || !self.timeline.is_empty()
+    }
+
     /// Adds a down-mixed audio-rate input (spec: computedValue = intrinsic + input).
     fn add_input(&mut self, input: &[f32; RENDER_QUANTUM]) {
         match self.rate {
@@ -142,6 +148,9 @@ pub struct RenderNode {
     /// The processor returned [`ProcessStatus::Ended`]: it is not run again and its outputs
     /// are one channel of silence from then on.
     ended: bool,
+    /// The inspector's read-backs, when the node's entity is `Metered`.
+    probe: Option<Arc<probe::NodeProbe>>,
+    meter: probe::MeterWindow,
 }
 
 impl std::fmt::Debug for RenderNode {
@@ -159,6 +168,8 @@ impl RenderNode {
             processor,
             params,
             ended: false,
+            probe: None,
+            meter: probe::MeterWindow::default(),
         }
     }
 
@@ -319,6 +330,18 @@ impl Renderer {
                 self.sink.garbage(Garbage::Message(message));
             }
             Command::ReplaceArena(arena) => self.replace_arena(arena),
+            Command::SetProbe { node, probe } => {
+                let old = match self.node_mut(node) {
+                    Some(n) => {
+                        n.meter = probe::MeterWindow::default();
+                        std::mem::replace(&mut n.probe, probe)
+                    }
+                    None => probe,
+                };
+                if let Some(old) = old {
+                    self.sink.garbage(Garbage::Probe(old));
+                }
+            }
         }
         self.shared.commands_applied.fetch_add(1, Ordering::Relaxed);
     }
@@ -472,6 +495,12 @@ impl Renderer {
             for (&b, bus) in step.outputs.iter().zip(outputs.drain(..)) {
                 buffers[b] = bus;
             }
+            if let Some(probe) = &node.probe
+                && phase != ProcessPhase::CycleWrite
+            {
+                record_probe(&mut node.meter, probe, &node.params, step, buffers);
+                probe.record_readout(node.processor.readout());
+            }
             if status == ProcessStatus::Ended {
                 node.ended = true;
                 sink.push(Feedback::Ended(step.node));
@@ -522,6 +551,20 @@ impl Renderer {
             done += n;
         }
     }
+}
+
+/// Feeds a metered node's first output and params into its probe.
+fn record_probe(
+    meter: &mut probe::MeterWindow,
+    probe: &probe::NodeProbe,
+    params: &[ParamState],
+    step: &schedule::Step,
+    buffers: &[AudioBus],
+) {
+    if let Some(&b) = step.outputs.first() {
+        meter.add(&buffers[b], probe);
+    }
+    probe.record_params(params);
 }
 
 /// Sums each input's connections into the input scratch, up/down-mixed to the computed

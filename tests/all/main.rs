@@ -20,6 +20,8 @@ mod dynamics_compressor;
 mod hrtf;
 mod iir_filter;
 mod media_element;
+#[cfg(feature = "inspector_tests")]
+mod inspector;
 mod microphone;
 mod mixing;
 mod oscillator;

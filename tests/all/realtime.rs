@@ -14,6 +14,7 @@ use bevy_webaudio::node::oscillator::WaveTableCache;
 use bevy_webaudio::node::scheduled::ScheduleEvent;
 use bevy_webaudio::node::{AudioNode, BuildContext, ChannelConfig};
 use bevy_webaudio::prelude::*;
+use bevy_webaudio::render::probe::NodeProbe;
 use bevy_webaudio::render::timeline::{AutomationEvent, Timeline};
 use bevy_webaudio::render::{ParamState, RenderNode, Renderer};
 
@@ -233,6 +234,21 @@ fn render_thread_never_allocates_under_every_command() {
                 event: ScheduleEvent::Stop(1000.0),
             },
         );
+        // Meter both nodes (the inspector's probes); replace one probe and detach another:
+        // the old ones come back as garbage, removed nodes take theirs along.
+        for node in [o, g, g] {
+            let probe = Some(Arc::new(NodeProbe::default()));
+            send(&mut control, Command::SetProbe { node, probe });
+        }
+        if round % 2 == 1 {
+            send(
+                &mut control,
+                Command::SetProbe {
+                    node: o,
+                    probe: None,
+                },
+            );
+        }
         // Remove an older chain: schedule without it first, then the nodes.
         if round >= 3 {
             let (old_o, old_g) = (o - 6, g - 6);
@@ -264,6 +280,7 @@ fn render_thread_never_allocates_under_every_command() {
         "Schedule",
         "Message",
         "ReplaceArena",
+        "SetProbe",
     ]
     .into_iter()
     .collect();

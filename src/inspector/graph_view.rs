@@ -1,0 +1,299 @@
+//! The graph view: every node entity as an egui-snarl node with its inputs, params (as input
+//! pins) and outputs, connection entities as wires, laid out by [`layout::layered`]. Dragging
+//! a wire asks for a connection entity, removing one (right-click a pin, or drag it off) for
+//! a despawn; clicking a node selects its entity.
+
+use std::collections::HashMap;
+
+use bevy::prelude::Entity;
+use egui::{Color32, Pos2, Ui};
+use egui_snarl::ui::{PinInfo, SnarlStyle, SnarlViewer, SnarlWidget};
+use egui_snarl::{InPin, InPinId, NodeId, OutPin, OutPinId, Snarl};
+
+use super::edit::InspectorEdit;
+use super::layout::{self, LayoutNode};
+use super::meters::meter_bar;
+use super::snapshot::{EdgeSnapshot, InspectorSnapshot, NodeSnapshot};
+use crate::ecs::connection::ConnectionTarget;
+
+/// Wire and pin colour of audio connections.
+const AUDIO_COLOR: Color32 = Color32::from_rgb(90, 170, 255);
+/// Wire and pin colour of connections into params.
+const PARAM_COLOR: Color32 = Color32::from_rgb(255, 170, 60);
+
+/// The graph view's state across frames: the snarl (node positions) and the selection.
+#[derive(Default)]
+pub struct GraphViewState {
+    snarl: Snarl<Entity>,
+    ids: HashMap<Entity, NodeId>,
+    topology: (Vec<Entity>, Vec<Entity>),
+    snarl_selection: Vec<NodeId>,
+    /// The selected node entity.
+    pub selected: Option<Entity>,
+}
+
+impl GraphViewState {
+    /// Where the view placed `entity` (top-left, graph coordinates).
+    pub fn position(&self, entity: Entity) -> Option<Pos2> {
+        let id = self.ids.get(&entity)?;
+        self.snarl.get_node_info(*id).map(|n| n.pos)
+    }
+
+    /// Brings the snarl in line with the snapshot: new and removed nodes re-run the layout;
+    /// wires follow the connection entities.
+    fn sync(&mut self, snapshot: &InspectorSnapshot) {
+        let nodes: Vec<Entity> = snapshot.nodes.iter().map(|n| n.entity).collect();
+        let edges: Vec<Entity> = snapshot.edges.iter().map(|e| e.entity).collect();
+        if self.topology.0 != nodes {
+            self.relayout(snapshot);
+        }
+        if self.topology.0 != nodes || self.topology.1 != edges {
+            self.rewire(snapshot);
+            self.topology = (nodes, edges);
+        }
+    }
+
+    /// Places every node afresh.
+    pub fn relayout(&mut self, snapshot: &InspectorSnapshot) {
+        let nodes: Vec<LayoutNode> = snapshot
+            .nodes
+            .iter()
+            .map(|n| LayoutNode {
+                entity: n.entity,
+                rows: (n.inputs + n.params.len()).max(n.outputs).max(1)
+                    + usize::from(n.meter.is_some()),
+            })
+            .collect();
+        let links: Vec<_> = snapshot.edges.iter().map(|e| (e.from, e.to)).collect();
+        let positions = layout::layered(&nodes, &links);
+        self.snarl = Snarl::new();
+        self.ids.clear();
+        for node in &snapshot.nodes {
+            let [x, y] = positions.get(&node.entity).copied().unwrap_or_default();
+            let id = self.snarl.insert_node(Pos2::new(x, y), node.entity);
+            self.ids.insert(node.entity, id);
+        }
+    }
+
+    fn rewire(&mut self, snapshot: &InspectorSnapshot) {
+        let wires: Vec<_> = self.snarl.wires().collect();
+        for (from, to) in wires {
+            self.snarl.disconnect(from, to);
+        }
+        for edge in &snapshot.edges {
+            if let Some((from, to)) = self.pins(snapshot, edge) {
+                self.snarl.connect(from, to);
+            }
+        }
+    }
+
+    fn pins(
+        &self,
+        snapshot: &InspectorSnapshot,
+        edge: &EdgeSnapshot,
+    ) -> Option<(OutPinId, InPinId)> {
+        let from = *self.ids.get(&edge.from)?;
+        let to_node = snapshot.node(edge.to)?;
+        let to = *self.ids.get(&edge.to)?;
+        let input = match edge.target {
+            ConnectionTarget::Input(i) => i as usize,
+            ConnectionTarget::Param(p) => {
+                to_node.inputs + to_node.params.iter().position(|q| q.id == p)?
+            }
+        };
+        Some((
+            OutPinId {
+                node: from,
+                output: edge.output as usize,
+            },
+            InPinId { node: to, input },
+        ))
+    }
+}
+
+/// Shows the graph; returns the edits asked for (connect, disconnect). Updates
+/// `state.selected` when a node is clicked.
+pub fn graph_view(
+    ui: &mut Ui,
+    snapshot: &InspectorSnapshot,
+    state: &mut GraphViewState,
+) -> Vec<InspectorEdit> {
+    state.sync(snapshot);
+    let index: HashMap<Entity, &NodeSnapshot> =
+        snapshot.nodes.iter().map(|n| (n.entity, n)).collect();
+    let mut viewer = Viewer {
+        snapshot,
+        index,
+        edits: Vec::new(),
+    };
+    let style = SnarlStyle {
+        collapsible: Some(false),
+        wire_width: Some(2.5),
+        ..SnarlStyle::new()
+    };
+    let widget = SnarlWidget::new().id_salt("webaudio_graph").style(style);
+    widget.show(&mut state.snarl, &mut viewer, ui);
+    let selected = widget.get_selected_nodes(ui);
+    if selected != state.snarl_selection {
+        if let Some(&entity) = selected.last().and_then(|n| state.snarl.get_node(*n)) {
+            state.selected = Some(entity);
+        }
+        state.snarl_selection = selected;
+    }
+    viewer.edits
+}
+
+struct Viewer<'a> {
+    snapshot: &'a InspectorSnapshot,
+    index: HashMap<Entity, &'a NodeSnapshot>,
+    edits: Vec<InspectorEdit>,
+}
+
+impl Viewer<'_> {
+    fn node(&self, entity: Entity) -> Option<&NodeSnapshot> {
+        self.index.get(&entity).copied()
+    }
+
+    /// The target of input pin `input` of `node`.
+    fn target(&self, entity: Entity, input: usize) -> Option<ConnectionTarget> {
+        let node = self.node(entity)?;
+        if input < node.inputs {
+            Some(ConnectionTarget::Input(input as u32))
+        } else {
+            node.params
+                .get(input - node.inputs)
+                .map(|p| ConnectionTarget::Param(p.id))
+        }
+    }
+
+    /// The connection entities between two pins.
+    fn edges_between(&self, from: Entity, output: usize, to: Entity, input: usize) -> Vec<Entity> {
+        let target = self.target(to, input);
+        self.snapshot
+            .edges
+            .iter()
+            .filter(|e| e.from == from && e.to == to && e.output as usize == output)
+            .filter(|e| Some(e.target) == target)
+            .map(|e| e.entity)
+            .collect()
+    }
+
+    fn disconnect_where(&mut self, keep: impl Fn(&EdgeSnapshot) -> bool) {
+        let edges: Vec<_> = self
+            .snapshot
+            .edges
+            .iter()
+            .filter(|e| keep(e))
+            .map(|e| e.entity)
+            .collect();
+        self.edits.extend(
+            edges
+                .into_iter()
+                .map(|edge| InspectorEdit::Disconnect { edge }),
+        );
+    }
+}
+
+impl SnarlViewer<Entity> for Viewer<'_> {
+    fn title(&mut self, node: &Entity) -> String {
+        self.node(*node)
+            .map_or_else(|| node.to_string(), |n| n.label.clone())
+    }
+
+    fn inputs(&mut self, node: &Entity) -> usize {
+        self.node(*node).map_or(0, |n| n.inputs + n.params.len())
+    }
+
+    fn outputs(&mut self, node: &Entity) -> usize {
+        self.node(*node).map_or(0, |n| n.outputs)
+    }
+
+    fn show_input(
+        &mut self,
+        pin: &InPin,
+        ui: &mut Ui,
+        snarl: &mut Snarl<Entity>,
+    ) -> impl egui_snarl::ui::SnarlPin + 'static {
+        let entity = snarl[pin.id.node];
+        match self.target(entity, pin.id.input) {
+            Some(ConnectionTarget::Param(p)) => {
+                ui.label(p.name());
+                PinInfo::square()
+                    .with_fill(PARAM_COLOR)
+                    .with_wire_color(PARAM_COLOR)
+            }
+            _ => {
+                ui.label(format!("in {}", pin.id.input));
+                PinInfo::circle()
+                    .with_fill(AUDIO_COLOR)
+                    .with_wire_color(AUDIO_COLOR)
+            }
+        }
+    }
+
+    fn show_output(
+        &mut self,
+        pin: &OutPin,
+        ui: &mut Ui,
+        _snarl: &mut Snarl<Entity>,
+    ) -> impl egui_snarl::ui::SnarlPin + 'static {
+        ui.label(format!("out {}", pin.id.output));
+        PinInfo::circle()
+            .with_fill(AUDIO_COLOR)
+            .with_wire_color(AUDIO_COLOR)
+    }
+
+    fn has_body(&mut self, node: &Entity) -> bool {
+        self.node(*node).is_some_and(|n| n.meter.is_some())
+    }
+
+    fn show_body(
+        &mut self,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut Ui,
+        snarl: &mut Snarl<Entity>,
+    ) {
+        if let Some(meter) = self.node(snarl[node]).and_then(|n| n.meter) {
+            meter_bar(ui, &meter, 90.0);
+        }
+    }
+
+    fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<Entity>) {
+        let (source, dest) = (snarl[from.id.node], snarl[to.id.node]);
+        if let Some(target) = self.target(dest, to.id.input) {
+            self.edits.push(InspectorEdit::Connect {
+                from: source,
+                to: dest,
+                output: from.id.output as u32,
+                target,
+            });
+        }
+    }
+
+    fn disconnect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<Entity>) {
+        let edges = self.edges_between(
+            snarl[from.id.node],
+            from.id.output,
+            snarl[to.id.node],
+            to.id.input,
+        );
+        self.edits.extend(
+            edges
+                .into_iter()
+                .map(|edge| InspectorEdit::Disconnect { edge }),
+        );
+    }
+
+    fn drop_outputs(&mut self, pin: &OutPin, snarl: &mut Snarl<Entity>) {
+        let (node, output) = (snarl[pin.id.node], pin.id.output as u32);
+        self.disconnect_where(|e| e.from == node && e.output == output);
+    }
+
+    fn drop_inputs(&mut self, pin: &InPin, snarl: &mut Snarl<Entity>) {
+        let node = snarl[pin.id.node];
+        let target = self.target(node, pin.id.input);
+        self.disconnect_where(|e| e.to == node && Some(e.target) == target);
+    }
+}
