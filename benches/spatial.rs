@@ -227,13 +227,20 @@ fn main() {
     println!(
         "\n{FPS} fps game loop (move transforms, app.update, app.render({FRAME})) at {SR} Hz \
          stereo; median of {REPEATS}; {} build\n",
-        if cfg!(debug_assertions) { "DEBUG" } else { "release" }
+        if cfg!(debug_assertions) {
+            "DEBUG"
+        } else {
+            "release"
+        }
     );
     println!(
         "| {:<32} | {:>7} | {:>9} | {:>11} | {:>9} | {:>8} |",
         "case", "audio s", "median ms", "x real time", "render ms", "vs empty"
     );
-    println!("|{:-<34}|{:->9}|{:->11}|{:->13}|{:->11}|{:->10}|", "", "", "", "", "", "");
+    println!(
+        "|{:-<34}|{:->9}|{:->11}|{:->13}|{:->11}|{:->10}|",
+        "", "", "", "", "", ""
+    );
     for row in &rows {
         println!(
             "| {:<32} | {:>7.1} | {:>9.1} | {:>11.1} | {:>9.1} | {:>8.2} |",
@@ -246,12 +253,16 @@ fn main() {
         );
     }
     for (base, case) in [(1, 2), (3, 4)] {
-        if let (Some(b), Some(c)) = (rows.iter().find(|r| r.name == cases[base].name), rows.iter().find(|r| r.name == cases[case].name)) {
+        if let (Some(b), Some(c)) = (
+            rows.iter().find(|r| r.name == cases[base].name),
+            rows.iter().find(|r| r.name == cases[case].name),
+        ) {
             println!(
                 "{}: {:.2}x the cost of its unpanned baseline ({:.1} µs of wall per source per audio second)",
                 c.name,
                 (c.total_ms / c.seconds) / (b.total_ms / b.seconds),
-                (c.total_ms / c.seconds - b.total_ms / b.seconds) * 1e3 / cases[case].sources as f64
+                (c.total_ms / c.seconds - b.total_ms / b.seconds) * 1e3
+                    / cases[case].sources as f64
             );
         }
     }

@@ -48,15 +48,40 @@ enum Voice {
 
 /// The sources: orbit, colour, sound.
 const SOURCES: [(Orbit, Color, Voice); 5] = [
-    (orbit(3.0, 0.9, 1.2, -0.6), Color::srgb(1.0, 0.35, 0.2), Voice::Blip(880.0, 0.45)),
-    (orbit(4.5, -0.6, 0.6, 0.2), Color::srgb(0.25, 0.8, 1.0), Voice::Blip(660.0, 0.6)),
-    (orbit(6.0, 0.45, 2.2, 0.7), Color::srgb(0.4, 1.0, 0.35), Voice::Blip(1320.0, 0.75)),
-    (orbit(5.0, 1.3, 0.3, -1.4), Color::srgb(1.0, 0.85, 0.2), Voice::Hum(OscillatorType::Sawtooth, 110.0)),
-    (orbit(7.5, -0.35, 3.0, PI), Color::srgb(0.85, 0.4, 1.0), Voice::Hum(OscillatorType::Triangle, 220.0)),
+    (
+        orbit(3.0, 0.9, 1.2, -0.6),
+        Color::srgb(1.0, 0.35, 0.2),
+        Voice::Blip(880.0, 0.45),
+    ),
+    (
+        orbit(4.5, -0.6, 0.6, 0.2),
+        Color::srgb(0.25, 0.8, 1.0),
+        Voice::Blip(660.0, 0.6),
+    ),
+    (
+        orbit(6.0, 0.45, 2.2, 0.7),
+        Color::srgb(0.4, 1.0, 0.35),
+        Voice::Blip(1320.0, 0.75),
+    ),
+    (
+        orbit(5.0, 1.3, 0.3, -1.4),
+        Color::srgb(1.0, 0.85, 0.2),
+        Voice::Hum(OscillatorType::Sawtooth, 110.0),
+    ),
+    (
+        orbit(7.5, -0.35, 3.0, PI),
+        Color::srgb(0.85, 0.4, 1.0),
+        Voice::Hum(OscillatorType::Triangle, 220.0),
+    ),
 ];
 
 const fn orbit(radius: f32, speed: f32, height: f32, phase: f32) -> Orbit {
-    Orbit { radius, speed, height, phase }
+    Orbit {
+        radius,
+        speed,
+        height,
+        phase,
+    }
 }
 
 /// Height of the camera (the listener's ears).

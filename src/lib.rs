@@ -230,9 +230,7 @@ impl Plugin for WebAudioPlugin {
                     ecs::doppler::sync_doppler
                         .before(ecs::sync_nodes::<node::oscillator::OscillatorNode>)
                         .before(
-                            ecs::sync_nodes::<
-                                node::audio_buffer_source::AudioBufferSourceNode,
-                            >,
+                            ecs::sync_nodes::<node::audio_buffer_source::AudioBufferSourceNode>,
                         ),
                 )
                     .in_set(WebAudioSystems::Sync),

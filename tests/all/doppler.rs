@@ -57,7 +57,11 @@ fn scene(kind: Source, doppler: Option<fn(Entity) -> Doppler>, distance: f32) ->
             app.world_mut().commands().spawn(osc).connect(panner).id()
         }
         Source::Buffer => {
-            let handle = add_buffer(&mut app, sine(&[F0], 0.5, f64::from(SR), SR as usize), SR as f32);
+            let handle = add_buffer(
+                &mut app,
+                sine(&[F0], 0.5, f64::from(SR), SR as usize),
+                SR as f32,
+            );
             let mut src = AudioBufferSourceNode::new(handle);
             src.looping = true;
             src.start(0.0).unwrap();
@@ -153,7 +157,11 @@ fn doppler_is_off_by_default_and_removable() {
     check("no Doppler component", s.measured_ratio(v, Vec3::ZERO), 1.0);
     // With it, then removed: the detune glides back to 0.
     let mut s = scene(Source::Oscillator, Some(Doppler::new), 60.0);
-    check("with Doppler", s.measured_ratio(v, Vec3::ZERO), C / (C - 34.3));
+    check(
+        "with Doppler",
+        s.measured_ratio(v, Vec3::ZERO),
+        C / (C - 34.3),
+    );
     s.app.world_mut().entity_mut(s.source).remove::<Doppler>();
     check("removed", s.measured_ratio(v, Vec3::ZERO), 1.0);
 }
@@ -167,7 +175,11 @@ fn supersonic_motion_is_clamped_to_max_ratio() {
         Some(|e| Doppler::new(e).with_max_ratio(1.5).unwrap()),
         400.0,
     );
-    check("supersonic", s.measured_ratio(Vec3::new(0.0, 0.0, 500.0), Vec3::ZERO), 1.5);
+    check(
+        "supersonic",
+        s.measured_ratio(Vec3::new(0.0, 0.0, 500.0), Vec3::ZERO),
+        1.5,
+    );
     let ratio = s.app.world().get::<Doppler>(s.source).unwrap().ratio();
     assert_eq!(ratio, 1.5);
     // Receding at 200 m/s would be 343/543 = 0.63: clamped to 1/1.5.
@@ -176,7 +188,11 @@ fn supersonic_motion_is_clamped_to_max_ratio() {
         Some(|e| Doppler::new(e).with_max_ratio(1.5).unwrap()),
         60.0,
     );
-    check("fast receding", s.measured_ratio(Vec3::new(0.0, 0.0, -200.0), Vec3::ZERO), 1.0 / 1.5);
+    check(
+        "fast receding",
+        s.measured_ratio(Vec3::new(0.0, 0.0, -200.0), Vec3::ZERO),
+        1.0 / 1.5,
+    );
 }
 
 #[test]
