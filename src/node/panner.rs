@@ -416,9 +416,6 @@ fn normalize(a: V3) -> V3 {
         [0.0; 3]
     }
 }
-fn scale(a: V3, s: f64) -> V3 {
-    [a[0] * s, a[1] * s, a[2] * s]
-}
 fn acos_deg(x: f64) -> f64 {
     x.clamp(-1.0, 1.0).acos().to_degrees()
 }
@@ -436,53 +433,78 @@ pub struct SourceGeometry {
     pub cone_gain: f64,
 }
 
-/// The spec's azimuth/elevation, distance and cone gain. `panner` = position then orientation;
-/// `listener` = position, forward, up (as [`ListenerValues`]).
-pub fn geometry(panner: [f32; 6], listener: [f32; 9], a: &PannerAttributes) -> SourceGeometry {
-    let f = |v: &[f32]| -> V3 { [f64::from(v[0]), f64::from(v[1]), f64::from(v[2])] };
-    let (pos, orient) = (f(&panner[0..3]), f(&panner[3..6]));
-    let (l_pos, l_fwd, l_up) = (f(&listener[0..3]), f(&listener[3..6]), f(&listener[6..9]));
-    let to_source = sub(pos, l_pos);
-    let distance = norm(to_source);
-    let (azimuth, elevation) = azimuth_elevation(to_source, l_fwd, l_up);
-    SourceGeometry {
-        azimuth,
-        elevation,
-        distance,
-        cone_gain: cone_gain(pos, orient, l_pos, a),
+/// The listener's orthonormal frame as the spec builds it: `right = forward × up`, then
+/// `up = right × forward`, all normalized. `axes` is `None` when forward and up are parallel
+/// (the spec's azimuth and elevation are then 0).
+#[derive(Clone, Copy, Debug)]
+struct ListenerFrame {
+    position: V3,
+    axes: Option<[V3; 3]>,
+}
+
+impl ListenerFrame {
+    fn new(listener: [f32; 9]) -> Self {
+        let v = |k: usize| -> V3 { [listener[k], listener[k + 1], listener[k + 2]].map(f64::from) };
+        let (forward, up) = (v(3), v(6));
+        let right = cross(forward, up);
+        let axes = (norm(right) != 0.0).then(|| {
+            let (right, forward) = (normalize(right), normalize(forward));
+            [right, forward, cross(right, forward)]
+        });
+        Self {
+            position: v(0),
+            axes,
+        }
     }
 }
 
-fn azimuth_elevation(to_source: V3, forward: V3, up: V3) -> (f64, f64) {
-    if norm(to_source) == 0.0 {
-        return (0.0, 0.0);
+/// The spec's azimuth/elevation, distance and cone gain. `panner` = position then orientation;
+/// `listener` = position, forward, up (as [`ListenerValues`]).
+pub fn geometry(panner: [f32; 6], listener: [f32; 9], a: &PannerAttributes) -> SourceGeometry {
+    let frame = ListenerFrame::new(listener);
+    let (pos, to_source) = source_vector(panner, &frame);
+    SourceGeometry {
+        azimuth: azimuth(to_source, &frame),
+        elevation: elevation(to_source, &frame),
+        distance: norm(to_source),
+        cone_gain: cone_gain(pos, panner_orientation(panner), frame.position, a),
     }
-    let source = normalize(to_source);
-    let right = cross(forward, up);
-    if norm(right) == 0.0 {
-        return (0.0, 0.0);
-    }
-    let right = normalize(right);
-    let forward = normalize(forward);
-    let up = cross(right, forward);
-    let up_projection = dot(source, up);
-    let projected = normalize(sub(source, scale(up, up_projection)));
-    let mut azimuth = acos_deg(dot(projected, right));
-    if dot(projected, forward) < 0.0 {
-        azimuth = 360.0 - azimuth;
-    }
-    azimuth = if (0.0..=270.0).contains(&azimuth) {
-        90.0 - azimuth
-    } else {
-        450.0 - azimuth
+}
+
+/// The source's position and the listener-to-source vector.
+fn source_vector(panner: [f32; 6], frame: &ListenerFrame) -> (V3, V3) {
+    let pos = [panner[0], panner[1], panner[2]].map(f64::from);
+    (pos, sub(pos, frame.position))
+}
+
+fn panner_orientation(panner: [f32; 6]) -> V3 {
+    [panner[3], panner[4], panner[5]].map(f64::from)
+}
+
+/// The spec's azimuth in degrees (0 ahead, +90 right, −180 behind). The spec projects the
+/// source onto the listener's horizontal plane and takes `acos` against `right`, corrected by
+/// the sign against `forward`; that angle is `atan2(source·right, source·forward)`, computed
+/// here without the two normalizations (the panner's hottest path while positions move).
+fn azimuth(to_source: V3, frame: &ListenerFrame) -> f64 {
+    let Some([right, forward, _]) = frame.axes else {
+        return 0.0;
     };
-    let mut elevation = 90.0 - acos_deg(dot(source, up));
-    if elevation > 90.0 {
-        elevation = 180.0 - elevation;
-    } else if elevation < -90.0 {
-        elevation = -180.0 - elevation;
+    let az = dot(to_source, right)
+        .atan2(dot(to_source, forward))
+        .to_degrees();
+    // The spec's range is [-180, 180): directly behind is -180.
+    if az == 180.0 { -180.0 } else { az }
+}
+
+/// The spec's elevation in degrees (+90 above, −90 below).
+fn elevation(to_source: V3, frame: &ListenerFrame) -> f64 {
+    let Some([_, _, up]) = frame.axes else {
+        return 0.0;
+    };
+    if norm(to_source) == 0.0 {
+        return 0.0;
     }
-    (azimuth, elevation)
+    90.0 - acos_deg(dot(normalize(to_source), up))
 }
 
 /// The spec's `coneGain()` (with the listener-minus-source vector, as browsers).
@@ -553,8 +575,8 @@ pub fn equal_power_gains(azimuth: f64, stereo: bool) -> (f64, f64) {
     } else {
         az / 90.0
     };
-    let t = x * std::f64::consts::FRAC_PI_2;
-    (t.cos(), t.sin())
+    let (sin, cos) = (x * std::f64::consts::FRAC_PI_2).sin_cos();
+    (cos, sin)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -582,11 +604,22 @@ impl PannerProcessor {
         let output = &mut io.outputs[0];
         let automated = listener.is_automated() || io.params.iter().any(|p| p.len() > 1);
         let stereo = input.channels() >= 2;
+        // The listener's frame is per sample only when the listener itself moves; equal-power
+        // panning needs no elevation.
+        let fixed_frame = ListenerFrame::new(listener.at(0));
         let gains_at = |i: usize| {
-            let g = geometry(panner_at(io.params, i), listener.at(i), &a);
-            let total = g.cone_gain * distance_gain(g.distance, &a);
-            let (l, r) = equal_power_gains(g.azimuth, stereo);
-            (fold_azimuth(g.azimuth), l, r, total)
+            let frame = if listener.is_automated() {
+                ListenerFrame::new(listener.at(i))
+            } else {
+                fixed_frame
+            };
+            let panner = panner_at(io.params, i);
+            let (pos, to_source) = source_vector(panner, &frame);
+            let cone = cone_gain(pos, panner_orientation(panner), frame.position, &a);
+            let total = cone * distance_gain(norm(to_source), &a);
+            let az = azimuth(to_source, &frame);
+            let (l, r) = equal_power_gains(az, stereo);
+            (fold_azimuth(az), l, r, total)
         };
         let constant = gains_at(0);
         output.set_channels(2);
