@@ -125,6 +125,8 @@ pub fn graph_view(
         snapshot,
         index,
         edits: Vec::new(),
+        selected: state.selected,
+        clicked: None,
     };
     let style = SnarlStyle {
         collapsible: Some(false),
@@ -140,6 +142,9 @@ pub fn graph_view(
         }
         state.snarl_selection = selected;
     }
+    if let Some(entity) = viewer.clicked {
+        state.selected = Some(entity);
+    }
     viewer.edits
 }
 
@@ -147,6 +152,8 @@ struct Viewer<'a> {
     snapshot: &'a InspectorSnapshot,
     index: HashMap<Entity, &'a NodeSnapshot>,
     edits: Vec<InspectorEdit>,
+    selected: Option<Entity>,
+    clicked: Option<Entity>,
 }
 
 impl Viewer<'_> {
@@ -198,6 +205,25 @@ impl SnarlViewer<Entity> for Viewer<'_> {
     fn title(&mut self, node: &Entity) -> String {
         self.node(*node)
             .map_or_else(|| node.to_string(), |n| n.label.clone())
+    }
+
+    /// The title is a selectable label: clicking it selects the node's entity.
+    fn show_header(
+        &mut self,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut Ui,
+        snarl: &mut Snarl<Entity>,
+    ) {
+        let entity = snarl[node];
+        let title = self.title(&entity);
+        if ui
+            .selectable_label(self.selected == Some(entity), title)
+            .clicked()
+        {
+            self.clicked = Some(entity);
+        }
     }
 
     fn inputs(&mut self, node: &Entity) -> usize {

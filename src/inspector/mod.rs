@@ -82,17 +82,19 @@ fn side_column(
     view: &mut InspectorView,
     edits: &mut Vec<InspectorEdit>,
 ) {
-    egui::CollapsingHeader::new("nodes").show(ui, |ui| {
-        for node in &snapshot.nodes {
-            let selected = view.graph.selected == Some(node.entity);
-            if ui
-                .selectable_label(selected, format!("select {}", node.label))
-                .clicked()
-            {
-                view.graph.selected = Some(node.entity);
+    egui::CollapsingHeader::new("nodes")
+        .default_open(snapshot.nodes.len() <= 12)
+        .show(ui, |ui| {
+            for node in &snapshot.nodes {
+                let selected = view.graph.selected == Some(node.entity);
+                if ui
+                    .selectable_label(selected, format!("select {}", node.label))
+                    .clicked()
+                {
+                    view.graph.selected = Some(node.entity);
+                }
             }
-        }
-    });
+        });
     match view.graph.selected {
         Some(entity) => edits.extend(node_details(ui, snapshot, entity)),
         None => {
