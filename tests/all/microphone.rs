@@ -818,7 +818,8 @@ pub fn microphone_hears_the_output_through_the_loopback() {
     assert!(
         (captured as f64) > 0.8 * elapsed * 48_000.0,
         "the input delivered about real time: {captured} in {elapsed:.2} s"
-    ); // The measured input→output latency: a probe's chirp out through the graph and back in
+    );
+    // The measured input→output latency: a probe's chirp out through the graph and back in
     // through the microphone, found by cross-correlation, three times.
     app.world_mut().entity_mut(gain).despawn();
     let latencies: Vec<_> = (0..3).map(|_| measure_latency(&mut app)).collect();
