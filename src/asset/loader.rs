@@ -184,13 +184,7 @@ impl OpenStream {
             .ok_or(AudioLoadError::NoAudioTrack)?;
         let (sample_rate, channels) = track_shape(track)?;
         let decoder = symphonia::default::get_codecs()
-            .make(
-                &track.codec_params,
-                &DecoderOptions {
-                    verify: true,
-                    ..DecoderOptions::default()
-                },
-            )
+            .make(&track.codec_params, &DecoderOptions { verify: true })
             .map_err(|e| match e {
                 SymphoniaError::Unsupported(what) => AudioLoadError::UnsupportedCodec(format!(
                     "{what} (codec {})",

@@ -12,16 +12,16 @@ mod biquad_filter;
 mod context_state;
 mod convolver;
 mod delay;
-mod game;
 #[cfg(feature = "cpal")]
 mod device;
 mod doppler;
 mod dynamics_compressor;
+mod game;
 mod hrtf;
 mod iir_filter;
-mod media_element;
 #[cfg(feature = "inspector_tests")]
 mod inspector;
+mod media_element;
 mod microphone;
 mod mixing;
 mod oscillator;

@@ -62,13 +62,13 @@ fn streaming_plays_the_same_samples_as_the_decoded_buffer_then_ends() {
     let (mut app, entity) = play(node.clone(), 2);
     wait_decoded(&node, 24_000);
     let out = app.render(24_000 + 1_024).unwrap();
-    for c in 0..2 {
+    for (c, out) in out.iter().enumerate() {
         assert_eq!(
-            &out[c][..24_000],
+            &out[..24_000],
             decoded.channel_data(c).unwrap(),
             "channel {c}"
         );
-        assert!(out[c][24_000..].iter().all(|&v| v == 0.0));
+        assert!(out[24_000..].iter().all(|&v| v == 0.0));
     }
     assert_eq!(status.underruns(), 0);
     app.update();
@@ -89,7 +89,7 @@ fn looping_stream_wraps_without_a_seam() {
     let ramp: Vec<f32> = (0..1_000).map(|i| (i as f32 - 500.0) / 1024.0).collect();
     std::fs::write(
         &path,
-        wav_bytes(&[ramp.clone()], 48_000, WavFormat::Float32).unwrap(),
+        wav_bytes(std::slice::from_ref(&ramp), 48_000, WavFormat::Float32).unwrap(),
     )
     .unwrap();
     let mut node = MediaElementAudioSourceNode::open(&path).unwrap();
