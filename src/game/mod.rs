@@ -114,6 +114,17 @@ impl Plugin for GameAudioPlugin {
             suspend::track_focus.run_if(resource_exists::<Messages<bevy::window::WindowFocused>>),
         );
     }
+
+    fn finish(&self, app: &mut App) {
+        // `MinimalPlugins` has no transform propagation: spatial sounds would all sit at the
+        // origin (no panning, no distance, no virtualisation) without a word.
+        if !app.is_plugin_added::<bevy::transform::TransformPlugin>() {
+            warn!(
+                "GameAudioPlugin without TransformPlugin: GlobalTransforms are never \
+                 propagated, so spatial sounds stay at the origin"
+            );
+        }
+    }
 }
 
 /// Registers what works without [`GameAudioPlugin`]: despawn on 'ended', one-shot admission

@@ -233,7 +233,7 @@ impl SoundSettingsExt for EntityCommands<'_> {
     fn edit_sound(&mut self, f: impl FnOnce(&mut PlaySound) + Send + 'static) -> &mut Self {
         self.queue(move |mut entity: EntityWorldMut| {
             if let Some(mut sound) = entity.get_mut::<PlaySound>() {
-                f(&mut *sound);
+                f(&mut sound);
             }
         })
     }

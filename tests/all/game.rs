@@ -9,11 +9,14 @@ use bevy_webaudio::prelude::*;
 
 use crate::support::*;
 
-/// An offline app with the default mix buses (and `rules`).
+/// An offline app with `plugin` (buses, ducking, limits). `TransformPlugin` is not part of
+/// `MinimalPlugins`: without it no `GlobalTransform` is ever propagated, and every spatial
+/// sound would sit at the origin.
 fn game_app(channels: u16, plugin: GameAudioPlugin) -> App {
     let mut app = App::new();
     app.add_plugins((
         MinimalPlugins,
+        TransformPlugin,
         WebAudioPlugin::offline(SR, channels),
         plugin,
     ));
@@ -69,6 +72,9 @@ fn thousand_one_shots_play_and_clean_up() {
     }
     app.update();
     let frame = started.elapsed();
+    // `AudioContext`'s node counts are a snapshot the plugin refreshes in `First` (with the
+    // clock): the nodes created in this frame's `PostUpdate` show from the next frame on.
+    app.update();
     let live = counts(&mut app);
     let out = app.render(1024).unwrap().remove(0);
     assert_eq!(live.1, baseline.1 + 2000, "a source and a gain per shot");
@@ -121,13 +127,9 @@ fn play_sound_settings_follow_the_spec_formulas() {
         out[..240].iter().all(|&v| v == 0.0),
         "silent before the delay"
     );
-    for k in 240..1500 {
+    for (k, &v) in out.iter().enumerate().take(1500).skip(240) {
         let expected = 0.5 * 3.0 * (k - 240) as f32 / n as f32;
-        assert!(
-            (out[k] - expected).abs() < 1e-5,
-            "frame {k}: {} vs {expected}",
-            out[k]
-        );
+        assert!((v - expected).abs() < 1e-5, "frame {k}: {v} vs {expected}");
     }
 }
 
@@ -243,7 +245,11 @@ fn ducking_follows_attack_and_release() {
         .bus(MixBus::MUSIC)
         .looping();
     app.update();
-    let out = app.render(4800).unwrap().remove(0);
+    // A whole number of render quanta (38 × 128): the offline renderer renders whole quanta,
+    // so after `render(4800)` its clock would stand 64 frames past `current_time()`, and the
+    // ramp, scheduled at `current_time()` (in the render side's past), would start at the
+    // render clock (the spec clamps past automation times to the current time).
+    let out = app.render(4864).unwrap().remove(0);
     assert!(out.iter().all(|&v| v == 1.0));
     // A silent line on the voice bus: only the music is heard.
     let line = app
@@ -555,7 +561,8 @@ fn microphone_voice_activity_ducks_the_music() {
         .bus(MixBus::MUSIC)
         .looping();
     app.update();
-    assert!(app.render(4800).unwrap()[0].iter().all(|&v| v == 1.0));
+    // Whole render quanta (38 × 128), as in `ducking_follows_attack_and_release`.
+    assert!(app.render(4864).unwrap()[0].iter().all(|&v| v == 1.0));
     // Half a second of a −12 dBFS 220 Hz tone into the simulated microphone; the graph's
     // clock stands still (nothing renders) until the analysis worker reports the voice.
     let input = app
