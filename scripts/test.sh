@@ -9,6 +9,4 @@ ensure_packages pulseaudio libasound2-dev pkg-config flac vorbis-tools lame
 scripts/pulse.sh start
 trap 'scripts/pulse.sh stop' EXIT
 export WEBAUDIO_DEVICE_TESTS=1
-cargo test --workspace --all-targets
-# The inspector's panels, headless (egui_kittest; no renderer, no window).
-cargo test --features inspector_tests --test all inspector::
+cargo test --workspace --all-targets --features bevy_webaudio/inspector_tests

@@ -27,6 +27,21 @@ use crate::context::AudioContext;
 const CHUNK: usize = 1024;
 /// Sinc length (taps) of the high-quality filter.
 const SINC_LEN: usize = 256;
+/// Oversampling of rubato's sinc table.
+const OVERSAMPLING: usize = 256;
+/// Where rubato 0.16's `SincFixedIn` samples its input: output frame `n` is the input at time
+/// `(n + 1) / ratio − LEAD_IN` input frames (its first output sits one output step after its
+/// starting index, and the table lookup lags by one oversampling step). Measured, not taken from
+/// `output_delay()` (which reports half the sinc length, a delay this resampler does not have):
+/// a 5 Hz sine fitted by least squares gives an output lag of `ratio × LEAD_IN − 1` frames at
+/// 44.1→48, 48→44.1, 96→44.1, 22.05→48 and 32→48 kHz to within 1e-4 frames. The alignment tests
+/// in `tests/all/asset_resample.rs` fail if a rubato update changes it.
+const LEAD_IN: f64 = 1.0 - 1.0 / OVERSAMPLING as f64;
+/// The longest run of leading zeros tried to make the alignment a whole number of frames.
+const MAX_PAD: usize = 4096;
+/// Misalignment (output frames) accepted: a 1/1000-frame shift moves a 10 kHz tone at 48 kHz by
+/// 1.3 mrad.
+const TOLERANCE: f64 = 1e-3;
 
 /// `channels` at `from` Hz converted to `to` Hz: `ceil(length × to / from)` frames, aligned
 /// with the input (the filter's delay removed).
@@ -52,7 +67,7 @@ pub(crate) struct StreamResampler {
     /// Input not yet resampled (less than a chunk).
     pending: Vec<Vec<f32>>,
     scratch: Vec<Vec<f32>>,
-    /// Output frames still to drop (the filter's delay).
+    /// Output frames still to drop (the leading zeros' output).
     skip: usize,
     frames_in: u64,
     frames_out: u64,
@@ -70,12 +85,13 @@ impl StreamResampler {
             sinc_len: SINC_LEN,
             f_cutoff: calculate_cutoff(SINC_LEN, window),
             interpolation: SincInterpolationType::Cubic,
-            oversampling_factor: 256,
+            oversampling_factor: OVERSAMPLING,
             window,
         };
         let inner = SincFixedIn::<f32>::new(ratio, 1.0, params, CHUNK, channels).ok()?;
-        Some(Self {
-            skip: inner.output_delay(),
+        let (pad, skip) = alignment(ratio);
+        let mut resampler = Self {
+            skip,
             scratch: inner.output_buffer_allocate(true),
             pending: vec![Vec::with_capacity(CHUNK); channels],
             inner,
@@ -83,13 +99,21 @@ impl StreamResampler {
             to: f64::from(to),
             frames_in: 0,
             frames_out: 0,
-        })
+        };
+        let zeros = vec![0.0; pad];
+        resampler.feed(&vec![zeros.as_slice(); channels], &mut Vec::new());
+        Some(resampler)
     }
 
     /// Resamples `input` (one slice per channel), appending what is ready to `out`.
     pub(crate) fn push(&mut self, input: &[&[f32]], out: &mut [Vec<f32>]) {
+        self.frames_in += input.first().map_or(0, |c| c.len()) as u64;
+        self.feed(input, out);
+    }
+
+    /// Resamples `input` without counting it as the stream's (the leading zeros).
+    fn feed(&mut self, input: &[&[f32]], out: &mut [Vec<f32>]) {
         let length = input.first().map_or(0, |c| c.len());
-        self.frames_in += length as u64;
         let mut position = 0;
         while position < length {
             let room = CHUNK - self.pending[0].len();
@@ -154,6 +178,29 @@ impl StreamResampler {
         self.frames_out += (written - skipped) as u64;
         written > 0
     }
+}
+
+/// The leading zeros `pad` and the output frames `skip` to drop after them so that output frame
+/// `k` is the input at time `k / ratio` exactly: rubato puts output `n` at input time
+/// `(n + 1) / ratio − LEAD_IN − pad`, so `skip = ratio × (pad + LEAD_IN) − 1`, and `pad` is the
+/// smallest that makes this whole to within [`TOLERANCE`] frames, or the nearest to whole
+/// within [`MAX_PAD`] if none does: for a whole-number ratio (8 → 48 kHz) the fraction
+/// `ratio × LEAD_IN` is the same whatever the pad, and the output keeps a lead of
+/// `ratio / OVERSAMPLING` output frames (1/256 of an input frame, 0.5 µs at 8 kHz).
+fn alignment(ratio: f64) -> (usize, usize) {
+    let misalignment = |pad: usize| {
+        let frames = ratio * (pad as f64 + LEAD_IN);
+        (frames - frames.round()).abs()
+    };
+    let pad = (0..=MAX_PAD)
+        .find(|&pad| misalignment(pad) < TOLERANCE)
+        .unwrap_or_else(|| {
+            (0..=MAX_PAD)
+                .min_by(|&a, &b| misalignment(a).total_cmp(&misalignment(b)))
+                .unwrap_or(0)
+        });
+    let skip = (ratio * (pad as f64 + LEAD_IN)).round() as usize;
+    (pad, skip.saturating_sub(1))
 }
 
 /// Resamples in flight, by asset.

@@ -59,9 +59,6 @@ fn tone_and_spurs(signal: &[f32], rate: f64, guard: f64) -> (f64, f64) {
 }
 
 #[test]
-#[ignore = "known bug: the resampled buffer lags the ideal sine by ~5 output frames (0.1 ms); \
-            rubato 0.16's SincFixedIn::output_delay() under-reports the filter delay for this \
-            ratio. Tone frequency and spur checks pass; alignment is open in issue 13."]
 fn resampling_44k1_to_48k_keeps_1khz_with_aliasing_below_80_db() {
     let tone = sine(1000.0, 44_100.0, 44_100, 0.5);
     let buffer = AudioBuffer::decoded(vec![tone], 44_100.0).unwrap();
@@ -85,6 +82,65 @@ fn resampling_44k1_to_48k_keeps_1khz_with_aliasing_below_80_db() {
         .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
     assert!(error < 1e-3, "max error against the ideal sine {error}");
     println!("44.1→48 kHz: peak {peak:.4} Hz, spurs {spur:.1} dB, max error {error:.2e}");
+}
+
+/// The largest difference between `tone` taken from `from` to `to` Hz and the same sine
+/// generated at `to` Hz, away from the edges' transients (the input starts and stops
+/// abruptly; the 256-tap filter rings for 256 input frames around each edge).
+fn misalignment(frequency: f64, from: f64, to: f64) -> f32 {
+    let input = sine(frequency, from, from as usize, 0.5);
+    let out = AudioBuffer::decoded(vec![input], from as f32)
+        .unwrap()
+        .resampled(to as f32)
+        .unwrap();
+    let data = out.channel_data(0).unwrap();
+    let ideal = sine(frequency, to, data.len(), 0.5);
+    let edge = (256.0 * to / from).ceil() as usize;
+    data[edge..data.len() - edge]
+        .iter()
+        .zip(&ideal[edge..])
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()))
+}
+
+#[test]
+fn resampled_buffers_are_aligned_with_their_input_at_common_rates() {
+    for (from, to) in [
+        (44_100.0, 48_000.0),
+        (48_000.0, 44_100.0),
+        (96_000.0, 44_100.0),
+        (22_050.0, 48_000.0),
+        (32_000.0, 48_000.0),
+        (8_000.0, 48_000.0),
+    ] {
+        // The alignment is exact to rubato's table step, 1/256 input frame, at worst (whole-number
+        // ratios such as 8 → 48 kHz; see `alignment` in src/asset/resample.rs): at 1 kHz and
+        // amplitude 0.5 that is an error of 0.5 × 2π × 1000 / (256 × from), plus 2e-4 of passband
+        // ripple. A shift of a whole output frame would be 30 to 400 times that.
+        let bound = (0.5 * std::f64::consts::TAU * 1000.0 / (256.0 * from) + 2e-4) as f32;
+        let error = misalignment(1000.0, from, to);
+        println!("{from} → {to} Hz: max error against the ideal 1 kHz sine {error:.2e} (bound {bound:.2e})");
+        assert!(error < bound, "{from} → {to} Hz: max error {error}");
+    }
+}
+
+#[test]
+fn an_impulse_keeps_its_time_through_resampling() {
+    // A click at 10 ms (frame 441 at 44.1 kHz) must peak at 10 ms at 48 kHz: frame 480.
+    let mut click = vec![0.0; 4_410];
+    click[441] = 1.0;
+    let out = AudioBuffer::decoded(vec![click], 44_100.0)
+        .unwrap()
+        .resampled(48_000.0)
+        .unwrap();
+    let data = out.channel_data(0).unwrap();
+    let peak = (0..data.len())
+        .max_by(|&a, &b| data[a].total_cmp(&data[b]))
+        .unwrap();
+    assert_eq!(peak, 480, "the click moved to frame {peak}");
+    // An upsampler passes the input samples through at instants the two rates share; the
+    // filter's cutoff below 22.05 kHz takes a few percent off a one-sample click.
+    println!("click height after 44.1 → 48 kHz: {}", data[480]);
+    assert!(data[480] > 0.9 && data[480] <= 1.0, "{}", data[480]);
 }
 
 #[test]

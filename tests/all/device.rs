@@ -82,7 +82,7 @@ fn tone(app: &mut App, frequency: f32) -> Entity {
 }
 
 /// Records the default input (the sink's monitor) on a cpal input stream.
-fn record() -> (cpal::Stream, mpsc::Receiver<Vec<f32>>, u16) {
+pub fn record() -> (cpal::Stream, mpsc::Receiver<Vec<f32>>, u16) {
     let device = cpal::default_host()
         .default_input_device()
         .expect("an input device");
@@ -120,6 +120,7 @@ fn device_suite() {
     plays_two_seconds_on_the_default_device();
     injected_stream_error_falls_back_to_null_and_recovers();
     crate::microphone::microphone_hears_the_output_through_the_loopback();
+    crate::bevy_audio::the_app_plays_beside_bevy_audio_and_without_it();
     killing_the_sound_server_falls_back_then_recovers();
     crate::microphone::microphone_recovers_when_the_sound_server_comes_back();
 }
