@@ -25,7 +25,7 @@ fn main() {
             DefaultPlugins.set(WindowPlugin {
                 primary_window: Some(Window {
                     title: "bevy_webaudio inspector".into(),
-                    resolution: (1280, 800).into(),
+                    resolution: (1600, 1000).into(),
                     ..default()
                 }),
                 ..default()

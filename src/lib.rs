@@ -361,6 +361,11 @@ pub trait OfflineRenderExt {
     /// Returns one `Vec` per output channel. Call `app.update()` first so the ECS is synced.
     /// While the context is suspended this is `frames` of silence and the clock stays put.
     ///
+    /// The renderer works in 128-frame quanta: after `render(n)` with `n` not a multiple of
+    /// 128 the rest of the last quantum is kept for the next call, and
+    /// [`AudioContext::current_time`] is, as the spec defines it, the time after the last
+    /// rendered quantum (up to 127 frames ahead of the frames returned so far).
+    ///
     /// # Errors
     /// `InvalidStateError` when the context is not offline, or closed.
     fn render(&mut self, frames: usize) -> Result<Vec<Vec<f32>>, WebAudioError>;
@@ -388,7 +393,10 @@ impl OfflineRenderExt for World {
             ));
         };
         let out = offline.render(engine.control.get(), frames);
-        engine.offline_frames += frames as u64;
+        // The spec's currentTime: the frame after the last rendered quantum (a multiple of
+        // 128, at or ahead of the frames returned; the rest of that quantum waits for the next
+        // call), so events scheduled at `current_time()` land exactly on the next quantum.
+        engine.offline_frames = offline.frame();
         let frames_now = engine.offline_frames;
         self.resource_mut::<AudioContext>().frames = frames_now;
         Ok(out)

@@ -322,6 +322,22 @@ impl AudioParam {
         Ok(self)
     }
 
+    /// Assigns `values` to `params` in order (the deprecated vector setters of `PannerNode` and
+    /// `AudioListener`: `setPosition`, `setOrientation`), stopping at the first error as the
+    /// spec's sequence of `value` assignments does.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite value.
+    pub fn set_values<const N: usize>(
+        params: [&mut AudioParam; N],
+        values: [f32; N],
+    ) -> Result<(), AudioParamError> {
+        for (param, value) in params.into_iter().zip(values) {
+            param.set_value(value)?;
+        }
+        Ok(())
+    }
+
     /// `defaultValue`.
     pub fn default_value(&self) -> f32 {
         self.descriptor.default_value

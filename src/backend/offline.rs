@@ -29,6 +29,11 @@ impl OfflineBackend {
         out
     }
 
+    /// Frames the renderer has rendered: whole quanta, at or ahead of the frames returned.
+    pub fn frame(&self) -> u64 {
+        self.renderer.frame()
+    }
+
     /// The sample rate in Hz.
     pub fn sample_rate(&self) -> u32 {
         self.renderer.sample_rate() as u32

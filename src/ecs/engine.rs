@@ -155,7 +155,7 @@ pub(crate) struct AudioEngine {
     pub dirty: bool,
     pending_removals: Vec<u32>,
     wavetables: WaveTableCache,
-    /// Frames delivered by an offline backend.
+    /// Frames an offline backend has rendered (whole quanta).
     pub offline_frames: u64,
     /// Why the configured device could not be opened at start, reported once as a message.
     pub startup_error: Option<AudioBackendError>,

@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 
 use bevy::prelude::Entity;
-use egui::{Color32, Pos2, Ui};
-use egui_snarl::ui::{PinInfo, SnarlStyle, SnarlViewer, SnarlWidget};
+use egui::emath::TSTransform;
+use egui::{Color32, Pos2, Rect, Ui, Vec2};
+use egui_snarl::ui::{NodeLayout, PinInfo, SnarlStyle, SnarlViewer, SnarlWidget};
 use egui_snarl::{InPin, InPinId, NodeId, OutPin, OutPinId, Snarl};
 
 use super::edit::InspectorEdit;
@@ -20,6 +21,10 @@ use crate::ecs::connection::ConnectionTarget;
 const AUDIO_COLOR: Color32 = Color32::from_rgb(90, 170, 255);
 /// Wire and pin colour of connections into params.
 const PARAM_COLOR: Color32 = Color32::from_rgb(255, 170, 60);
+/// The smallest zoom the automatic fit uses (labels stay readable; drag to see the rest).
+const MIN_FIT_SCALE: f32 = 0.5;
+/// Margin around the graph when fitting (graph points).
+const FIT_MARGIN: f32 = 24.0;
 
 /// The graph view's state across frames: the snarl (node positions) and the selection.
 #[derive(Default)]
@@ -28,6 +33,8 @@ pub struct GraphViewState {
     ids: HashMap<Entity, NodeId>,
     topology: (Vec<Entity>, Vec<Entity>),
     snarl_selection: Vec<NodeId>,
+    /// The laid-out graph's size, while the view still has to be fitted to it.
+    fit: Option<Vec2>,
     /// The selected node entity.
     pub selected: Option<Entity>,
 }
@@ -60,12 +67,12 @@ impl GraphViewState {
             .iter()
             .map(|n| LayoutNode {
                 entity: n.entity,
-                rows: (n.inputs + n.params.len()).max(n.outputs).max(1)
-                    + usize::from(n.meter.is_some()),
+                rows: n.inputs + n.params.len() + n.outputs + usize::from(n.meter.is_some()),
             })
             .collect();
         let links: Vec<_> = snapshot.edges.iter().map(|e| (e.from, e.to)).collect();
         let positions = layout::layered(&nodes, &links);
+        self.fit = (!nodes.is_empty()).then(|| layout::extent(&nodes, &positions).into());
         self.snarl = Snarl::new();
         self.ids.clear();
         for node in &snapshot.nodes {
@@ -127,10 +134,15 @@ pub fn graph_view(
         edits: Vec::new(),
         selected: state.selected,
         clicked: None,
+        fit: state
+            .fit
+            .take()
+            .map(|size| fit(size, ui.available_rect_before_wrap())),
     };
     let style = SnarlStyle {
         collapsible: Some(false),
         wire_width: Some(2.5),
+        node_layout: Some(NodeLayout::sandwich()),
         ..SnarlStyle::new()
     };
     let widget = SnarlWidget::new().id_salt("webaudio_graph").style(style);
@@ -148,12 +160,39 @@ pub fn graph_view(
     viewer.edits
 }
 
+/// The view transform that shows a laid-out graph of `size` (from the origin) in `view`:
+/// centred, zoomed out as far as needed down to [`MIN_FIT_SCALE`], never zoomed in.
+fn fit(size: Vec2, view: Rect) -> TSTransform {
+    let graph = Rect::from_min_size(Pos2::ZERO, size).expand(FIT_MARGIN);
+    let scaling = (view.size() / graph.size())
+        .min_elem()
+        .clamp(MIN_FIT_SCALE, 1.0);
+    // Centre it, or pin its top-left corner when it is larger than the view at that zoom.
+    let centred = view.center() - graph.center().to_vec2() * scaling;
+    let top_left = view.min - graph.min.to_vec2() * scaling;
+    let translation = Vec2::new(
+        if graph.width() * scaling <= view.width() {
+            centred.x
+        } else {
+            top_left.x
+        },
+        if graph.height() * scaling <= view.height() {
+            centred.y
+        } else {
+            top_left.y
+        },
+    );
+    TSTransform::new(translation, scaling)
+}
+
 struct Viewer<'a> {
     snapshot: &'a InspectorSnapshot,
     index: HashMap<Entity, &'a NodeSnapshot>,
     edits: Vec<InspectorEdit>,
     selected: Option<Entity>,
     clicked: Option<Entity>,
+    /// The transform that fits a freshly laid-out graph into the view (applied once).
+    fit: Option<TSTransform>,
 }
 
 impl Viewer<'_> {
@@ -202,6 +241,13 @@ impl Viewer<'_> {
 }
 
 impl SnarlViewer<Entity> for Viewer<'_> {
+    /// After a new layout, shows the whole graph (or as much as fits at a readable zoom).
+    fn current_transform(&mut self, to_global: &mut TSTransform, _snarl: &mut Snarl<Entity>) {
+        if let Some(fit) = self.fit.take() {
+            *to_global = fit;
+        }
+    }
+
     fn title(&mut self, node: &Entity) -> String {
         self.node(*node)
             .map_or_else(|| node.to_string(), |n| n.label.clone())
@@ -282,7 +328,7 @@ impl SnarlViewer<Entity> for Viewer<'_> {
         snarl: &mut Snarl<Entity>,
     ) {
         if let Some(meter) = self.node(snarl[node]).and_then(|n| n.meter) {
-            meter_bar(ui, &meter, 90.0);
+            meter_bar(ui, &meter, 64.0);
         }
     }
 

@@ -1,13 +1,16 @@
 //! Automatic layout of the graph view: nodes in layers by topological depth (the longest path
 //! from a source; edges that close a cycle are ignored), layers left to right, and within a
-//! layer ordered by the mean row of their predecessors so wires cross less.
+//! layer ordered by the mean row of their predecessors so wires cross less. Nodes are drawn
+//! as a stack (header, input and param pins, meter, output pins), so a layer is one node wide.
 
 use std::collections::HashMap;
 
 use bevy::prelude::Entity;
 
-/// Horizontal distance between layers (points).
-pub const LAYER_SPACING: f32 = 260.0;
+/// Horizontal distance between layers (points): a node's width and room for the wires.
+pub const LAYER_SPACING: f32 = 210.0;
+/// The width a node is expected to take (points), for fitting the view.
+pub const NODE_WIDTH: f32 = 160.0;
 /// Vertical gap between nodes of one layer (points).
 pub const ROW_GAP: f32 = 24.0;
 /// Height of a node's header (points).
@@ -20,8 +23,25 @@ pub const PIN_HEIGHT: f32 = 20.0;
 pub struct LayoutNode {
     /// The entity.
     pub entity: Entity,
-    /// Pin rows (max of inputs + params and outputs) plus body rows.
+    /// Rows: input and param pins, output pins, body.
     pub rows: usize,
+}
+
+impl LayoutNode {
+    /// The expected height (points).
+    pub fn height(&self) -> f32 {
+        HEADER_HEIGHT + self.rows as f32 * PIN_HEIGHT
+    }
+}
+
+/// The size `[width, height]` of the area `positions` (from [`layered`]) covers.
+pub fn extent(nodes: &[LayoutNode], positions: &HashMap<Entity, [f32; 2]>) -> [f32; 2] {
+    nodes
+        .iter()
+        .filter_map(|n| positions.get(&n.entity).map(|p| (n, p)))
+        .fold([0.0, 0.0], |[w, h], (n, [x, y])| {
+            [w.max(x + NODE_WIDTH), h.max(y + n.height())]
+        })
 }
 
 /// Positions (top-left, points) for `nodes` connected by `edges` (from, to).
@@ -43,7 +63,7 @@ pub fn layered(nodes: &[LayoutNode], edges: &[(Entity, Entity)]) -> HashMap<Enti
         let mut y = 0.0;
         for &k in layer {
             positions.insert(nodes[k].entity, [column as f32 * LAYER_SPACING, y]);
-            y += HEADER_HEIGHT + nodes[k].rows as f32 * PIN_HEIGHT + ROW_GAP;
+            y += nodes[k].height() + ROW_GAP;
         }
     }
     positions

@@ -35,7 +35,7 @@ pub use plugin::{InspectorSelection, InspectorState, WebAudioInspectorPlugin};
 pub use snapshot::InspectorSnapshot;
 
 /// Width of the side column (details, meters, engine), in points.
-const SIDE_WIDTH: f32 = 400.0;
+const SIDE_WIDTH: f32 = 470.0;
 
 /// The inspector's UI state across frames.
 #[derive(Default)]
@@ -68,7 +68,7 @@ pub fn inspector_ui(
         ui.separator();
         ui.vertical(|ui| {
             ui.set_width(SIDE_WIDTH);
-            egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::ScrollArea::both().show(ui, |ui| {
                 side_column(ui, snapshot, view, &mut edits);
             });
         });
@@ -122,7 +122,7 @@ pub fn inspector_frame(
     let mut edits = Vec::new();
     egui::Window::new("Audio graph inspector")
         .open(open)
-        .default_size([1180.0, 680.0])
+        .default_size([1560.0, 940.0])
         .show(ctx, |ui| edits = inspector_ui(ui, &snapshot, view));
     for error in apply_edits(world, &edits) {
         warn!("inspector edit failed: {error}");

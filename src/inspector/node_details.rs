@@ -72,11 +72,9 @@ fn params(ui: &mut Ui, node: &NodeSnapshot, edits: &mut Vec<InspectorEdit>) {
         .striped(true)
         .show(ui, |ui| {
             ui.strong("param");
-            ui.strong("value");
             ui.strong("render");
             ui.end_row();
             for p in &node.params {
-                ui.label(p.id.name());
                 let mut value = p.value;
                 let range = slider_range(p);
                 let log = *range.start() >= 0.0 && range.end() - range.start() > 1000.0;
@@ -95,7 +93,7 @@ fn params(ui: &mut Ui, node: &NodeSnapshot, edits: &mut Vec<InspectorEdit>) {
                     Some(r) => ui.monospace(format!(
                         "{:.3}{}",
                         r.value,
-                        if r.automating { " (automating)" } else { "" }
+                        if r.automating { " auto" } else { "" }
                     )),
                     None => ui.weak("-"),
                 };
@@ -122,7 +120,7 @@ fn connections(
             crate::ecs::connection::ConnectionTarget::Param(p) => p.name().to_owned(),
         };
         let text = format!(
-            "disconnect {} → {}.{}",
+            "disconnect {} -> {}.{}",
             snapshot.label(edge.from),
             snapshot.label(edge.to),
             target

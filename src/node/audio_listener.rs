@@ -92,9 +92,12 @@ impl AudioListener {
     /// # Errors
     /// `RangeError` for a non-finite value.
     pub fn set_position(&mut self, x: f32, y: f32, z: f32) -> Result<&mut Self, AudioParamError> {
-        self.position_x.set_value(x)?;
-        self.position_y.set_value(y)?;
-        self.position_z.set_value(z)?;
+        let params = [
+            &mut self.position_x,
+            &mut self.position_y,
+            &mut self.position_z,
+        ];
+        AudioParam::set_values(params, [x, y, z])?;
         Ok(self)
     }
 
@@ -111,12 +114,15 @@ impl AudioListener {
         y_up: f32,
         z_up: f32,
     ) -> Result<&mut Self, AudioParamError> {
-        self.forward_x.set_value(x)?;
-        self.forward_y.set_value(y)?;
-        self.forward_z.set_value(z)?;
-        self.up_x.set_value(x_up)?;
-        self.up_y.set_value(y_up)?;
-        self.up_z.set_value(z_up)?;
+        let params = [
+            &mut self.forward_x,
+            &mut self.forward_y,
+            &mut self.forward_z,
+            &mut self.up_x,
+            &mut self.up_y,
+            &mut self.up_z,
+        ];
+        AudioParam::set_values(params, [x, y, z, x_up, y_up, z_up])?;
         Ok(self)
     }
 

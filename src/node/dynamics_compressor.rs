@@ -213,13 +213,7 @@ impl DynamicsCompressorNode {
     /// # Errors
     /// `NotSupportedError` otherwise (and for a count outside 1..=32).
     pub fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
-        config.validate()?;
-        if config.count > CHANNELS || config.mode == ChannelCountMode::Max {
-            return Err(WebAudioError::NotSupported(
-                "DynamicsCompressorNode needs channelCount <= 2 and a mode other than max".into(),
-            ));
-        }
-        Ok(())
+        config.validate_up_to_stereo(Self::NAME)
     }
 }
 

@@ -110,6 +110,22 @@ impl ChannelConfig {
             )))
         }
     }
+
+    /// The check of the nodes that mix down to stereo (`StereoPannerNode`, `PannerNode`,
+    /// `DynamicsCompressorNode`): the generic one, then `channelCount` ≤ 2 and
+    /// `channelCountMode` ≠ `max`.
+    ///
+    /// # Errors
+    /// [`WebAudioError::NotSupported`] naming `node` otherwise.
+    pub fn validate_up_to_stereo(&self, node: &str) -> Result<(), WebAudioError> {
+        self.validate()?;
+        if self.count > 2 || self.mode == ChannelCountMode::Max {
+            return Err(WebAudioError::NotSupported(format!(
+                "{node} needs channelCount <= 2 and a mode other than max"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// What a node needs to know to build its processor (on the control thread).

@@ -307,9 +307,12 @@ impl PannerNode {
     /// # Errors
     /// `RangeError` for a non-finite value.
     pub fn set_position(&mut self, x: f32, y: f32, z: f32) -> Result<&mut Self, AudioParamError> {
-        self.position_x.set_value(x)?;
-        self.position_y.set_value(y)?;
-        self.position_z.set_value(z)?;
+        let params = [
+            &mut self.position_x,
+            &mut self.position_y,
+            &mut self.position_z,
+        ];
+        AudioParam::set_values(params, [x, y, z])?;
         Ok(self)
     }
 
@@ -323,9 +326,12 @@ impl PannerNode {
         y: f32,
         z: f32,
     ) -> Result<&mut Self, AudioParamError> {
-        self.orientation_x.set_value(x)?;
-        self.orientation_y.set_value(y)?;
-        self.orientation_z.set_value(z)?;
+        let params = [
+            &mut self.orientation_x,
+            &mut self.orientation_y,
+            &mut self.orientation_z,
+        ];
+        AudioParam::set_values(params, [x, y, z])?;
         Ok(self)
     }
 
@@ -334,13 +340,7 @@ impl PannerNode {
     /// # Errors
     /// `NotSupportedError` for `channelCount` > 2 or mode `max`.
     pub fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
-        config.validate()?;
-        if config.count > 2 || config.mode == ChannelCountMode::Max {
-            return Err(WebAudioError::NotSupported(
-                "PannerNode needs channelCount <= 2 and a mode other than max".into(),
-            ));
-        }
-        Ok(())
+        config.validate_up_to_stereo(Self::NAME)
     }
 }
 

@@ -43,13 +43,7 @@ impl StereoPannerNode {
     /// # Errors
     /// `NotSupportedError` for `channelCount` > 2 or mode `max`.
     pub fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
-        config.validate()?;
-        if config.count > 2 || config.mode == ChannelCountMode::Max {
-            return Err(WebAudioError::NotSupported(
-                "StereoPannerNode needs channelCount <= 2 and a mode other than max".into(),
-            ));
-        }
-        Ok(())
+        config.validate_up_to_stereo(Self::NAME)
     }
 }
 

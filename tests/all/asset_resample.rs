@@ -118,7 +118,9 @@ fn resampled_buffers_are_aligned_with_their_input_at_common_rates() {
         // ripple. A shift of a whole output frame would be 30 to 400 times that.
         let bound = (0.5 * std::f64::consts::TAU * 1000.0 / (256.0 * from) + 2e-4) as f32;
         let error = misalignment(1000.0, from, to);
-        println!("{from} → {to} Hz: max error against the ideal 1 kHz sine {error:.2e} (bound {bound:.2e})");
+        println!(
+            "{from} → {to} Hz: max error against the ideal 1 kHz sine {error:.2e} (bound {bound:.2e})"
+        );
         assert!(error < bound, "{from} → {to} Hz: max error {error}");
     }
 }

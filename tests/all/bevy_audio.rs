@@ -55,13 +55,20 @@ fn both_plugins_load_the_same_wav_as_their_own_asset() {
     assert!(matches!(wait_for_load(&mut app, &ours), LoadState::Loaded));
     let start = Instant::now();
     while !server.is_loaded(&theirs) {
-        assert!(start.elapsed() < Duration::from_secs(10), "bevy_audio's load");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "bevy_audio's load"
+        );
         app.update();
     }
     let path = Path::new(&assets()).join("sounds/click.wav");
     let file = std::fs::read(&path).unwrap();
     let source = app.world().resource::<Assets<AudioSource>>().get(&theirs);
-    assert_eq!(source.unwrap().bytes.len(), file.len(), "bevy_audio keeps the file bytes");
+    assert_eq!(
+        source.unwrap().bytes.len(),
+        file.len(),
+        "bevy_audio keeps the file bytes"
+    );
     // Ours is decoded: the samples hound reads from the file, as floats.
     let mut reader = hound::WavReader::open(&path).unwrap();
     let spec = reader.spec();
@@ -146,9 +153,15 @@ fn plays_with_or_without_bevy_audio(bevy_audio: bool) {
     // Our 0.3 sine against rodio's full-scale one: both within 20 dB of the loudest.
     assert!(ours > -20.0, "this crate's 440 Hz is heard ({ours:.1} dB)");
     if bevy_audio {
-        assert!(theirs > -20.0, "bevy_audio's 1 kHz is heard ({theirs:.1} dB)");
+        assert!(
+            theirs > -20.0,
+            "bevy_audio's 1 kHz is heard ({theirs:.1} dB)"
+        );
     } else {
-        assert!(theirs < -80.0, "no 1 kHz without bevy_audio ({theirs:.1} dB)");
+        assert!(
+            theirs < -80.0,
+            "no 1 kHz without bevy_audio ({theirs:.1} dB)"
+        );
     }
 }
 

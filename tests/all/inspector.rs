@@ -213,7 +213,7 @@ fn removing_a_wire_despawns_the_connection_and_silences_the_output() {
     let mut g = graph();
     let mut harness = harness(&mut g.app);
     select(&mut harness, "amp");
-    harness.get_by_label("disconnect osc → amp.in 0").click();
+    harness.get_by_label("disconnect osc -> amp.in 0").click();
     harness.run();
     apply(&mut harness, &mut g.app);
     let world = g.app.world();
@@ -228,7 +228,7 @@ fn removing_a_wire_despawns_the_connection_and_silences_the_output() {
     assert_eq!((amp.peak, amp.rms), (0.0, 0.0));
     assert!(
         harness
-            .query_by_label("disconnect osc → amp.in 0")
+            .query_by_label("disconnect osc -> amp.in 0")
             .is_none()
     );
 
@@ -355,6 +355,107 @@ fn automation_and_node_views_are_read_back() {
     assert_eq!(snapshot.engine.sample_rate, 48_000.0);
     assert!((snapshot.engine.current_time - 0.5).abs() < 0.01);
     assert_eq!(snapshot.engine.node_count, 4);
+}
+
+/// 49 named nodes + the destination: 9 voices of osc → filter → gain → delay ⇄ feedback into a
+/// compressor bus, and 3 analysers on the bus; every node metered.
+fn fifty_node_graph() -> (App, Vec<String>) {
+    let mut app = offline_app(2);
+    let dest = destination(&app);
+    let mut names = Vec::new();
+    let mut c = app.world_mut().commands();
+    let mut node =
+        |c: &mut Commands, name: String, bundle: Box<dyn FnOnce(&mut Commands) -> Entity>| {
+            let e = bundle(c);
+            c.entity(e)
+                .insert((Name::new(name.clone()), Metered::default()));
+            names.push(name);
+            e
+        };
+    let bus = node(
+        &mut c,
+        "bus".into(),
+        Box::new(|c| c.spawn(DynamicsCompressorNode::default()).id()),
+    );
+    c.entity(bus).connect(dest);
+    for v in 0..9 {
+        let delay = node(
+            &mut c,
+            format!("delay {v}"),
+            Box::new(|c| c.spawn(DelayNode::with_delay(1.0, 0.25).unwrap()).id()),
+        );
+        c.entity(delay).connect(bus);
+        let feedback = node(
+            &mut c,
+            format!("feedback {v}"),
+            Box::new(|c| c.spawn(GainNode::new(0.4)).id()),
+        );
+        c.entity(feedback).connect(delay);
+        c.entity(delay).connect(feedback);
+        let gain = node(
+            &mut c,
+            format!("gain {v}"),
+            Box::new(|c| c.spawn(GainNode::new(0.05)).id()),
+        );
+        c.entity(gain).connect(delay);
+        let filter = node(
+            &mut c,
+            format!("filter {v}"),
+            Box::new(|c| {
+                c.spawn(BiquadFilterNode::new(BiquadFilterType::Lowpass))
+                    .id()
+            }),
+        );
+        c.entity(filter).connect(gain);
+        let osc = node(
+            &mut c,
+            format!("osc {v}"),
+            Box::new(move |c| {
+                let mut osc = OscillatorNode::new(OscillatorType::Sawtooth, 110.0 * (v + 1) as f32);
+                osc.start(0.0).unwrap();
+                c.spawn(osc).id()
+            }),
+        );
+        c.entity(osc).connect(filter);
+    }
+    for a in 0..3 {
+        let analyser = node(
+            &mut c,
+            format!("analyser {a}"),
+            Box::new(|c| c.spawn(AnalyserNode::default()).id()),
+        );
+        c.entity(bus).connect(analyser);
+    }
+    settle(&mut app);
+    (app, names)
+}
+
+#[test]
+fn fifty_nodes_fit_in_the_graph_view_without_dragging() {
+    let (mut app, names) = fifty_node_graph();
+    assert_eq!(app.world().resource::<AudioContext>().node_count(), 50);
+    let mut harness = harness(&mut app);
+    harness.run();
+    let to_screen = graph_layer_transform(&harness);
+    // Zoomed out to fit, but not below half size (labels stay readable).
+    assert!(
+        (0.5..=1.0).contains(&to_screen.scaling),
+        "zoom {}",
+        to_screen.scaling
+    );
+    // Every node's title is on screen inside the graph view (the left 1200 − 470 points).
+    let graph_width = 1200.0 - 470.0;
+    for name in &names {
+        let title = harness
+            .query_all_by_label(name)
+            .map(|n| to_screen * n.rect().center())
+            .find(|p| p.x < graph_width)
+            .unwrap_or_else(|| panic!("{name} is not in the graph view"));
+        assert!(
+            (0.0..900.0).contains(&title.y) && title.x > 0.0,
+            "{name} at {title:?}, outside the view"
+        );
+    }
 }
 
 #[test]
