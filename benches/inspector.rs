@@ -9,10 +9,11 @@
 //! Measured per frame, median of [`FRAMES`] frames after a warm-up:
 //!
 //! * **baseline**: `app.update()` of the graph (the plugin's own sync systems);
-//! * **closed**: the same with a system gated by a `run_if` flag that is false (what the
+//! * **closed**: a system gated by a `run_if` flag that is false, run on its own (what the
 //!   plugin costs while its window is closed);
 //! * **open**: one [`inspector_frame`] on a headless `egui::Context` (snapshot, every panel
-//!   laid out and tessellated, edits applied);
+//!   laid out, edits applied: the inspector's system), then egui's end of pass and
+//!   tessellation timed apart (bevy_egui's work on any UI's output), and each panel alone;
 //! * **render**: × real time of rendering the graph with and without the meters, so the
 //!   render-side cost of `Metered` shows as a ratio.
 //!
@@ -104,7 +105,10 @@ fn time(n: usize, mut frame: impl FnMut()) -> f64 {
     )
 }
 
-fn open_frame(app: &mut App, ctx: &egui::Context, view: &mut InspectorView) -> usize {
+/// One open-inspector frame: the inspector's system (snapshot, every panel laid out, edits
+/// applied: what `WebAudioInspectorPlugin` runs) and then egui's end of pass and
+/// tessellation (what bevy_egui does with any UI's output). Returns their µs and the meshes.
+fn open_frame(app: &mut App, ctx: &egui::Context, view: &mut InspectorView) -> (f64, f64, usize) {
     let mut open = true;
     let input = egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(
@@ -114,10 +118,30 @@ fn open_frame(app: &mut App, ctx: &egui::Context, view: &mut InspectorView) -> u
         ..Default::default()
     };
     ctx.begin_pass(input);
+    let t = Instant::now();
     inspector_frame(app.world_mut(), ctx, view, &mut open);
+    let system = t.elapsed().as_secs_f64() * 1e6;
+    let t = Instant::now();
     let output = ctx.end_pass();
     let meshes = ctx.tessellate(output.shapes, output.pixels_per_point);
-    black_box(meshes.len())
+    let egui = t.elapsed().as_secs_f64() * 1e6;
+    (system, egui, black_box(meshes.len()))
+}
+
+/// One egui pass with `panel` in a window (laid out, not tessellated).
+fn panel_frame(ctx: &egui::Context, panel: impl FnMut(&mut egui::Ui)) {
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1600.0, 900.0),
+        )),
+        ..Default::default()
+    };
+    ctx.begin_pass(input);
+    egui::Window::new("panel")
+        .default_size([1100.0, 850.0])
+        .show(ctx, panel);
+    black_box(ctx.end_pass().shapes.len());
 }
 
 fn render_speed(metered: bool, seconds: usize) -> f64 {
@@ -143,27 +167,60 @@ fn main() {
     assert_eq!(nodes, 50);
     let baseline = time(frames, || app.update());
 
-    app.insert_resource(Closed(false));
-    app.add_systems(
-        Update,
+    // Closed: the plugin's per-frame work is its run condition on a flag. Measured on its
+    // own (a schedule holding just the gated system), since the ±30 µs noise of a whole
+    // app.update() would hide it.
+    let mut world = World::new();
+    world.insert_resource(Closed(false));
+    let mut gated = Schedule::default();
+    gated.add_systems(
         (|world: &mut World| {
             black_box(bevy_webaudio::inspector::InspectorSnapshot::build(world));
         })
         .run_if(|c: Res<Closed>| c.0),
     );
-    let closed = time(frames, || app.update());
+    let closed = time(frames * 10, || gated.run(&mut world));
 
     let ctx = egui::Context::default();
     let mut view = InspectorView::default();
-    let meshes = open_frame(&mut app, &ctx, &mut view);
+    // egui shows a new window from its second frame (the first one measures it).
+    let (_, _, meshes) = (0..3)
+        .map(|_| open_frame(&mut app, &ctx, &mut view))
+        .last()
+        .unwrap_or_default();
     assert!(meshes > 0);
-    let open = time(frames, || {
-        open_frame(&mut app, &ctx, &mut view);
-    });
+    let runs: Vec<(f64, f64)> = (0..frames)
+        .map(|_| {
+            let (system, egui, _) = open_frame(&mut app, &ctx, &mut view);
+            (system, egui)
+        })
+        .collect();
+    let open_system = median(runs.iter().map(|r| r.0).collect());
+    let open_egui = median(runs.iter().map(|r| r.1).collect());
     let snapshot = time(frames, || {
         black_box(bevy_webaudio::inspector::InspectorSnapshot::build(
             app.world_mut(),
         ));
+    });
+    let shot = bevy_webaudio::inspector::InspectorSnapshot::build(app.world_mut());
+    let panel_ctx = egui::Context::default();
+    let mut graph_state = bevy_webaudio::inspector::GraphViewState::default();
+    let graph_only = time(frames, || {
+        panel_frame(&panel_ctx, |ui| {
+            black_box(bevy_webaudio::inspector::graph_view(
+                ui,
+                &shot,
+                &mut graph_state,
+            ));
+        })
+    });
+    let meters_only = time(frames, || {
+        panel_frame(&panel_ctx, |ui| bevy_webaudio::inspector::meters(ui, &shot))
+    });
+    let engine_only = time(frames, || {
+        panel_frame(&panel_ctx, |ui| {
+            bevy_webaudio::inspector::engine_panel(ui, &shot)
+        })
     });
 
     let plain = render_speed(false, seconds);
@@ -173,16 +230,17 @@ fn main() {
         return;
     }
     println!("inspector cost, {nodes} nodes, all metered, 3 analysers (median of {frames} frames)");
-    println!("  app.update() baseline         {baseline:8.1} µs");
+    println!("  app.update() of the graph, no inspector  {baseline:8.1} µs");
+    println!("  inspector closed: its run condition      {closed:8.2} µs");
     println!(
-        "  + inspector closed (flag)     {closed:8.1} µs  ({:+.1} µs)",
-        closed - baseline
+        "  inspector open: its system               {open_system:8.1} µs  ({:.2} × the app.update())",
+        open_system / baseline
     );
+    println!("    of which the snapshot                  {snapshot:8.1} µs");
     println!(
-        "  inspector open, whole frame   {open:8.1} µs  ({:.2} × baseline)",
-        open / baseline
+        "    panels alone (one egui pass each): graph view {graph_only:.1} µs, meters list {meters_only:.1} µs, engine {engine_only:.1} µs"
     );
-    println!("    of which the snapshot       {snapshot:8.1} µs");
+    println!("  + egui end of pass and tessellation      {open_egui:8.1} µs (bevy_egui's systems)");
     println!(
         "render, × real time: plain {plain:.1}, all 50 metered {metered:.1} (cost ratio {:.3})",
         plain / metered

@@ -36,6 +36,9 @@ pub use snapshot::InspectorSnapshot;
 
 /// Width of the side column (details, meters, engine), in points.
 const SIDE_WIDTH: f32 = 470.0;
+/// Above this many nodes the node list and the meters list start collapsed (the graph's
+/// nodes show their meters already).
+const COLLAPSE_ABOVE: usize = 12;
 
 /// The inspector's UI state across frames.
 #[derive(Default)]
@@ -83,7 +86,7 @@ fn side_column(
     edits: &mut Vec<InspectorEdit>,
 ) {
     egui::CollapsingHeader::new("nodes")
-        .default_open(snapshot.nodes.len() <= 12)
+        .default_open(snapshot.nodes.len() <= COLLAPSE_ABOVE)
         .show(ui, |ui| {
             for node in &snapshot.nodes {
                 let selected = view.graph.selected == Some(node.entity);
@@ -103,7 +106,7 @@ fn side_column(
     }
     ui.separator();
     egui::CollapsingHeader::new("meters")
-        .default_open(true)
+        .default_open(snapshot.nodes.len() <= COLLAPSE_ABOVE)
         .show(ui, |ui| meters(ui, snapshot));
     egui::CollapsingHeader::new("engine")
         .default_open(true)

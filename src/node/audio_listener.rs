@@ -92,12 +92,8 @@ impl AudioListener {
     /// # Errors
     /// `RangeError` for a non-finite value.
     pub fn set_position(&mut self, x: f32, y: f32, z: f32) -> Result<&mut Self, AudioParamError> {
-        let params = [
-            &mut self.position_x,
-            &mut self.position_y,
-            &mut self.position_z,
-        ];
-        AudioParam::set_values(params, [x, y, z])?;
+        let [px, py, pz, ..] = self.params_mut();
+        AudioParam::set_values([px, py, pz], [x, y, z])?;
         Ok(self)
     }
 
@@ -114,15 +110,8 @@ impl AudioListener {
         y_up: f32,
         z_up: f32,
     ) -> Result<&mut Self, AudioParamError> {
-        let params = [
-            &mut self.forward_x,
-            &mut self.forward_y,
-            &mut self.forward_z,
-            &mut self.up_x,
-            &mut self.up_y,
-            &mut self.up_z,
-        ];
-        AudioParam::set_values(params, [x, y, z, x_up, y_up, z_up])?;
+        let [_, _, _, fx, fy, fz, ux, uy, uz] = self.params_mut();
+        AudioParam::set_values([fx, fy, fz, ux, uy, uz], [x, y, z, x_up, y_up, z_up])?;
         Ok(self)
     }
 

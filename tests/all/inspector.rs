@@ -456,6 +456,32 @@ fn fifty_nodes_fit_in_the_graph_view_without_dragging() {
             "{name} at {title:?}, outside the view"
         );
     }
+    // Compact: no node shows its unconnected param pins (Q is a biquad's) until it is
+    // selected; then that node shows all of its own.
+    assert_eq!(count(&harness, "Q"), 0);
+    click_in_graph(&mut harness, "filter 4");
+    let filter = named(&mut app, "filter 4");
+    assert_eq!(harness.state().view.selected(), Some(filter));
+    let graph = &harness.state().view.graph;
+    assert_eq!(
+        graph.shown_params(filter),
+        [
+            ParamId::Frequency,
+            ParamId::Detune,
+            ParamId::Q,
+            ParamId::Gain
+        ]
+    );
+    assert!(graph.shown_params(named(&mut app, "filter 3")).is_empty());
+}
+
+fn named(app: &mut App, name: &str) -> Entity {
+    app.world_mut()
+        .query::<(Entity, &Name)>()
+        .iter(app.world())
+        .find(|(_, n)| n.as_str() == name)
+        .map(|(e, _)| e)
+        .unwrap()
 }
 
 #[test]
