@@ -162,8 +162,16 @@ fn offline_chunks_of_any_size_equal_one_render() {
     }
     assert_eq!(chunks.len(), 4800);
     assert_eq!(whole, chunks, "block size does not change the output");
+    // currentTime is the spec's: after the last rendered quantum (4,864 = 38 × 128 frames),
+    // ahead of the 4,800 returned; the other 64 wait for the next render.
     let time = app.world().resource::<AudioContext>().current_time();
-    assert_eq!(time, 4800.0 / 48_000.0);
+    assert_eq!(time, 4864.0 / 48_000.0);
+    let mut next = app.render(64).unwrap().remove(0);
+    app.update();
+    assert_eq!(app.world().resource::<AudioContext>().current_time(), time);
+    let mut longer = build().render(4864).unwrap().remove(0);
+    assert_eq!(next.len(), 64);
+    assert_eq!(longer.split_off(4800), std::mem::take(&mut next));
 }
 
 #[test]
@@ -210,4 +218,32 @@ fn suspend_stops_the_clock_and_resume_continues() {
         .unwrap();
     wait(&mut app, 150);
     assert!(app.world().resource::<AudioContext>().current_frame() > suspended + 2048);
+}
+
+#[test]
+fn automation_at_current_time_lands_on_the_next_quantum_after_a_partial_render() {
+    let mut app = offline_app(1);
+    let dest = destination(&app);
+    let mut source = ConstantSourceNode::new(1.0);
+    source.start(0.0).unwrap();
+    let gain = app
+        .world_mut()
+        .commands()
+        .spawn(GainNode::new(1.0))
+        .connect(dest)
+        .id();
+    app.world_mut().commands().spawn(source).connect(gain);
+    app.update();
+    let mut out = app.render(100).unwrap().remove(0);
+    app.update();
+    // The renderer has rendered one quantum: currentTime is 128 frames, not 100.
+    let now = app.world().resource::<AudioContext>().current_time();
+    assert_eq!(now, 128.0 / 48_000.0);
+    let mut node = app.world_mut().get_mut::<GainNode>(gain).unwrap();
+    node.gain.set_value_at_time(0.0, now).unwrap();
+    app.update();
+    out.extend(app.render(156).unwrap().remove(0));
+    // Frames 0..128 were rendered before the change; from frame 128 on, silence: exactly.
+    assert!(out[..128].iter().all(|&v| v == 1.0), "{:?}", &out[..128]);
+    assert!(out[128..].iter().all(|&v| v == 0.0), "{:?}", &out[128..]);
 }
