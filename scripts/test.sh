@@ -9,4 +9,8 @@ ensure_packages pulseaudio libasound2-dev pkg-config flac vorbis-tools lame
 scripts/pulse.sh start
 trap 'scripts/pulse.sh stop' EXIT
 export WEBAUDIO_DEVICE_TESTS=1
-cargo test --workspace --all-targets --features bevy_webaudio/inspector_tests
+features=(--features bevy_webaudio/inspector_tests)
+# Everything but the sound-card suite, then that suite alone: it counts xruns on a 14 ms
+# buffer, which two cores shared with the rest of the tests cannot promise.
+cargo test --workspace --all-targets "${features[@]}" -- --skip device_suite
+cargo test "${features[@]}" --test all device_suite
