@@ -1,7 +1,9 @@
 //! The graph view: every node entity as an egui-snarl node with its inputs, params (as input
 //! pins) and outputs, connection entities as wires, laid out by [`layout::layered`]. Dragging
 //! a wire asks for a connection entity, removing one (right-click a pin, or drag it off) for
-//! a despawn; clicking a node selects its entity.
+//! a despawn; clicking a node selects its entity. A new layout is fitted into the view; a
+//! graph of more than [`COMPACT_ABOVE`] nodes is compact (unconnected param pins show on the
+//! selected node only).
 
 use std::collections::{HashMap, HashSet};
 
