@@ -105,26 +105,36 @@ fn time(n: usize, mut frame: impl FnMut()) -> f64 {
     )
 }
 
-/// One open-inspector frame: the inspector's system (snapshot, every panel laid out, edits
-/// applied: what `WebAudioInspectorPlugin` runs) and then egui's end of pass and
-/// tessellation (what bevy_egui does with any UI's output). Returns their µs and the meshes.
-fn open_frame(app: &mut App, ctx: &egui::Context, view: &mut InspectorView) -> (f64, f64, usize) {
-    let mut open = true;
-    let input = egui::RawInput {
+/// Starts an egui pass on a 1600 × 900 screen.
+fn begin_pass(ctx: &egui::Context) {
+    ctx.begin_pass(egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(
             egui::Pos2::ZERO,
             egui::vec2(1600.0, 900.0),
         )),
         ..Default::default()
-    };
-    ctx.begin_pass(input);
+    });
+}
+
+/// Ends the pass. No renderer here uploads the font atlas: its updates are dropped on purpose
+/// (epaint asserts on undrained ones in debug builds).
+fn end_pass(ctx: &egui::Context) -> egui::FullOutput {
+    let mut output = ctx.end_pass();
+    output.textures_delta.clear();
+    output
+}
+
+/// One open-inspector frame: the inspector's system (snapshot, every panel laid out, edits
+/// applied: what `WebAudioInspectorPlugin` runs) and then egui's end of pass and
+/// tessellation (what bevy_egui does with any UI's output). Returns their µs and the meshes.
+fn open_frame(app: &mut App, ctx: &egui::Context, view: &mut InspectorView) -> (f64, f64, usize) {
+    let mut open = true;
+    begin_pass(ctx);
     let t = Instant::now();
     inspector_frame(app.world_mut(), ctx, view, &mut open);
     let system = t.elapsed().as_secs_f64() * 1e6;
     let t = Instant::now();
-    let mut output = ctx.end_pass();
-    // No renderer here to upload the font atlas: drop its updates on purpose.
-    output.textures_delta.clear();
+    let output = end_pass(ctx);
     let meshes = ctx.tessellate(output.shapes, output.pixels_per_point);
     let egui = t.elapsed().as_secs_f64() * 1e6;
     (system, egui, black_box(meshes.len()))
@@ -132,20 +142,11 @@ fn open_frame(app: &mut App, ctx: &egui::Context, view: &mut InspectorView) -> (
 
 /// One egui pass with `panel` in a window (laid out, not tessellated).
 fn panel_frame(ctx: &egui::Context, panel: impl FnMut(&mut egui::Ui)) {
-    let input = egui::RawInput {
-        screen_rect: Some(egui::Rect::from_min_size(
-            egui::Pos2::ZERO,
-            egui::vec2(1600.0, 900.0),
-        )),
-        ..Default::default()
-    };
-    ctx.begin_pass(input);
+    begin_pass(ctx);
     egui::Window::new("panel")
         .default_size([1100.0, 850.0])
         .show(ctx, panel);
-    let mut output = ctx.end_pass();
-    output.textures_delta.clear();
-    black_box(output.shapes.len());
+    black_box(end_pass(ctx).shapes.len());
 }
 
 fn render_speed(metered: bool, seconds: usize) -> f64 {
