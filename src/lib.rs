@@ -41,18 +41,21 @@
 
 pub mod asset;
 pub mod backend;
-pub mod command;
 pub mod context;
 pub mod ecs;
-pub mod error;
 pub mod game;
-pub mod graph;
 #[cfg(feature = "inspector_panels")]
 pub mod inspector;
 pub mod microphone;
 pub mod node;
 pub mod param;
-pub mod render;
+
+/// The spec's exceptions as a Rust enum (shared with the engine).
+pub use webaudio_engine::error;
+/// The render engine this crate drives (no Bevy): processors, timelines, the schedule
+/// compiler, the command protocol, offline rendering.
+pub use webaudio_engine as engine;
+use webaudio_engine::{command, render};
 
 use bevy::prelude::*;
 use bevy::transform::TransformSystems;
@@ -63,11 +66,11 @@ pub use ecs::{AudioBackendFault, AudioGraphError, Ended};
 pub use error::{AudioParamError, WebAudioError};
 
 use backend::Supervisor;
-use backend::offline::OfflineBackend;
 use command::{COMMAND_CAPACITY, FEEDBACK_CAPACITY};
 use ecs::engine::{ARENA_CAPACITY, AudioEngine, EngineBackend};
 use node::{AudioNode, ChannelConfig, ChannelCountMode, ChannelInterpretation};
 use render::Renderer;
+use webaudio_engine::offline::OfflineBackend;
 
 /// The things most apps need.
 pub mod prelude {
@@ -129,6 +132,10 @@ pub mod prelude {
 pub enum WebAudioSystems {
     /// `First`: read the render side back (clock, 'ended', faults) into [`AudioContext`].
     Feedback,
+    /// `PostUpdate`, after transform propagation and before `Sync`: every system that writes
+    /// node components for this frame's sync (spatial and Doppler sync, node types' own
+    /// systems, buffer checks, the game layer). Put your own such systems here too.
+    WriteNodes,
     /// `PostUpdate`, after transform propagation: turn changed transforms of
     /// [`SpatialAudio`](ecs::spatial::SpatialAudio) panners and of the
     /// [`AudioListener`](node::audio_listener::AudioListener) into param events (and the
@@ -177,7 +184,11 @@ impl Plugin for WebAudioPlugin {
             .register_type::<ecs::meter::Metered>()
             .configure_sets(
                 PostUpdate,
-                (WebAudioSystems::Sync, WebAudioSystems::Commit)
+                (
+                    WebAudioSystems::WriteNodes,
+                    WebAudioSystems::Sync,
+                    WebAudioSystems::Commit,
+                )
                     .chain()
                     .after(TransformSystems::Propagate),
             )
@@ -196,9 +207,15 @@ impl Plugin for WebAudioPlugin {
                 ),
             );
         asset::register(app);
-        game::register(app);
         let (engine, context) = start_engine(app.world_mut(), &self.backend, self.render_hooks);
         app.insert_resource(context).insert_resource(engine);
+        app.register_type::<ecs::spatial::SpatialAudio>()
+            .register_type::<ecs::doppler::Doppler>()
+            .add_systems(
+                PostUpdate,
+                (ecs::spatial::sync_spatial, ecs::doppler::sync_doppler)
+                    .in_set(WebAudioSystems::WriteNodes),
+            );
         app.add_audio_node::<node::destination::AudioDestinationNode>()
             .add_audio_node::<node::gain::GainNode>()
             .add_audio_node::<node::oscillator::OscillatorNode>()
@@ -218,32 +235,7 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::wave_shaper::WaveShaperNode>()
             .add_audio_node::<node::dynamics_compressor::DynamicsCompressorNode>()
             .add_audio_node::<node::panner::PannerNode>()
-            .add_audio_node::<node::audio_listener::AudioListener>()
-            .register_type::<ecs::spatial::SpatialAudio>()
-            .register_type::<ecs::doppler::Doppler>()
-            .add_systems(
-                PostUpdate,
-                (
-                    ecs::spatial::sync_spatial
-                        .before(ecs::sync_nodes::<node::panner::PannerNode>)
-                        .before(ecs::sync_nodes::<node::audio_listener::AudioListener>),
-                    ecs::doppler::sync_doppler
-                        .before(ecs::sync_nodes::<node::oscillator::OscillatorNode>)
-                        .before(
-                            ecs::sync_nodes::<node::audio_buffer_source::AudioBufferSourceNode>,
-                        ),
-                )
-                    .in_set(WebAudioSystems::Sync),
-            )
-            .add_systems(
-                PostUpdate,
-                (
-                    node::channel_splitter::enforce_splitter_channel_count,
-                    node::media_stream_audio_source::follow_stream_format,
-                    asset::check_buffer_nodes::<node::convolver::ConvolverNode>,
-                )
-                    .before(WebAudioSystems::Sync),
-            );
+            .add_audio_node::<node::audio_listener::AudioListener>();
     }
 }
 
@@ -337,21 +329,30 @@ fn start_engine(
 /// Registers a node type (built-in ones are registered by the plugin; custom processors use
 /// this too).
 pub trait AudioNodeAppExt {
-    /// Mirrors components of type `T` into the graph.
+    /// Mirrors components of type `T` into the graph: its reflection, its sync system, its
+    /// type-erased access for tools, and whatever extra systems the type needs
+    /// ([`AudioNode::register`]). Registering a type twice is a no-op with a warning.
     fn add_audio_node<T: AudioNode + bevy::reflect::GetTypeRegistration>(&mut self) -> &mut Self;
 }
 
 impl AudioNodeAppExt for App {
     fn add_audio_node<T: AudioNode + bevy::reflect::GetTypeRegistration>(&mut self) -> &mut Self {
-        self.world_mut()
+        let fresh = self
+            .world_mut()
             .get_resource_or_init::<ecs::access::AudioNodeRegistry>()
             .register::<T>();
+        if !fresh {
+            warn!("{} is already registered as an audio node; ignored", T::NAME);
+            return self;
+        }
         self.register_type::<T>().add_systems(
             PostUpdate,
             ecs::sync_nodes::<T>
                 .in_set(WebAudioSystems::Sync)
                 .before(ecs::sync_connections),
-        )
+        );
+        T::register(self);
+        self
     }
 }
 

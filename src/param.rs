@@ -1,5 +1,5 @@
 //! `AudioParam`, the component side: the intrinsic value, the automation rate, and the
-//! automation events not yet sent to the render thread (ARCHITECTURE.md, decision 2).
+//! automation events not yet sent to the render thread .
 //!
 //! Every automation method validates its arguments exactly as the spec says and returns
 //! `Result<&mut AudioParam, AudioParamError>`, so calls chain with `?`. The sync system drains
@@ -10,241 +10,10 @@ use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{self, AudioParamError, WebAudioError};
-use crate::render::timeline::AutomationEvent;
-
-/// Names a param by its Web Audio attribute name (`"gain"`, `"frequency"`, `"Q"`, ...),
-/// for connections into params, the inspector and scenes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Reflect, Serialize, Deserialize)]
-pub enum ParamId {
-    /// `gain` (GainNode, BiquadFilterNode).
-    Gain,
-    /// `frequency` (OscillatorNode, BiquadFilterNode).
-    Frequency,
-    /// `detune` (OscillatorNode, BiquadFilterNode, AudioBufferSourceNode).
-    Detune,
-    /// `Q` (BiquadFilterNode).
-    Q,
-    /// `offset` (ConstantSourceNode).
-    Offset,
-    /// `delayTime` (DelayNode).
-    DelayTime,
-    /// `pan` (StereoPannerNode).
-    Pan,
-    /// `playbackRate` (AudioBufferSourceNode).
-    PlaybackRate,
-    /// `positionX` (PannerNode, AudioListener).
-    PositionX,
-    /// `positionY`.
-    PositionY,
-    /// `positionZ`.
-    PositionZ,
-    /// `orientationX` (PannerNode).
-    OrientationX,
-    /// `orientationY`.
-    OrientationY,
-    /// `orientationZ`.
-    OrientationZ,
-    /// `forwardX` (AudioListener).
-    ForwardX,
-    /// `forwardY`.
-    ForwardY,
-    /// `forwardZ`.
-    ForwardZ,
-    /// `upX` (AudioListener).
-    UpX,
-    /// `upY`.
-    UpY,
-    /// `upZ`.
-    UpZ,
-    /// `threshold` (DynamicsCompressorNode).
-    Threshold,
-    /// `knee`.
-    Knee,
-    /// `ratio`.
-    Ratio,
-    /// `attack`.
-    Attack,
-    /// `release`.
-    Release,
-    /// The param an [`AudioWorkletNode`](crate::node::audio_worklet::AudioWorkletNode)
-    /// declared at this index (its name is on the node: `AudioWorkletNode::param_id`).
-    Custom(u8),
-}
-
-/// Names of [`ParamId::Custom`] ids (`"custom0"`..), one per render-side param slot.
-const CUSTOM_NAMES: [&str; crate::render::MAX_PARAMS] = [
-    "custom0", "custom1", "custom2", "custom3", "custom4", "custom5", "custom6", "custom7",
-    "custom8", "custom9", "custom10", "custom11", "custom12", "custom13", "custom14", "custom15",
-];
-
-impl ParamId {
-    /// Every built-in id, in declaration order ([`ParamId::Custom`] excluded).
-    pub const ALL: [ParamId; 25] = [
-        Self::Gain,
-        Self::Frequency,
-        Self::Detune,
-        Self::Q,
-        Self::Offset,
-        Self::DelayTime,
-        Self::Pan,
-        Self::PlaybackRate,
-        Self::PositionX,
-        Self::PositionY,
-        Self::PositionZ,
-        Self::OrientationX,
-        Self::OrientationY,
-        Self::OrientationZ,
-        Self::ForwardX,
-        Self::ForwardY,
-        Self::ForwardZ,
-        Self::UpX,
-        Self::UpY,
-        Self::UpZ,
-        Self::Threshold,
-        Self::Knee,
-        Self::Ratio,
-        Self::Attack,
-        Self::Release,
-    ];
-
-    /// The spec's attribute name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Gain => "gain",
-            Self::Frequency => "frequency",
-            Self::Detune => "detune",
-            Self::Q => "Q",
-            Self::Offset => "offset",
-            Self::DelayTime => "delayTime",
-            Self::Pan => "pan",
-            Self::PlaybackRate => "playbackRate",
-            Self::PositionX => "positionX",
-            Self::PositionY => "positionY",
-            Self::PositionZ => "positionZ",
-            Self::OrientationX => "orientationX",
-            Self::OrientationY => "orientationY",
-            Self::OrientationZ => "orientationZ",
-            Self::ForwardX => "forwardX",
-            Self::ForwardY => "forwardY",
-            Self::ForwardZ => "forwardZ",
-            Self::UpX => "upX",
-            Self::UpY => "upY",
-            Self::UpZ => "upZ",
-            Self::Threshold => "threshold",
-            Self::Knee => "knee",
-            Self::Ratio => "ratio",
-            Self::Attack => "attack",
-            Self::Release => "release",
-            Self::Custom(i) => CUSTOM_NAMES
-                .get(usize::from(i))
-                .copied()
-                .unwrap_or("custom"),
-        }
-    }
-
-    /// Looks an id up by its spec name (or `"customN"`).
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|id| id.name() == name)
-            .or_else(|| {
-                let i = CUSTOM_NAMES.iter().position(|n| *n == name)?;
-                Some(Self::Custom(i as u8))
-            })
-    }
-}
-
-impl std::fmt::Display for ParamId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// `a-rate` (a value per sample) or `k-rate` (one value per render quantum).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Reflect, Serialize, Deserialize)]
-pub enum AutomationRate {
-    /// One value per sample frame.
-    #[default]
-    ARate,
-    /// One value per 128-frame render quantum.
-    KRate,
-}
-
-/// The fixed facts of a param: default, nominal range, and whether the rate may change.
-#[derive(Clone, Copy, Debug, PartialEq, Reflect)]
-pub struct ParamDescriptor {
-    /// `defaultValue`.
-    pub default_value: f32,
-    /// `minValue` (the nominal range's lower end).
-    pub min_value: f32,
-    /// `maxValue`.
-    pub max_value: f32,
-    /// The default `automationRate`.
-    pub rate: AutomationRate,
-    /// Whether the spec fixes the rate (changing it is an `InvalidStateError`).
-    pub fixed_rate: bool,
-    /// Whether the nominal range is ±Nyquist of the context (an oscillator's or filter's
-    /// `frequency`); `min_value`/`max_value` are then resolved when the node is built.
-    pub nyquist_range: bool,
-}
-
-impl Default for ParamDescriptor {
-    fn default() -> Self {
-        Self::a_rate(0.0, -Self::MAX, Self::MAX)
-    }
-}
-
-impl ParamDescriptor {
-    /// The largest finite f32, the spec's "most-positive-single-float".
-    pub const MAX: f32 = f32::MAX;
-
-    /// An a-rate param with the given default and nominal range.
-    pub const fn a_rate(default_value: f32, min_value: f32, max_value: f32) -> Self {
-        Self {
-            default_value,
-            min_value,
-            max_value,
-            rate: AutomationRate::ARate,
-            fixed_rate: false,
-            nyquist_range: false,
-        }
-    }
-
-    /// A k-rate param with the given default and nominal range.
-    pub const fn k_rate(default_value: f32, min_value: f32, max_value: f32) -> Self {
-        Self {
-            rate: AutomationRate::KRate,
-            ..Self::a_rate(default_value, min_value, max_value)
-        }
-    }
-
-    /// The same, with the nominal range ±Nyquist (`0..=Nyquist` when `min_value` is 0).
-    pub const fn nyquist(self) -> Self {
-        Self {
-            nyquist_range: true,
-            ..self
-        }
-    }
-
-    /// The nominal range at `sample_rate`.
-    pub fn range_at(&self, sample_rate: f32) -> (f32, f32) {
-        if self.nyquist_range {
-            let nyquist = sample_rate / 2.0;
-            let min = if self.min_value == 0.0 { 0.0 } else { -nyquist };
-            (min, nyquist)
-        } else {
-            (self.min_value, self.max_value)
-        }
-    }
-
-    /// The same, with a rate the spec does not allow to change.
-    pub const fn fixed(self) -> Self {
-        Self {
-            fixed_rate: true,
-            ..self
-        }
-    }
-}
+pub use webaudio_engine::param::{
+    AutomationRate, NodeParams, ParamDescriptor, ParamId, ParamSlot,
+};
+use webaudio_engine::render::timeline::AutomationEvent;
 
 /// A scheduled time span for the spec's value-curve overlap checks.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -284,6 +53,15 @@ pub struct AudioParam {
 }
 
 impl AudioParam {
+    /// The render side's starting state of this param (descriptor, value, rate).
+    pub fn render_init(&self) -> webaudio_engine::render::ParamInit {
+        webaudio_engine::render::ParamInit {
+            descriptor: self.descriptor(),
+            value: self.value(),
+            rate: self.automation_rate(),
+        }
+    }
+
     /// A param at its default value.
     pub fn new(descriptor: ParamDescriptor) -> Self {
         Self::with_value(descriptor, descriptor.default_value)

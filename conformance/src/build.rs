@@ -201,15 +201,10 @@ impl<T: AudioNode> NodeKind for Kind<T> {
         let mut node = world
             .get_mut::<T>(e)
             .ok_or_else(|| CaseError::Engine(format!("{} entity vanished", self.name)))?;
-        let mut found = false;
-        let mut result = Ok(());
-        node.for_each_param(&mut |pid, param| {
-            if pid == id && !found {
-                found = true;
-                result = f(param);
-            }
-        });
-        result.map(|()| found)
+        match node.param_by_id(id) {
+            Some(param) => f(param).map(|()| true),
+            None => Ok(false),
+        }
     }
 
     fn start(&self, world: &mut World, e: Entity, args: &[f64]) -> Result<(), CaseError> {
@@ -487,17 +482,15 @@ fn spawn_listener(world: &mut World, listener: &Map<String, Value>) -> Result<()
             let events = events
                 .as_array()
                 .ok_or_else(|| CaseError::Invalid(format!("{what}: events must be an array")))?;
-            let mut found = false;
-            let mut result = Ok(());
-            component.for_each_param(&mut |pid, param| {
-                if pid == id && !found {
-                    found = true;
-                    result = events
+            let found = match component.param_by_id(id) {
+                Some(param) => {
+                    events
                         .iter()
-                        .try_for_each(|ev| apply_event(param, ev, &what));
+                        .try_for_each(|ev| apply_event(param, ev, &what))?;
+                    true
                 }
-            });
-            result?;
+                None => false,
+            };
             if !found {
                 return Err(CaseError::Unsupported(format!(
                     "param `{what}` (the listener has none)"

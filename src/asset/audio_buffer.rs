@@ -1,5 +1,5 @@
 //! The [`AudioBuffer`] asset: immutable planar samples in an `Arc`, shared by every source and
-//! convolver that holds its `Handle` (ARCHITECTURE.md, decision 12).
+//! convolver that holds its `Handle`.
 //!
 //! A buffer made by [`AudioBuffer::from_samples`] / [`AudioBuffer::new`] plays at its own rate
 //! (the source converts per sample). A buffer decoded from a file also keeps the file's samples,

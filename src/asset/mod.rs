@@ -1,4 +1,4 @@
-//! Audio assets (ARCHITECTURE.md, decision 12): the [`AudioBuffer`] asset, loading it from files
+//! Audio assets: the [`AudioBuffer`] asset, loading it from files
 //! ([`loader`]), resampling it once to the context's rate ([`resample`]), writing renders to WAV
 //! files ([`export`]), and the systems that re-send a buffer to the nodes holding it when the
 //! asset arrives or changes.
@@ -28,8 +28,6 @@ pub use loader::{AudioLoadError, AudioLoader, decode_audio_data};
 /// Registers the asset, its loader and the resample systems (with an `AssetServer`), or just
 /// the `Assets` store (without one).
 pub(crate) fn register(app: &mut App) {
-    use crate::node::audio_buffer_source::AudioBufferSourceNode;
-    use crate::node::convolver::ConvolverNode;
     if !app.world().contains_resource::<AssetServer>() {
         app.init_resource::<Assets<AudioBuffer>>();
         return;
@@ -39,19 +37,29 @@ pub(crate) fn register(app: &mut App) {
         .init_resource::<resample::PendingResamples>()
         .add_systems(
             PostUpdate,
-            (
-                (resample::start_resampling, resample::finish_resampling)
-                    .chain()
-                    .before(bevy::asset::AssetEventSystems),
-                (
-                    resync_buffer_nodes::<AudioBufferSourceNode>,
-                    resync_buffer_nodes::<ConvolverNode>,
-                )
-                    .after(bevy::asset::AssetEventSystems)
-                    .before(crate::WebAudioSystems::Sync)
-                    .before(check_buffer_nodes::<ConvolverNode>),
-            ),
+            (resample::start_resampling, resample::finish_resampling)
+                .chain()
+                .before(bevy::asset::AssetEventSystems),
         );
+}
+
+/// Installs what a node type holding a `Handle<AudioBuffer>` needs (called from its
+/// [`AudioNode::register`](crate::node::AudioNode::register)): a resync when its asset arrives
+/// or changes (with the asset plugin), and the node's buffer checks.
+pub(crate) fn register_buffer_node<T: BufferNode>(app: &mut App) {
+    app.add_systems(
+        PostUpdate,
+        check_buffer_nodes::<T>.in_set(crate::WebAudioSystems::WriteNodes),
+    );
+    if app.world().contains_resource::<AssetServer>() {
+        app.add_systems(
+            PostUpdate,
+            resync_buffer_nodes::<T>
+                .after(bevy::asset::AssetEventSystems)
+                .in_set(crate::WebAudioSystems::WriteNodes)
+                .before(check_buffer_nodes::<T>),
+        );
+    }
 }
 
 /// A node component that holds a `Handle<AudioBuffer>` and needs to hear when its asset

@@ -14,9 +14,12 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::Duration;
+
+use webaudio_engine::stream::RingReader;
+pub use webaudio_engine::stream::StreamStatus;
 
 use super::loader::{AudioLoadError, OpenStream};
 use super::resample::StreamResampler;
@@ -24,131 +27,12 @@ use super::resample::StreamResampler;
 /// How long the decoder sleeps when the ring is full (it also wakes on a command).
 const REFILL_POLL: Duration = Duration::from_millis(4);
 
-/// Counters and state shared by the control side, the decoder thread and the render thread
-/// (atomics only).
-#[derive(Debug, Default)]
-pub struct StreamStatus {
-    underruns: AtomicU64,
-    underrun_frames: AtomicU64,
-    ended: AtomicBool,
-    failed: AtomicBool,
-    looping: AtomicBool,
-    decoded: AtomicU64,
-    position_bits: AtomicU64,
-    /// The seek generation whose session was started last (control side).
-    session_generation: AtomicU32,
-}
-
-impl StreamStatus {
-    /// Render quanta that found fewer frames in the ring than they needed (the rest was
-    /// silence).
-    pub fn underruns(&self) -> u64 {
-        self.underruns.load(Ordering::Relaxed)
-    }
-
-    /// Frames of silence output because of underruns.
-    pub fn underrun_frames(&self) -> u64 {
-        self.underrun_frames.load(Ordering::Relaxed)
-    }
-
-    /// Whether playback reached the end of a non-looping stream ('ended' was sent).
-    pub fn ended(&self) -> bool {
-        self.ended.load(Ordering::Acquire)
-    }
-
-    /// Whether decoding stopped on an error (the stream then ends early).
-    pub fn failed(&self) -> bool {
-        self.failed.load(Ordering::Acquire)
-    }
-
-    /// Frames the decoder has written into the current session's ring.
-    pub fn decoded_frames(&self) -> u64 {
-        self.decoded.load(Ordering::Acquire)
-    }
-
-    /// The playhead in seconds of the file (`currentTime`), as of the last render quantum.
-    pub fn current_time(&self) -> f64 {
-        f64::from_bits(self.position_bits.load(Ordering::Relaxed))
-    }
-
-    pub(crate) fn count_underrun(&self, frames: usize) {
-        self.underruns.fetch_add(1, Ordering::Relaxed);
-        self.underrun_frames
-            .fetch_add(frames as u64, Ordering::Relaxed);
-    }
-
-    pub(crate) fn set_ended(&self) {
-        self.ended.store(true, Ordering::Release);
-    }
-
-    pub(crate) fn set_position(&self, seconds: f64) {
-        self.position_bits
-            .store(seconds.to_bits(), Ordering::Relaxed);
-    }
-
-    pub(crate) fn set_looping(&self, looping: bool) {
-        self.looping.store(looping, Ordering::Relaxed);
-    }
-}
-
 /// One play position: the ring the decoder fills.
 struct Session {
     from: f64,
     rate: f32,
     producer: rtrb::Producer<f32>,
     end: Arc<AtomicBool>,
-}
-
-/// The render side's end of a session's ring.
-pub(crate) struct RingReader {
-    consumer: rtrb::Consumer<f32>,
-    end: Arc<AtomicBool>,
-    channels: usize,
-    /// Where the session started, in seconds of the file.
-    pub(crate) from: f64,
-    /// Frames read so far.
-    pub(crate) read: u64,
-    /// Frames to wait for before the first read (or the end).
-    prime: usize,
-}
-
-impl RingReader {
-    /// Whether playback may start: the ring holds the priming amount, or the whole rest.
-    pub(crate) fn primed(&mut self) -> bool {
-        if self.prime > 0
-            && (self.consumer.slots() >= self.prime * self.channels
-                || self.end.load(Ordering::Acquire))
-        {
-            self.prime = 0;
-        }
-        self.prime == 0
-    }
-
-    /// Reads up to `frames` frames into `out` (deinterleaving); returns how many were read.
-    pub(crate) fn read(
-        &mut self,
-        out: &mut [[f32; crate::render::bus::RENDER_QUANTUM]],
-        frames: usize,
-    ) -> usize {
-        let available = (self.consumer.slots() / self.channels).min(frames);
-        let Ok(chunk) = self.consumer.read_chunk(available * self.channels) else {
-            return 0;
-        };
-        let (a, b) = chunk.as_slices();
-        for (i, &sample) in a.iter().chain(b).enumerate() {
-            if let Some(channel) = out.get_mut(i % self.channels) {
-                channel[i / self.channels] = sample;
-            }
-        }
-        chunk.commit_all();
-        self.read += available as u64;
-        available
-    }
-
-    /// Whether the decoder wrote the session's last frame and all of it was read.
-    pub(crate) fn finished(&self) -> bool {
-        self.end.load(Ordering::Acquire) && self.consumer.is_empty()
-    }
 }
 
 /// An open file streamed by a decoder thread (shared by the clones of a node component).
@@ -238,11 +122,7 @@ impl MediaElement {
     ) -> RingReader {
         let (producer, consumer) = rtrb::RingBuffer::new(ring_frames * self.channels);
         let end = Arc::new(AtomicBool::new(false));
-        self.status.decoded.store(0, Ordering::Release);
-        self.status.ended.store(false, Ordering::Release);
-        self.status
-            .session_generation
-            .store(generation, Ordering::Relaxed);
+        self.status.begin_session(generation);
         let session = Session {
             from,
             rate,
@@ -253,19 +133,12 @@ impl MediaElement {
             // The decoder thread is gone: the ring ends at once.
             end.store(true, Ordering::Release);
         }
-        RingReader {
-            consumer,
-            end,
-            channels: self.channels,
-            from,
-            read: 0,
-            prime: ring_frames / 4,
-        }
+        RingReader::new(consumer, end, self.channels, from, ring_frames / 4)
     }
 
     /// The seek generation whose session was started last.
     pub(crate) fn started_generation(&self) -> u32 {
-        self.status.session_generation.load(Ordering::Relaxed)
+        self.status.session_generation()
     }
 }
 
@@ -317,7 +190,7 @@ impl Decoder {
         let mut done = false;
         if let Err(error) = self.stream.seek(session.from) {
             bevy::log::warn!("stream seek to {} s failed: {error}", session.from);
-            self.status.failed.store(true, Ordering::Release);
+            self.status.set_failed();
             done = true;
         }
         let channels = self.stream.channels.max(1);
@@ -354,9 +227,7 @@ impl Decoder {
             chunk.fill_from_iter(a.pending[a.offset..a.offset + n].iter().copied());
         }
         a.offset += n;
-        self.status
-            .decoded
-            .fetch_add((n / channels) as u64, Ordering::Release);
+        self.status.add_decoded((n / channels) as u64);
         a.offset == a.pending.len()
     }
 
@@ -382,7 +253,7 @@ impl Decoder {
         };
         match outcome {
             Ok(true) => {}
-            Ok(false) if self.status.looping.load(Ordering::Relaxed) => {
+            Ok(false) if self.status.looping() => {
                 if let Err(error) = self.stream.seek(0.0) {
                     self.fail(a, &error);
                 }
@@ -401,7 +272,7 @@ impl Decoder {
     /// Decoding stopped on `error`: the session ends with what was decoded.
     fn fail(&self, a: &mut Active, error: &AudioLoadError) {
         bevy::log::warn!("streaming decode stopped: {error}");
-        self.status.failed.store(true, Ordering::Release);
+        self.status.set_failed();
         a.done = true;
     }
 }

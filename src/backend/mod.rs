@@ -1,4 +1,4 @@
-//! Backends and their supervisor (ARCHITECTURE.md, decision 7).
+//! Backends and their supervisor.
 //!
 //! - **cpal** (`cpal.rs`): a device stream whose callback renders.
 //! - **null** (`null.rs`): a paced thread with no device — chosen by config, or automatically
@@ -13,7 +13,6 @@
 #[cfg(feature = "cpal")]
 pub mod cpal;
 pub mod null;
-pub mod offline;
 pub mod slot;
 
 use std::sync::Arc;

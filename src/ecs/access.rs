@@ -1,21 +1,25 @@
 //! Type-erased access to node components by entity: [`AudioNodeRegistry`] holds, per
-//! registered node type ([`AudioNodeAppExt::add_audio_node`](crate::AudioNodeAppExt)), functions
-//! that read a node's shape and params and set a param, so tools (the inspector) can work on
-//! any node entity without knowing its type.
+//! registered node type ([`AudioNodeAppExt::add_audio_node`](crate::AudioNodeAppExt)), keyed by
+//! the component's `TypeId`, functions that read a node's shape and params and set a param, so
+//! tools (the inspector) can work on any node entity without knowing its type.
 
+use std::any::TypeId;
 use std::collections::HashMap;
 
 use bevy::prelude::*;
 
 use crate::error::WebAudioError;
 use crate::node::{AudioNode, NodeShape};
-use crate::param::{AudioParam, ParamId};
+use crate::param::AudioParam;
+use webaudio_engine::param::{NodeParams, ParamId, ParamSlot};
 
 /// One param of a node as read through the registry.
 #[derive(Clone, Debug)]
 pub struct ParamInfo {
     /// Which param.
     pub id: ParamId,
+    /// Its slot on the render side (where its meter reading is).
+    pub slot: ParamSlot,
     /// The intrinsic value.
     pub value: f32,
     /// `defaultValue`, `minValue`/`maxValue` (unresolved: see `nyquist_range`), rate.
@@ -83,15 +87,17 @@ fn read_params<T: AudioNode>(world: &mut World, entity: Entity, out: &mut Vec<Pa
     let Some(mut node) = world.get_mut::<T>(entity) else {
         return;
     };
-    node.bypass_change_detection()
-        .for_each_param(&mut |id, p: &mut AudioParam| {
-            out.push(ParamInfo {
-                id,
-                value: p.value(),
-                descriptor: p.descriptor(),
-                rate: p.automation_rate(),
-            });
+    let node = node.bypass_change_detection();
+    for param in node.params().to_vec() {
+        let p: &mut AudioParam = node.param_mut(param);
+        out.push(ParamInfo {
+            id: param.id(),
+            slot: param.slot(),
+            value: p.value(),
+            descriptor: p.descriptor(),
+            rate: p.automation_rate(),
         });
+    }
 }
 
 fn set_param<T: AudioNode>(
@@ -103,29 +109,34 @@ fn set_param<T: AudioNode>(
     let missing =
         || WebAudioError::InvalidAccess(format!("{entity} has no {} param {param}", T::NAME));
     let mut node = world.get_mut::<T>(entity).ok_or_else(missing)?;
-    let mut result = Err(missing());
-    node.for_each_param(&mut |id, p| {
-        if id == param {
-            result = p.set_value(value).map(|_| ());
-        }
-    });
-    result
+    let param = node.param_by_id(param).ok_or_else(missing)?;
+    param.set_value(value).map(|_| ())
 }
 
-/// Every registered node type, by its Web Audio name.
+/// Every registered node type, by its component's `TypeId`.
 #[derive(Resource, Default, Debug)]
 pub struct AudioNodeRegistry {
-    kinds: HashMap<&'static str, NodeAccess>,
+    kinds: HashMap<TypeId, NodeAccess>,
 }
 
 impl AudioNodeRegistry {
-    /// Registers `T` (done by `add_audio_node`).
-    pub fn register<T: AudioNode>(&mut self) {
-        self.kinds.insert(T::NAME, NodeAccess::of::<T>());
+    /// Registers `T` (done by `add_audio_node`). Returns `false`, changing nothing, when `T`
+    /// was registered before.
+    pub fn register<T: AudioNode>(&mut self) -> bool {
+        if self.kinds.contains_key(&TypeId::of::<T>()) {
+            return false;
+        }
+        self.kinds.insert(TypeId::of::<T>(), NodeAccess::of::<T>());
+        true
     }
 
-    /// The access functions of the node type called `name`.
-    pub fn get(&self, name: &str) -> Option<NodeAccess> {
-        self.kinds.get(name).copied()
+    /// Whether `T` is registered.
+    pub fn contains<T: AudioNode>(&self) -> bool {
+        self.kinds.contains_key(&TypeId::of::<T>())
+    }
+
+    /// The access functions of the node type whose component has `TypeId` `kind`.
+    pub fn get(&self, kind: TypeId) -> Option<NodeAccess> {
+        self.kinds.get(&kind).copied()
     }
 }

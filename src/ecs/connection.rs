@@ -1,4 +1,4 @@
-//! Connections are entities (ARCHITECTURE.md, decision 3): one entity per edge, with two
+//! Connections are entities: one entity per edge, with two
 //! relationship components naming its ends and an [`AudioConnection`] saying which output feeds
 //! which input or param. Despawning either endpoint despawns its edges (`linked_spawn`);
 //! despawning an edge disconnects it.

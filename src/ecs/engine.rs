@@ -9,17 +9,19 @@ use bevy::platform::cell::SyncCell;
 use bevy::prelude::*;
 
 use super::connection::{AudioConnection, ConnectionTarget};
+use webaudio_engine::command::{Command, ControlChannel, RenderId, RenderIds, RenderShared};
+use webaudio_engine::graph::{Edge, EdgeTarget, Graph, GraphNode};
+use webaudio_engine::node::oscillator::WaveTableCache;
+use webaudio_engine::node::{ChannelConfig, NodeMessage};
+use webaudio_engine::offline::OfflineBackend;
+use webaudio_engine::param::{NodeParams, ParamId, ParamSlot};
+use webaudio_engine::render::timeline::{AutomationEvent, Timeline};
+use webaudio_engine::render::Renderer;
+
 use crate::asset::AudioBuffer;
-use crate::backend::offline::OfflineBackend;
 use crate::backend::{ActiveBackend, AudioBackendError, DeviceInfo, Supervisor};
-use crate::command::{Command, ControlChannel, RenderShared};
 use crate::error::WebAudioError;
-use crate::graph::{Edge, EdgeTarget, Graph, GraphNode};
-use crate::node::oscillator::WaveTableCache;
-use crate::node::{AudioNode, BuildContext, ChannelConfig, NodeShape, OutputChannels, SpatialRole};
-use crate::param::ParamId;
-use crate::render::timeline::{AutomationEvent, Timeline};
-use crate::render::{ParamState, RenderNode, Renderer};
+use crate::node::{AudioNode, BuildContext, NodeShape, OutputChannels, SpatialRole};
 
 /// Initial event capacity of a param's render-side timeline.
 const TIMELINE_CAPACITY: usize = 16;
@@ -119,14 +121,24 @@ impl EngineBackend {
 
 /// The control side's record of one node.
 pub(crate) struct NodeRecord {
-    pub id: u32,
+    pub id: RenderId,
+    /// The component's type (the key of `AudioNodeRegistry`).
+    pub kind: std::any::TypeId,
     pub name: &'static str,
-    pub params: Vec<ParamId>,
+    /// Each param's spec name and slot, from the node type's typed ids.
+    pub params: Vec<(ParamId, ParamSlot)>,
     pub capacities: Vec<usize>,
     pub shape: NodeShape,
     pub config: ChannelConfig,
     pub outputs: Vec<OutputChannels>,
     pub spatial: SpatialRole,
+}
+
+impl NodeRecord {
+    /// The slot of the param named `id`, if this node has it.
+    pub fn slot_of(&self, id: ParamId) -> Option<ParamSlot> {
+        self.params.iter().find(|(p, _)| *p == id).map(|&(_, s)| s)
+    }
 }
 
 /// One edge as the ECS has it.
@@ -147,13 +159,12 @@ pub(crate) struct AudioEngine {
     pub channels: u16,
     pub destination: Entity,
     pub nodes: HashMap<Entity, NodeRecord>,
-    pub ids: HashMap<u32, Entity>,
+    pub ids: HashMap<RenderId, Entity>,
     pub edges: HashMap<Entity, EdgeRecord>,
-    free_ids: Vec<u32>,
-    next_id: u32,
+    render_ids: RenderIds,
     arena_capacity: usize,
     pub dirty: bool,
-    pending_removals: Vec<u32>,
+    pending_removals: Vec<RenderId>,
     wavetables: WaveTableCache,
     /// Frames an offline backend has rendered (whole quanta).
     pub offline_frames: u64,
@@ -182,8 +193,7 @@ impl AudioEngine {
             nodes: HashMap::new(),
             ids: HashMap::new(),
             edges: HashMap::new(),
-            free_ids: Vec::new(),
-            next_id: 0,
+            render_ids: RenderIds::default(),
             arena_capacity: ARENA_CAPACITY,
             dirty: true,
             pending_removals: Vec::new(),
@@ -198,14 +208,13 @@ impl AudioEngine {
         self.control.get().send(command);
     }
 
-    /// A free render id; grows the render-side arena first when needed.
-    fn allocate_id(&mut self) -> u32 {
-        let id = self.free_ids.pop().unwrap_or_else(|| {
-            self.next_id += 1;
-            self.next_id - 1
-        });
-        if id as usize >= self.arena_capacity {
-            self.arena_capacity = (self.arena_capacity * 2).max(id as usize + 1);
+    /// A free render id (a reused slot gets a new generation); grows the render-side arena
+    /// first when needed.
+    fn allocate_id(&mut self) -> RenderId {
+        let id = self.render_ids.allocate();
+        let slot = id.slot() as usize;
+        if slot >= self.arena_capacity {
+            self.arena_capacity = (self.arena_capacity * 2).max(slot + 1);
             let arena = (0..self.arena_capacity).map(|_| None).collect();
             self.send(Command::ReplaceArena(arena));
         }
@@ -228,22 +237,12 @@ impl AudioEngine {
             wavetables: &mut self.wavetables,
             buffers,
         };
-        let processor = node.build_processor(&mut ctx);
-        let (mut params, mut states) = (Vec::new(), Vec::new());
-        node.for_each_param(&mut |pid, p| {
-            params.push(pid);
-            states.push(ParamState::new(
-                &p.descriptor(),
-                sample_rate,
-                p.value(),
-                p.automation_rate(),
-                TIMELINE_CAPACITY,
-            ));
-            p.mark_sent();
-        });
+        let render_node = crate::node::build_render_node(node, &mut ctx, TIMELINE_CAPACITY);
+        let params: Vec<_> = node.params().iter().map(|p| (p.id(), p.slot())).collect();
         let shape = node.shape();
         let record = NodeRecord {
             id,
+            kind: std::any::TypeId::of::<T>(),
             name: T::NAME,
             capacities: vec![TIMELINE_CAPACITY; params.len()],
             params,
@@ -266,7 +265,7 @@ impl AudioEngine {
         }
         self.send(Command::AddNode {
             id,
-            node: Box::new(RenderNode::new(processor, states)),
+            node: render_node,
         });
         self.nodes.insert(entity, record);
         self.ids.insert(id, entity);
@@ -301,6 +300,7 @@ impl AudioEngine {
             buffers,
         };
         if let Some(message) = node.attributes_message(&mut ctx) {
+            let message = NodeMessage::new::<T::Processor>(message);
             self.send(Command::Message { node: id, message });
         }
         // New attributes may change an output's width (a microphone stream's channels).
@@ -330,17 +330,16 @@ impl AudioEngine {
         let Some(id) = self.nodes.get(&entity).map(|r| r.id) else {
             return;
         };
-        let mut index = 0;
-        let mut batches: Vec<(usize, Vec<AutomationEvent>, Option<_>, usize)> = Vec::new();
-        node.for_each_param(&mut |_, p| {
+        let mut batches: Vec<(ParamSlot, Vec<AutomationEvent>, Option<_>, usize)> = Vec::new();
+        for param in node.params().to_vec() {
+            let p = node.param_mut(param);
             if p.needs_sync() {
                 let mut events = Vec::new();
                 let rate = p.drain_pending(&mut |e| events.push(e));
                 p.forget_before(now);
-                batches.push((index, events, rate, p.scheduled_len()));
+                batches.push((param.slot(), events, rate, p.scheduled_len()));
             }
-            index += 1;
-        });
+        }
         for (param, events, rate, scheduled) in batches {
             self.ensure_capacity(entity, id, param, scheduled + 2 * events.len() + 4);
             if let Some(rate) = rate {
@@ -360,11 +359,11 @@ impl AudioEngine {
         }
     }
 
-    fn ensure_capacity(&mut self, entity: Entity, id: u32, param: usize, required: usize) {
+    fn ensure_capacity(&mut self, entity: Entity, id: RenderId, param: ParamSlot, required: usize) {
         let Some(capacity) = self
             .nodes
             .get_mut(&entity)
-            .and_then(|r| r.capacities.get_mut(param))
+            .and_then(|r| r.capacities.get_mut(param.index()))
         else {
             return;
         };
@@ -413,7 +412,7 @@ impl AudioEngine {
                     to.name, to.shape.inputs
                 )))
             }
-            ConnectionTarget::Param(p) if !to.params.contains(&p) => Err(
+            ConnectionTarget::Param(p) if to.slot_of(p).is_none() => Err(
                 WebAudioError::InvalidState(format!("{} has no param {p}", to.name)),
             ),
             _ => Ok(()),
@@ -464,9 +463,7 @@ impl AudioEngine {
         self.validate_edge(edge).ok()?;
         let target = match edge.connection.target {
             ConnectionTarget::Input(i) => EdgeTarget::Input(i as usize),
-            ConnectionTarget::Param(p) => {
-                EdgeTarget::Param(to.params.iter().position(|q| *q == p)?)
-            }
+            ConnectionTarget::Param(p) => EdgeTarget::Param(to.slot_of(p)?),
         };
         Some(Edge {
             from: from.id,
@@ -486,7 +483,7 @@ impl AudioEngine {
         let removals = std::mem::take(&mut self.pending_removals);
         for id in removals {
             self.send(Command::RemoveNode { id });
-            self.free_ids.push(id);
+            self.render_ids.free(id);
         }
     }
 

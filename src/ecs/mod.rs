@@ -14,7 +14,7 @@ use bevy::prelude::*;
 
 use crate::asset::AudioBuffer;
 use crate::backend::AudioBackendError;
-use crate::command::Feedback;
+use webaudio_engine::command::Feedback;
 use crate::context::{AudioContext, AudioContextState, AudioContextStateChanged};
 use crate::error::WebAudioError;
 use crate::node::{AudioNode, ChannelConfig};
@@ -66,8 +66,8 @@ pub(crate) fn sync_nodes<T: AudioNode>(
     let now = context.current_time();
     for (entity, mut node, config) in &mut nodes {
         let node = node.bypass_change_detection();
-        let valid = match T::validate_channels(&config) {
-            Ok(()) => Some(*config),
+        let valid = match node.validate_channels(&config) {
+            Ok(()) => Some(config.0),
             Err(error) => {
                 if config.is_changed() {
                     errors.write(AudioGraphError { entity, error });
@@ -76,7 +76,7 @@ pub(crate) fn sync_nodes<T: AudioNode>(
             }
         };
         if !engine.nodes.contains_key(&entity) {
-            let config = valid.unwrap_or_else(fallback_config::<T>);
+            let config = valid.unwrap_or_else(|| fallback_config(node).0);
             engine.add_node(entity, node, config, buffers);
             sent.insert(entity, node.attributes());
         } else {
@@ -97,7 +97,7 @@ pub(crate) fn sync_nodes<T: AudioNode>(
 /// A configuration this node type accepts, for a node spawned with an invalid one (the
 /// error is reported; the node still renders, with the first of the common layouts its
 /// spec section allows).
-fn fallback_config<T: AudioNode>() -> ChannelConfig {
+fn fallback_config<T: AudioNode>(node: &T) -> ChannelConfig {
     use crate::node::{ChannelCountMode as M, ChannelInterpretation as I};
     [
         ChannelConfig::default(),
@@ -107,7 +107,7 @@ fn fallback_config<T: AudioNode>() -> ChannelConfig {
         ChannelConfig::new(1, M::Explicit, I::Discrete),
     ]
     .into_iter()
-    .find(|c| T::validate_channels(c).is_ok())
+    .find(|c| node.validate_channels(c).is_ok())
     .unwrap_or_default()
 }
 

@@ -1,5 +1,5 @@
 //! Spatial sync: `GlobalTransform`s become panner and listener param events
-//! (ARCHITECTURE.md, decision 10).
+//!.
 //!
 //! Runs in `PostUpdate`, in [`WebAudioSystems::Sync`](crate::WebAudioSystems::Sync) after
 //! transform propagation and before the node sync, so the events go out the same frame. Only

@@ -3,7 +3,7 @@
 //!
 //! - [`despawn`]: [`DespawnOnEnded`] — a finished source and the chain it owns are despawned
 //!   (the ECS has no garbage collector; without it every fired sound leaks an entity and a
-//!   render node). Part of [`WebAudioPlugin`](crate::WebAudioPlugin).
+//!   render node). Part of [`GameAudioPlugin`].
 //! - [`play_sound`]: `commands.play_sound(handle)` with volume, rate, detune, loop, delay,
 //!   position and bus; stop with a fade.
 //! - [`bus`]: named mix buses (master, music, effects, voice) with volumes from a resource
@@ -100,13 +100,31 @@ impl Plugin for GameAudioPlugin {
             .init_resource::<DuckFlags>()
             .init_resource::<SuspendPolicy>()
             .init_resource::<WindowFocusState>()
+            .register_type::<DespawnOnEnded>()
+            .register_type::<Bus>()
+            .add_systems(
+                First,
+                despawn::despawn_ended.after(WebAudioSystems::Feedback),
+            )
+            .configure_sets(
+                PostUpdate,
+                GameAudioSystems
+                    .after(TransformSystems::Propagate)
+                    .in_set(WebAudioSystems::WriteNodes),
+            )
+            .add_systems(
+                PostUpdate,
+                (voices::virtualize_voices, voices::admit_sounds)
+                    .chain()
+                    .in_set(GameAudioSystems),
+            )
             .add_systems(PreStartup, bus::spawn_buses)
             .add_systems(Last, suspend::apply_suspend_policy)
             .add_systems(
                 PostUpdate,
                 bus::drive_bus_gains
                     .after(GameAudioSystems)
-                    .before(WebAudioSystems::Sync),
+                    .in_set(WebAudioSystems::WriteNodes),
             );
         #[cfg(feature = "window")]
         app.add_systems(
@@ -129,23 +147,3 @@ impl Plugin for GameAudioPlugin {
 
 /// Registers what works without [`GameAudioPlugin`]: despawn on 'ended', one-shot admission
 /// and virtualisation (called by `WebAudioPlugin`).
-pub(crate) fn register(app: &mut App) {
-    app.register_type::<DespawnOnEnded>()
-        .register_type::<Bus>()
-        .add_systems(
-            First,
-            despawn::despawn_ended.after(WebAudioSystems::Feedback),
-        )
-        .configure_sets(
-            PostUpdate,
-            GameAudioSystems
-                .after(TransformSystems::Propagate)
-                .before(WebAudioSystems::Sync),
-        )
-        .add_systems(
-            PostUpdate,
-            (voices::virtualize_voices, voices::admit_sounds)
-                .chain()
-                .in_set(GameAudioSystems),
-        );
-}

@@ -63,7 +63,7 @@ fn apply_edit(world: &mut World, edit: InspectorEdit) -> Result<(), WebAudioErro
             let kind = world
                 .get_resource::<AudioEngine>()
                 .and_then(|e| e.nodes.get(&node))
-                .map(|r| r.name)
+                .map(|r| r.kind)
                 .ok_or_else(|| gone(node))?;
             let access = world
                 .get_resource::<AudioNodeRegistry>()

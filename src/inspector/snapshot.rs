@@ -4,7 +4,11 @@
 
 use bevy::prelude::*;
 
-use crate::command::COMMAND_CAPACITY;
+use std::any::TypeId;
+
+use webaudio_engine::command::COMMAND_CAPACITY;
+use webaudio_engine::render::probe::NodeProbe;
+
 use crate::context::{AudioContext, AudioContextState};
 use crate::ecs::access::{AudioNodeRegistry, ParamInfo};
 use crate::ecs::connection::{AudioConnection, ConnectionFrom, ConnectionTarget, ConnectionTo};
@@ -13,10 +17,11 @@ use crate::ecs::meter::Metered;
 use crate::microphone::Microphone;
 use crate::microphone::analysis::amplitude_to_dbfs;
 use crate::node::analyser::AnalyserNode;
+use crate::node::audio_buffer_source::AudioBufferSourceNode;
 use crate::node::biquad_filter::BiquadFilterNode;
 use crate::node::dynamics_compressor::DynamicsCompressorNode;
+use crate::node::media_stream_audio_source::MediaStreamAudioSourceNode;
 use crate::param::{AutomationRate, ParamId};
-use crate::render::probe::NodeProbe;
 
 /// Points of a biquad's frequency-response curve.
 pub const RESPONSE_POINTS: usize = 128;
@@ -233,7 +238,9 @@ impl InspectorSnapshot {
         let sample_rate = world.resource::<AudioContext>().sample_rate();
         let nodes = entities
             .into_iter()
-            .filter_map(|(entity, kind)| node_snapshot(world, entity, kind, sample_rate))
+            .filter_map(|(entity, kind, name)| {
+                node_snapshot(world, entity, kind, name, sample_rate)
+            })
             .collect();
         Self {
             nodes,
@@ -255,28 +262,32 @@ impl InspectorSnapshot {
     }
 }
 
-fn node_entities(world: &mut World) -> Option<Vec<(Entity, &'static str)>> {
+fn node_entities(world: &mut World) -> Option<Vec<(Entity, TypeId, &'static str)>> {
     let engine = world.get_resource::<AudioEngine>()?;
-    let mut entities: Vec<_> = engine.nodes.iter().map(|(&e, r)| (e, r.name)).collect();
-    entities.sort_by_key(|(e, _)| *e);
+    let mut entities: Vec<_> = engine
+        .nodes
+        .iter()
+        .map(|(&e, r)| (e, r.kind, r.name))
+        .collect();
+    entities.sort_by_key(|(e, _, _)| *e);
     Some(entities)
 }
 
 fn node_snapshot(
     world: &mut World,
     entity: Entity,
+    type_id: TypeId,
     kind: &'static str,
     sample_rate: f32,
 ) -> Option<NodeSnapshot> {
-    let access = world.get_resource::<AudioNodeRegistry>()?.get(kind)?;
+    let access = world.get_resource::<AudioNodeRegistry>()?.get(type_id)?;
     let shape = access.shape(world, entity)?;
     let mut infos = Vec::new();
     access.params(world, entity, &mut infos);
     let probe = world.get::<Metered>(entity).map(Metered::probe);
     let params = infos
         .iter()
-        .enumerate()
-        .map(|(k, info)| param_snapshot(info, k, probe, sample_rate))
+        .map(|info| param_snapshot(info, probe, sample_rate))
         .collect::<Vec<_>>();
     let meter = probe.map(|p| MeterReading {
         peak: p.peak(),
@@ -287,7 +298,7 @@ fn node_snapshot(
     let label = world
         .get::<Name>(entity)
         .map_or_else(|| format!("{kind} {entity}"), |n| n.as_str().to_owned());
-    let extra = node_extra(world, entity, kind, &params, readout, sample_rate);
+    let extra = node_extra(world, entity, &params, readout, sample_rate);
     Some(NodeSnapshot {
         entity,
         kind,
@@ -302,15 +313,14 @@ fn node_snapshot(
 
 fn param_snapshot(
     info: &ParamInfo,
-    index: usize,
     probe: Option<&NodeProbe>,
     sample_rate: f32,
 ) -> ParamSnapshot {
     let (min, max) = info.descriptor.range_at(sample_rate);
     let render = probe
         .map(|p| RenderParam {
-            value: p.param_value(index),
-            automating: p.automating(index),
+            value: p.param_value(info.slot),
+            automating: p.automating(info.slot),
         })
         .filter(|r| !r.value.is_nan());
     ParamSnapshot {
@@ -327,40 +337,35 @@ fn param_snapshot(
 fn node_extra(
     world: &mut World,
     entity: Entity,
-    kind: &str,
     params: &[ParamSnapshot],
     readout: Option<f32>,
     sample_rate: f32,
 ) -> NodeExtra {
-    match kind {
-        "BiquadFilterNode" => world
-            .get::<BiquadFilterNode>(entity)
-            .map_or(NodeExtra::None, |b| {
-                NodeExtra::Biquad(biquad_response(b, params, sample_rate))
-            }),
-        "DynamicsCompressorNode" => {
-            world
-                .get::<DynamicsCompressorNode>(entity)
-                .map_or(NodeExtra::None, |c| NodeExtra::Compressor {
-                    reduction: c.reduction(),
-                })
-        }
-        "AudioBufferSourceNode" => NodeExtra::BufferSource {
-            position: readout.filter(|p| !p.is_nan()),
-        },
-        "AnalyserNode" => world
-            .get_mut::<AnalyserNode>(entity)
-            .map_or(NodeExtra::None, |mut a| {
-                NodeExtra::Analyser(Box::new(analyser_data(
-                    a.bypass_change_detection(),
-                    sample_rate,
-                )))
-            }),
-        "MediaStreamAudioSourceNode" if world.contains_resource::<Microphone>() => {
-            NodeExtra::Microphone
-        }
-        _ => NodeExtra::None,
+    if let Some(b) = world.get::<BiquadFilterNode>(entity) {
+        return NodeExtra::Biquad(biquad_response(b, params, sample_rate));
     }
+    if let Some(c) = world.get::<DynamicsCompressorNode>(entity) {
+        return NodeExtra::Compressor {
+            reduction: c.reduction(),
+        };
+    }
+    if world.get::<AudioBufferSourceNode>(entity).is_some() {
+        return NodeExtra::BufferSource {
+            position: readout.filter(|p| !p.is_nan()),
+        };
+    }
+    if let Some(mut a) = world.get_mut::<AnalyserNode>(entity) {
+        return NodeExtra::Analyser(Box::new(analyser_data(
+            a.bypass_change_detection(),
+            sample_rate,
+        )));
+    }
+    if world.get::<MediaStreamAudioSourceNode>(entity).is_some()
+        && world.contains_resource::<Microphone>()
+    {
+        return NodeExtra::Microphone;
+    }
+    NodeExtra::None
 }
 
 /// The magnitude response on a log grid from 10 Hz to Nyquist, at the render-side values of

@@ -33,7 +33,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_queue::{ArrayQueue, SegQueue};
-use rtrb::{Consumer, Producer, RingBuffer};
+use rtrb::{Producer, RingBuffer};
+pub use webaudio_engine::stream::{CaptureConsumer, ConsumerStats};
 
 /// The most consumers (source nodes, taps, the analysis worker) one input feeds at once.
 pub const MAX_CONSUMERS: usize = 32;
@@ -82,64 +83,6 @@ pub enum ConsumerKind {
     SourceNode,
 }
 
-/// Counters of one consumer, written by the input callback (frames written, dropped) and by
-/// the reader.
-#[derive(Debug, Default)]
-pub struct ConsumerStats {
-    written: AtomicU64,
-    dropped: AtomicU64,
-    rejected: AtomicBool,
-    // Reader side (a source node's processor): latest-value-wins readings.
-    pub(crate) underruns: AtomicU64,
-    pub(crate) skipped: AtomicU64,
-    pub(crate) fill_frames: AtomicU32,
-    pub(crate) target_frames: AtomicU32,
-    pub(crate) ratio_ppm: std::sync::atomic::AtomicI32,
-}
-
-impl ConsumerStats {
-    /// Frames written into the ring.
-    pub fn written(&self) -> u64 {
-        self.written.load(Ordering::Acquire)
-    }
-
-    /// Frames that did not fit (overflow, drop newest).
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Acquire)
-    }
-
-    /// Whether the callback refused this consumer ([`MAX_CONSUMERS`] reached).
-    pub fn rejected(&self) -> bool {
-        self.rejected.load(Ordering::Acquire)
-    }
-
-    /// Source nodes: quanta rendered as silence because the ring ran dry after playing.
-    pub fn underruns(&self) -> u64 {
-        self.underruns.load(Ordering::Relaxed)
-    }
-
-    /// Source nodes: frames skipped to bring latency back after the ring filled far past its
-    /// target (a stalled render thread).
-    pub fn skipped(&self) -> u64 {
-        self.skipped.load(Ordering::Relaxed)
-    }
-
-    /// Source nodes: frames in the ring at the last quantum (input rate).
-    pub fn fill_frames(&self) -> u32 {
-        self.fill_frames.load(Ordering::Relaxed)
-    }
-
-    /// Source nodes: the fill level the drift control aims at (input frames).
-    pub fn target_frames(&self) -> u32 {
-        self.target_frames.load(Ordering::Relaxed)
-    }
-
-    /// Source nodes: the drift correction applied to the resampling ratio, parts per million.
-    pub fn ratio_ppm(&self) -> i32 {
-        self.ratio_ppm.load(Ordering::Relaxed)
-    }
-}
-
 /// One consumer as the callback holds it: the writing end of its ring and its counters.
 pub struct Registration {
     producer: Producer<f32>,
@@ -160,11 +103,9 @@ impl Registration {
         {
             chunk.fill_from_iter(samples[..fit * channels].iter().copied());
         }
-        self.stats.written.fetch_add(fit as u64, Ordering::Release);
+        self.stats.add_written(fit as u64);
         if fit < frames {
-            self.stats
-                .dropped
-                .fetch_add((frames - fit) as u64, Ordering::Release);
+            self.stats.add_dropped((frames - fit) as u64);
         }
     }
 }
@@ -184,8 +125,8 @@ pub struct CaptureShared {
     pub(crate) xruns: AtomicU64,
     /// A fatal stream error happened: the stream must be torn down.
     pub(crate) fatal: AtomicBool,
-    /// Frames in the most recent callback.
-    pub(crate) callback_frames: AtomicU32,
+    /// Frames in the most recent callback (shared with every reader).
+    pub(crate) callback_frames: Arc<AtomicU32>,
     /// Consumers the callback currently feeds.
     pub(crate) active: AtomicUsize,
     sample_rate: AtomicU32,
@@ -206,7 +147,7 @@ impl CaptureShared {
             errors: AtomicU64::new(0),
             xruns: AtomicU64::new(0),
             fatal: AtomicBool::new(false),
-            callback_frames: AtomicU32::new(0),
+            callback_frames: Arc::new(AtomicU32::new(0)),
             active: AtomicUsize::new(0),
             sample_rate: AtomicU32::new(sample_rate),
             channels: AtomicU32::new(u32::from(channels)),
@@ -300,15 +241,15 @@ impl MediaStream {
             channels,
         });
         if let Err(registration) = self.shared.incoming.push(registration) {
-            registration.stats.rejected.store(true, Ordering::Release);
+            registration.stats.set_rejected();
         }
         self.shared.registry.push((kind, stats.clone()));
-        CaptureConsumer {
+        CaptureConsumer::new(
             consumer,
             stats,
             channels,
-            shared: self.shared.clone(),
-        }
+            self.shared.callback_frames.clone(),
+        )
     }
 
     /// Drops the consumers the callback has retired (their readers are gone). Control side.
@@ -333,114 +274,9 @@ impl MediaStream {
     }
 }
 
-/// The reading end of one consumer's ring: interleaved f32 frames. `Send`, not `Sync`: one
-/// reader.
-pub struct CaptureConsumer {
-    consumer: Consumer<f32>,
-    stats: Arc<ConsumerStats>,
-    channels: usize,
-    shared: Arc<CaptureShared>,
-}
-
 /// A raw tap on the microphone: read the latest samples without any allocation in the
 /// callback (for recording or speech recognition). See [`CaptureConsumer`] for the methods.
 pub type MicrophoneTap = CaptureConsumer;
-
-impl fmt::Debug for CaptureConsumer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CaptureConsumer")
-            .field("channels", &self.channels)
-            .field("available_frames", &self.available_frames())
-            .field("dropped", &self.stats.dropped())
-            .finish()
-    }
-}
-
-impl CaptureConsumer {
-    /// Interleaved channels per frame.
-    pub fn channels(&self) -> usize {
-        self.channels
-    }
-
-    /// Frames waiting to be read. The callback may add more at any moment.
-    pub fn available_frames(&self) -> usize {
-        self.consumer.slots() / self.channels
-    }
-
-    /// The ring's capacity in frames.
-    pub fn capacity_frames(&self) -> usize {
-        self.consumer.buffer().capacity() / self.channels
-    }
-
-    /// Frames in the input device's most recent callback (0 before the first).
-    pub fn callback_frames(&self) -> u32 {
-        self.shared.callback_frames.load(Ordering::Relaxed)
-    }
-
-    /// This consumer's counters.
-    pub fn stats(&self) -> &Arc<ConsumerStats> {
-        &self.stats
-    }
-
-    /// Reads the oldest frames into `out` (interleaved; as many whole frames as fit and are
-    /// available) and returns the number of frames read. Does not allocate.
-    pub fn read(&mut self, out: &mut [f32]) -> usize {
-        let frames = (out.len() / self.channels).min(self.available_frames());
-        if frames == 0 {
-            return 0;
-        }
-        let Ok(chunk) = self.consumer.read_chunk(frames * self.channels) else {
-            return 0;
-        };
-        let (a, b) = chunk.as_slices();
-        out[..a.len()].copy_from_slice(a);
-        out[a.len()..a.len() + b.len()].copy_from_slice(b);
-        chunk.commit_all();
-        frames
-    }
-
-    /// Reads the most recent frames into `out`, discarding older ones: for a tap that wants
-    /// "the latest N samples" (a scope, a meter). Returns the frames read.
-    pub fn read_latest(&mut self, out: &mut [f32]) -> usize {
-        let want = out.len() / self.channels;
-        let available = self.available_frames();
-        self.skip(available.saturating_sub(want));
-        self.read(out)
-    }
-
-    /// Discards up to `frames` of the oldest frames; returns how many were discarded.
-    pub fn skip(&mut self, frames: usize) -> usize {
-        let frames = frames.min(self.available_frames());
-        if frames > 0
-            && let Ok(chunk) = self.consumer.read_chunk(frames * self.channels)
-        {
-            chunk.commit_all();
-        }
-        frames
-    }
-
-    /// Reads exactly `frames` frames, deinterleaved into the first `frames` samples of each of
-    /// `planar` (one slice per channel). Returns false (and reads nothing) when fewer are
-    /// available. Called on the real-time thread by the source node: does not allocate.
-    pub fn read_planar(&mut self, planar: &mut [Vec<f32>], frames: usize) -> bool {
-        if self.available_frames() < frames {
-            return false;
-        }
-        let Ok(chunk) = self.consumer.read_chunk(frames * self.channels) else {
-            return false;
-        };
-        let (a, b) = chunk.as_slices();
-        let channels = self.channels;
-        for (i, &sample) in a.iter().chain(b.iter()).enumerate() {
-            let (frame, channel) = (i / channels, i % channels);
-            if let Some(dst) = planar.get_mut(channel) {
-                dst[frame] = sample;
-            }
-        }
-        chunk.commit_all();
-        true
-    }
-}
 
 /// The callback's state: the consumers it feeds and a conversion buffer. Lives in a
 /// [`CoreSlot`].
@@ -479,7 +315,7 @@ impl CaptureCore {
         if self.consumers.len() == MAX_CONSUMERS
             && let Some(registration) = self.shared.incoming.pop()
         {
-            registration.stats.rejected.store(true, Ordering::Release);
+            registration.stats.set_rejected();
             // Full retired queue: keep it for the next call rather than free it here.
             if let Err(registration) = self.shared.retired.push(registration) {
                 let _ = self.shared.incoming.push(registration);

@@ -1,4 +1,4 @@
-//! The microphone (ARCHITECTURE.md, decision 11): a lock-free capture path, a [`Microphone`]
+//! The microphone: a lock-free capture path, a [`Microphone`]
 //! resource for voice-reactive gameplay, and the stream behind
 //! [`MediaStreamAudioSourceNode`](crate::node::media_stream_audio_source::MediaStreamAudioSourceNode).
 //!

@@ -7,8 +7,8 @@
 //! (the timeline, automation, audio-rate connections into `positionX` …, timeline growth)
 //! without special cases. The schedule compiler puts it before every node whose
 //! [`SpatialRole`] is `Panner` (an implicit ordering edge), and the renderer copies its nine
-//! computed params into a render-side slot, [`ListenerValues`], right after computing them;
-//! every later processor sees that slot as [`ProcessIo::listener`](super::ProcessIo). Without
+//! computed params into a render-side slot, `ListenerValues`, right after computing them;
+//! every later processor sees that slot as `ProcessIo::listener`. Without
 //! a listener entity the slot holds the spec's defaults (origin, forward −Z, up +Y).
 //!
 //! One listener per context: a second `AudioListener` entity is ignored with a warning (the
@@ -19,13 +19,12 @@
 
 use bevy::prelude::*;
 
-use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeShape, ProcessContext, ProcessIo,
-    ProcessPhase, ProcessStatus, SpatialRole,
-};
+use webaudio_engine::node::audio_listener::{ListenerParam, ListenerProcessor};
+use webaudio_engine::param::NodeParams;
+
+use super::{AudioNode, BuildContext, ChannelConfig, NodeShape, SpatialRole};
 use crate::error::AudioParamError;
-use crate::param::{AudioParam, ParamDescriptor, ParamId};
-use crate::render::bus::RENDER_QUANTUM;
+use crate::param::AudioParam;
 
 /// The spec's `AudioListener` as a component: nine a-rate params. Put it on one entity (the
 /// camera, usually); with a `GlobalTransform` it follows the entity.
@@ -62,26 +61,19 @@ pub struct AudioListener {
     pub up_z: AudioParam,
 }
 
-/// The spec's defaults, in [`ListenerValues`] order: position, forward, up.
-pub const LISTENER_DEFAULTS: [f32; 9] = [0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0];
-
-const fn param(default: f32) -> ParamDescriptor {
-    ParamDescriptor::a_rate(default, -ParamDescriptor::MAX, ParamDescriptor::MAX)
-}
-
 impl Default for AudioListener {
     fn default() -> Self {
-        let p = |k: usize| AudioParam::new(param(LISTENER_DEFAULTS[k]));
+        let p = |param: ListenerParam| AudioParam::new(param.descriptor());
         Self {
-            position_x: p(0),
-            position_y: p(1),
-            position_z: p(2),
-            forward_x: p(3),
-            forward_y: p(4),
-            forward_z: p(5),
-            up_x: p(6),
-            up_y: p(7),
-            up_z: p(8),
+            position_x: p(ListenerParam::PositionX),
+            position_y: p(ListenerParam::PositionY),
+            position_z: p(ListenerParam::PositionZ),
+            forward_x: p(ListenerParam::ForwardX),
+            forward_y: p(ListenerParam::ForwardY),
+            forward_z: p(ListenerParam::ForwardZ),
+            up_x: p(ListenerParam::UpX),
+            up_y: p(ListenerParam::UpY),
+            up_z: p(ListenerParam::UpZ),
         }
     }
 }
@@ -115,7 +107,7 @@ impl AudioListener {
         Ok(self)
     }
 
-    /// The params in [`ListenerValues`] order.
+    /// The params in geometry order: position, forward, up.
     pub(crate) fn params_mut(&mut self) -> [&mut AudioParam; 9] {
         [
             &mut self.position_x,
@@ -132,6 +124,7 @@ impl AudioListener {
 }
 
 impl AudioNode for AudioListener {
+    type Processor = ListenerProcessor;
     type Attributes = ();
     const NAME: &'static str = "AudioListener";
     const SPATIAL: SpatialRole = SpatialRole::Listener;
@@ -144,96 +137,24 @@ impl AudioNode for AudioListener {
         }
     }
 
-    fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
-        let ids = [
-            ParamId::PositionX,
-            ParamId::PositionY,
-            ParamId::PositionZ,
-            ParamId::ForwardX,
-            ParamId::ForwardY,
-            ParamId::ForwardZ,
-            ParamId::UpX,
-            ParamId::UpY,
-            ParamId::UpZ,
-        ];
-        for (id, p) in ids.into_iter().zip(self.params_mut()) {
-            f(id, p);
+    fn param_mut(&mut self, param: ListenerParam) -> &mut AudioParam {
+        match param {
+            ListenerParam::PositionX => &mut self.position_x,
+            ListenerParam::PositionY => &mut self.position_y,
+            ListenerParam::PositionZ => &mut self.position_z,
+            ListenerParam::ForwardX => &mut self.forward_x,
+            ListenerParam::ForwardY => &mut self.forward_y,
+            ListenerParam::ForwardZ => &mut self.forward_z,
+            ListenerParam::UpX => &mut self.up_x,
+            ListenerParam::UpY => &mut self.up_y,
+            ListenerParam::UpZ => &mut self.up_z,
         }
     }
 
     fn attributes(&self) {}
 
-    fn build_processor(&self, _ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        Box::new(ListenerProcessor)
+    fn build_processor(&self, _ctx: &mut BuildContext) -> ListenerProcessor {
+        ListenerProcessor
     }
 }
 
-/// The listener's render-side node does nothing itself: the renderer copies its computed
-/// params into [`ListenerValues`].
-struct ListenerProcessor;
-
-impl AudioProcessor for ListenerProcessor {
-    fn process(&mut self, _: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
-        ProcessStatus::Active
-    }
-}
-
-/// The listener's nine computed params for the current quantum (render side): position,
-/// forward, up, each 1 value (constant this quantum) or 128 (a-rate, automated).
-#[derive(Clone, Debug)]
-pub struct ListenerValues {
-    values: [[f32; RENDER_QUANTUM]; 9],
-    len: [usize; 9],
-}
-
-impl Default for ListenerValues {
-    fn default() -> Self {
-        let mut v = Self {
-            values: [[0.0; RENDER_QUANTUM]; 9],
-            len: [1; 9],
-        };
-        v.reset();
-        v
-    }
-}
-
-impl ListenerValues {
-    /// Back to the spec's defaults. Called on the real-time thread.
-    pub fn reset(&mut self) {
-        for (k, d) in LISTENER_DEFAULTS.iter().enumerate() {
-            self.values[k][0] = *d;
-            self.len[k] = 1;
-        }
-    }
-
-    /// Sets param `k` (0..9) from a computed param. Called on the real-time thread.
-    pub fn set(&mut self, k: usize, values: &[f32]) {
-        if k < 9 {
-            let n = values.len().clamp(1, RENDER_QUANTUM);
-            self.values[k][..n].copy_from_slice(&values[..n]);
-            self.len[k] = n;
-        }
-    }
-
-    /// Param `k`'s values this quantum (1 or 128 of them).
-    pub fn param(&self, k: usize) -> &[f32] {
-        &self.values[k][..self.len[k]]
-    }
-
-    /// Whether any param changes within this quantum.
-    pub fn is_automated(&self) -> bool {
-        self.len.iter().any(|&n| n > 1)
-    }
-
-    /// All nine at sample `i` (a constant param repeats its value).
-    #[inline]
-    pub fn at(&self, i: usize) -> [f32; 9] {
-        std::array::from_fn(|k| {
-            if self.len[k] > 1 {
-                self.values[k][i]
-            } else {
-                self.values[k][0]
-            }
-        })
-    }
-}

@@ -19,13 +19,17 @@
 //! - **Real-time rules**: the factory runs on the control thread (allocate there); `process`
 //!   runs on the real-time thread and must not allocate, free, lock, block or panic.
 //!
+//! The render-side types ([`AudioWorkletProcessor`], [`WorkletScope`], [`WorkletParams`],
+//! [`AudioParamDescriptor`], [`WorkletProcessor`], [`WorkletParamId`]) live in
+//! `webaudio_engine::node::audio_worklet` and are re-exported here.
+//!
 //! # Examples
 //! ```
 //! use bevy::prelude::*;
 //! use bevy_webaudio::node::audio_worklet::*;
 //! use bevy_webaudio::node::ProcessContext;
 //! use bevy_webaudio::prelude::*;
-//! use bevy_webaudio::render::bus::AudioBus;
+//! use bevy_webaudio::engine::render::bus::AudioBus;
 //!
 //! /// Multiplies its input by a sine at `frequency` Hz.
 //! struct RingModulator { phase: f64 }
@@ -60,131 +64,18 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 
-use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeShape, OutputChannels,
-    ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
+use webaudio_engine::node::ProcessContext;
+pub use webaudio_engine::node::audio_worklet::{
+    AudioParamDescriptor, AudioWorkletProcessor, WorkletParamId, WorkletParams, WorkletProcessor,
+    WorkletScope,
 };
+use webaudio_engine::param::{NodeParams, ParamId};
+use webaudio_engine::render::MAX_PARAMS;
+use webaudio_engine::render::bus::{AudioBus, MAX_CHANNELS};
+
+use super::{AudioNode, BuildContext, ChannelConfig, NodeShape, OutputChannels};
 use crate::error::WebAudioError;
-use crate::param::{AudioParam, AutomationRate, ParamDescriptor, ParamId};
-use crate::render::MAX_PARAMS;
-use crate::render::bus::{AudioBus, MAX_CHANNELS};
-
-/// A custom processor: the render-side half of an [`AudioWorkletNode`].
-pub trait AudioWorkletProcessor: Send + 'static {
-    /// Renders one quantum (the spec's `process(inputs, outputs, parameters)`). Called on the
-    /// real-time thread: must not allocate, free, lock, block or panic.
-    ///
-    /// `inputs` are mixed to each input's computed channel count (`is_silent()` tells when
-    /// nothing audible is connected); `outputs` have their channel count set and are zeroed;
-    /// `params` holds the declared params' values in declaration order. Returns the *active
-    /// source* flag: `true` to keep being called without input (a source, a tail), `false` to
-    /// be called only while an input carries sound.
-    fn process(
-        &mut self,
-        inputs: &[AudioBus],
-        outputs: &mut [AudioBus],
-        params: &WorkletParams<'_>,
-        ctx: &ProcessContext,
-    ) -> bool;
-}
-
-/// What a processor factory knows when it builds a processor (on the control thread).
-#[derive(Clone, Copy, Debug)]
-pub struct WorkletScope {
-    /// The context's sample rate (the spec's `AudioWorkletGlobalScope.sampleRate`).
-    pub sample_rate: f32,
-    /// Number of inputs.
-    pub number_of_inputs: usize,
-    /// Number of outputs.
-    pub number_of_outputs: usize,
-}
-
-/// The declared params' values for one quantum, in declaration order.
-#[derive(Clone, Copy, Debug)]
-pub struct WorkletParams<'a> {
-    values: &'a [&'a [f32]],
-}
-
-impl<'a> WorkletParams<'a> {
-    /// Param `index`'s values: one (constant over the quantum, or k-rate) or 128. Empty for
-    /// an index that was not declared.
-    pub fn get(&self, index: usize) -> &'a [f32] {
-        self.values.get(index).copied().unwrap_or(&[])
-    }
-
-    /// Param `index`'s value at frame `i` of the quantum (0 for an undeclared index).
-    #[inline]
-    pub fn at(&self, index: usize, i: usize) -> f32 {
-        let v = self.get(index);
-        v.get(i).or_else(|| v.first()).copied().unwrap_or(0.0)
-    }
-
-    /// Number of params.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Whether there are no params.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-}
-
-/// The spec's `AudioParamDescriptor`: a custom param's name, default, nominal range and
-/// automation rate.
-#[derive(Clone, Debug, PartialEq, Reflect)]
-pub struct AudioParamDescriptor {
-    /// `name`.
-    pub name: String,
-    /// `defaultValue` (0).
-    pub default_value: f32,
-    /// `minValue` (the most negative `f32`).
-    pub min_value: f32,
-    /// `maxValue` (the largest `f32`).
-    pub max_value: f32,
-    /// `automationRate` (a-rate).
-    pub automation_rate: AutomationRate,
-}
-
-impl AudioParamDescriptor {
-    /// A descriptor with the spec's defaults.
-    pub fn new(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            default_value: 0.0,
-            min_value: -ParamDescriptor::MAX,
-            max_value: ParamDescriptor::MAX,
-            automation_rate: AutomationRate::ARate,
-        }
-    }
-
-    /// With `defaultValue`.
-    pub fn default_value(mut self, value: f32) -> Self {
-        self.default_value = value;
-        self
-    }
-
-    /// With `minValue` and `maxValue`.
-    pub fn range(mut self, min: f32, max: f32) -> Self {
-        self.min_value = min;
-        self.max_value = max;
-        self
-    }
-
-    /// With `automationRate`.
-    pub fn automation_rate(mut self, rate: AutomationRate) -> Self {
-        self.automation_rate = rate;
-        self
-    }
-
-    fn descriptor(&self) -> ParamDescriptor {
-        let d = ParamDescriptor::a_rate(self.default_value, self.min_value, self.max_value);
-        ParamDescriptor {
-            rate: self.automation_rate,
-            ..d
-        }
-    }
-}
+use crate::param::AudioParam;
 
 /// One declared param of an [`AudioWorkletNode`].
 #[derive(Clone, Debug, Reflect)]
@@ -426,6 +317,7 @@ impl AudioWorkletNodeBuilder {
 }
 
 impl AudioNode for AudioWorkletNode {
+    type Processor = WorkletProcessor;
     type Attributes = ();
     const NAME: &'static str = "AudioWorkletNode";
 
@@ -437,35 +329,31 @@ impl AudioNode for AudioWorkletNode {
         }
     }
 
-    fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
-        for (i, p) in self.params.iter_mut().enumerate() {
-            f(ParamId::Custom(i as u8), &mut p.param);
-        }
+    /// The declared param `param` (one of [`AudioNode::params`]: an undeclared index
+    /// panics).
+    fn param_mut(&mut self, param: WorkletParamId) -> &mut AudioParam {
+        &mut self.params[param.index()].param
+    }
+
+    /// The declared params only: the first `n` of [`WorkletParamId`]'s slots.
+    fn params(&self) -> &[WorkletParamId] {
+        &WorkletParamId::ALL[..self.params.len().min(MAX_PARAMS)]
     }
 
     fn attributes(&self) {}
 
-    fn build_processor(&self, ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
+    fn build_processor(&self, ctx: &mut BuildContext) -> WorkletProcessor {
         let scope = WorkletScope {
             sample_rate: ctx.sample_rate,
             number_of_inputs: self.number_of_inputs,
             number_of_outputs: self.number_of_outputs,
         };
-        let follow_input = self.output_channel_count.is_none()
-            && self.number_of_inputs == 1
-            && self.number_of_outputs == 1;
-        let mut channels = [1usize; MAX_CHANNELS];
-        if let Some(counts) = &self.output_channel_count {
-            for (c, &n) in channels.iter_mut().zip(counts) {
-                *c = n;
-            }
-        }
-        Box::new(WorkletProcessor {
-            processor: (self.factory.0)(&scope),
-            active_source: true,
-            follow_input,
-            channels,
-        })
+        WorkletProcessor::new(
+            (self.factory.0)(&scope),
+            self.number_of_inputs,
+            self.number_of_outputs,
+            self.output_channel_count.as_deref(),
+        )
     }
 
     fn output_channels(&self, index: usize) -> OutputChannels {
@@ -476,44 +364,5 @@ impl AudioNode for AudioWorkletNode {
             }
             None => OutputChannels::Fixed(1),
         }
-    }
-}
-
-/// Runs a user processor under the spec's rules.
-struct WorkletProcessor {
-    processor: Box<dyn AudioWorkletProcessor>,
-    /// The spec's *active source* flag (the last `process` result).
-    active_source: bool,
-    /// One input and one output without `outputChannelCount`: the output follows the input.
-    follow_input: bool,
-    /// Each output's channel count otherwise.
-    channels: [usize; MAX_CHANNELS],
-}
-
-impl AudioProcessor for WorkletProcessor {
-    fn process(
-        &mut self,
-        io: ProcessIo<'_>,
-        ctx: &ProcessContext,
-        _: ProcessPhase,
-    ) -> ProcessStatus {
-        let audible_input = io.inputs.iter().any(|i| !i.is_silent());
-        if !self.active_source && !audible_input {
-            for output in io.outputs.iter_mut() {
-                output.make_silent(1);
-            }
-            return ProcessStatus::Active;
-        }
-        for (k, output) in io.outputs.iter_mut().enumerate() {
-            let channels = if self.follow_input {
-                io.inputs.first().map_or(1, AudioBus::channels)
-            } else {
-                self.channels.get(k).copied().unwrap_or(1)
-            };
-            output.make_silent(channels);
-        }
-        let params = WorkletParams { values: io.params };
-        self.active_source = self.processor.process(io.inputs, io.outputs, &params, ctx);
-        ProcessStatus::Active
     }
 }

@@ -13,54 +13,19 @@
 //!   `f32` per sample, as Blink does; the tail after the input goes silent is rendered until
 //!   the state decays to zero (denormals are flushed).
 
-use std::f64::consts::PI;
-
 use bevy::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeMessage, NodeShape, ProcessContext,
-    ProcessIo, ProcessPhase, ProcessStatus,
+use webaudio_engine::node::biquad_filter::{
+    BiquadFilterParam, BiquadFilterProcessor, intrinsic_coefficients, response,
 };
+use webaudio_engine::node::frequency_response;
+use webaudio_engine::param::NodeParams;
+
+pub use webaudio_engine::node::biquad_filter::BiquadFilterType;
+
+use super::{AudioNode, BuildContext, ChannelConfig, MessageOf, NodeShape};
 use crate::error::WebAudioError;
-use crate::param::{AudioParam, ParamDescriptor, ParamId};
-use crate::render::bus::{MAX_CHANNELS, RENDER_QUANTUM};
-
-/// The spec's `BiquadFilterType`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Reflect, Serialize, Deserialize)]
-pub enum BiquadFilterType {
-    /// 12 dB/octave low-pass; `Q` (in dB) is the resonance.
-    #[default]
-    Lowpass,
-    /// 12 dB/octave high-pass; `Q` (in dB) is the resonance.
-    Highpass,
-    /// Band-pass around `frequency`, width from `Q`.
-    Bandpass,
-    /// Low shelf: `gain` dB below `frequency`.
-    Lowshelf,
-    /// High shelf: `gain` dB above `frequency`.
-    Highshelf,
-    /// Peaking: `gain` dB around `frequency`, width from `Q`.
-    Peaking,
-    /// Notch (band-stop) at `frequency`, width from `Q`.
-    Notch,
-    /// All-pass: phase change around `frequency`, width from `Q`.
-    Allpass,
-}
-
-impl BiquadFilterType {
-    /// Every type.
-    pub const ALL: [Self; 8] = [
-        Self::Lowpass,
-        Self::Highpass,
-        Self::Bandpass,
-        Self::Lowshelf,
-        Self::Highshelf,
-        Self::Peaking,
-        Self::Notch,
-        Self::Allpass,
-    ];
-}
+use crate::param::AudioParam;
 
 /// The spec's `BiquadFilterNode`.
 ///
@@ -91,14 +56,6 @@ pub struct BiquadFilterNode {
     pub gain: AudioParam,
 }
 
-const FREQUENCY: ParamDescriptor = ParamDescriptor::a_rate(350.0, 0.0, 1.0).nyquist();
-/// 1200 × log2(most-positive-single-float).
-const DETUNE: ParamDescriptor = ParamDescriptor::a_rate(0.0, -153_600.0, 153_600.0);
-const Q: ParamDescriptor =
-    ParamDescriptor::a_rate(1.0, -ParamDescriptor::MAX, ParamDescriptor::MAX);
-/// 40 × log10(most-positive-single-float).
-const GAIN: ParamDescriptor = ParamDescriptor::a_rate(0.0, -ParamDescriptor::MAX, 1_541.273_6);
-
 impl Default for BiquadFilterNode {
     fn default() -> Self {
         Self::new(BiquadFilterType::Lowpass)
@@ -111,19 +68,19 @@ impl BiquadFilterNode {
     pub fn new(filter_type: BiquadFilterType) -> Self {
         Self {
             filter_type,
-            frequency: AudioParam::new(FREQUENCY),
-            detune: AudioParam::new(DETUNE),
-            q: AudioParam::new(Q),
-            gain: AudioParam::new(GAIN),
+            frequency: AudioParam::new(BiquadFilterParam::Frequency.descriptor()),
+            detune: AudioParam::new(BiquadFilterParam::Detune.descriptor()),
+            q: AudioParam::new(BiquadFilterParam::Q.descriptor()),
+            gain: AudioParam::new(BiquadFilterParam::Gain.descriptor()),
         }
     }
 
     /// `BiquadFilterOptions { type, frequency, Q, gain }`.
     pub fn with_options(filter_type: BiquadFilterType, frequency: f32, q: f32, gain: f32) -> Self {
         Self {
-            frequency: AudioParam::with_value(FREQUENCY, frequency),
-            q: AudioParam::with_value(Q, q),
-            gain: AudioParam::with_value(GAIN, gain),
+            frequency: AudioParam::with_value(BiquadFilterParam::Frequency.descriptor(), frequency),
+            q: AudioParam::with_value(BiquadFilterParam::Q.descriptor(), q),
+            gain: AudioParam::with_value(BiquadFilterParam::Gain.descriptor(), gain),
             ..Self::new(filter_type)
         }
     }
@@ -141,17 +98,15 @@ impl BiquadFilterNode {
         mag_response: &mut [f32],
         phase_response: &mut [f32],
     ) -> Result<(), WebAudioError> {
-        let nyquist = f64::from(sample_rate) / 2.0;
-        let (lo, hi) = FREQUENCY.range_at(sample_rate);
-        let f0 = f64::from(self.frequency.value().clamp(lo, hi))
-            * (f64::from(self.detune.value()) / 1200.0).exp2();
-        let c = coefficients(
+        let c = intrinsic_coefficients(
             self.filter_type,
-            f0 / nyquist,
-            f64::from(self.q.value()),
-            f64::from(self.gain.value().min(GAIN.max_value)),
+            sample_rate,
+            self.frequency.value(),
+            self.detune.value(),
+            self.q.value(),
+            self.gain.value(),
         );
-        super::frequency_response(
+        frequency_response(
             sample_rate,
             frequency_hz,
             mag_response,
@@ -161,133 +116,8 @@ impl BiquadFilterNode {
     }
 }
 
-/// Normalized coefficients `[b0, b1, b2, a1, a2]` (divided by `a0`).
-type Coefficients = [f64; 5];
-
-const WIRE: Coefficients = [1.0, 0.0, 0.0, 0.0, 0.0];
-
-fn gain_only(g: f64) -> Coefficients {
-    [g, 0.0, 0.0, 0.0, 0.0]
-}
-
-fn normalize(b0: f64, b1: f64, b2: f64, a0: f64, a1: f64, a2: f64) -> Coefficients {
-    let inv = 1.0 / a0;
-    [b0 * inv, b1 * inv, b2 * inv, a1 * inv, a2 * inv]
-}
-
-/// The spec's coefficients for `kind` at `normalized` = computedFrequency / Nyquist (so
-/// `ω0 = π × normalized`), `q` and `gain_db`, with the formulas' limits at the edges.
-fn coefficients(kind: BiquadFilterType, normalized: f64, q: f64, gain_db: f64) -> Coefficients {
-    use BiquadFilterType as T;
-    let f = if normalized.is_nan() {
-        0.0
-    } else {
-        normalized.clamp(0.0, 1.0)
-    };
-    let a = 10f64.powf(gain_db / 40.0);
-    let w0 = PI * f;
-    let (sin, cos) = w0.sin_cos();
-    match kind {
-        T::Lowpass | T::Highpass => {
-            let low = kind == T::Lowpass;
-            if f == 1.0 {
-                return if low { WIRE } else { gain_only(0.0) };
-            }
-            if f == 0.0 {
-                return if low { gain_only(0.0) } else { WIRE };
-            }
-            let alpha = sin / (2.0 * 10f64.powf(q / 20.0));
-            let (b0, b1) = if low {
-                ((1.0 - cos) / 2.0, 1.0 - cos)
-            } else {
-                ((1.0 + cos) / 2.0, -(1.0 + cos))
-            };
-            normalize(b0, b1, b0, 1.0 + alpha, -2.0 * cos, 1.0 - alpha)
-        }
-        T::Lowshelf | T::Highshelf => {
-            let low = kind == T::Lowshelf;
-            if f == 1.0 {
-                return if low { gain_only(a * a) } else { WIRE };
-            }
-            if f == 0.0 {
-                return if low { WIRE } else { gain_only(a * a) };
-            }
-            // α_S = sin ω0 / 2 · √((A + 1/A)(1/S − 1) + 2) with the slope S = 1.
-            let slope = 1.0;
-            let alpha_s = sin / 2.0 * ((a + 1.0 / a) * (1.0 / slope - 1.0) + 2.0).sqrt();
-            let k2 = 2.0 * alpha_s * a.sqrt();
-            let (ap, am) = (a + 1.0, a - 1.0);
-            if low {
-                normalize(
-                    a * (ap - am * cos + k2),
-                    2.0 * a * (am - ap * cos),
-                    a * (ap - am * cos - k2),
-                    ap + am * cos + k2,
-                    -2.0 * (am + ap * cos),
-                    ap + am * cos - k2,
-                )
-            } else {
-                normalize(
-                    a * (ap + am * cos + k2),
-                    -2.0 * a * (am + ap * cos),
-                    a * (ap + am * cos - k2),
-                    ap - am * cos + k2,
-                    2.0 * (am - ap * cos),
-                    ap - am * cos - k2,
-                )
-            }
-        }
-        T::Bandpass | T::Notch | T::Allpass | T::Peaking => {
-            let q = if q.is_nan() { 0.0 } else { q.max(0.0) };
-            if f == 0.0 || f == 1.0 {
-                return if kind == T::Bandpass {
-                    gain_only(0.0)
-                } else {
-                    WIRE
-                };
-            }
-            if q == 0.0 {
-                return match kind {
-                    T::Bandpass => WIRE,
-                    T::Notch => gain_only(0.0),
-                    T::Allpass => gain_only(-1.0),
-                    _ => gain_only(a * a),
-                };
-            }
-            let alpha = sin / (2.0 * q);
-            let (a0, a1, a2) = (1.0 + alpha, -2.0 * cos, 1.0 - alpha);
-            match kind {
-                T::Bandpass => normalize(alpha, 0.0, -alpha, a0, a1, a2),
-                T::Notch => normalize(1.0, -2.0 * cos, 1.0, a0, a1, a2),
-                T::Allpass => normalize(1.0 - alpha, -2.0 * cos, 1.0 + alpha, a0, a1, a2),
-                _ => normalize(
-                    1.0 + alpha * a,
-                    -2.0 * cos,
-                    1.0 - alpha * a,
-                    1.0 + alpha / a,
-                    -2.0 * cos,
-                    1.0 - alpha / a,
-                ),
-            }
-        }
-    }
-}
-
-/// `(|H|, arg H)` at `normalized` = f / Nyquist, `H(z) = (b0 + b1 z⁻¹ + b2 z⁻²) / (1 + a1 z⁻¹ +
-/// a2 z⁻²)`.
-fn response(c: &Coefficients, normalized: f64) -> (f64, f64) {
-    let [b0, b1, b2, a1, a2] = *c;
-    let w = -PI * normalized;
-    let (zr, zi) = (w.cos(), w.sin()); // z⁻¹
-    let (z2r, z2i) = (zr * zr - zi * zi, 2.0 * zr * zi); // z⁻²
-    let (nr, ni) = (b0 + b1 * zr + b2 * z2r, b1 * zi + b2 * z2i);
-    let (dr, di) = (1.0 + a1 * zr + a2 * z2r, a1 * zi + a2 * z2i);
-    let den = dr * dr + di * di;
-    let (hr, hi) = ((nr * dr + ni * di) / den, (ni * dr - nr * di) / den);
-    (hr.hypot(hi), hi.atan2(hr))
-}
-
 impl AudioNode for BiquadFilterNode {
+    type Processor = BiquadFilterProcessor;
     type Attributes = BiquadFilterType;
     const NAME: &'static str = "BiquadFilterNode";
 
@@ -295,124 +125,24 @@ impl AudioNode for BiquadFilterNode {
         NodeShape::ONE_TO_ONE
     }
 
-    fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
-        f(ParamId::Frequency, &mut self.frequency);
-        f(ParamId::Detune, &mut self.detune);
-        f(ParamId::Q, &mut self.q);
-        f(ParamId::Gain, &mut self.gain);
+    fn param_mut(&mut self, param: BiquadFilterParam) -> &mut AudioParam {
+        match param {
+            BiquadFilterParam::Frequency => &mut self.frequency,
+            BiquadFilterParam::Detune => &mut self.detune,
+            BiquadFilterParam::Q => &mut self.q,
+            BiquadFilterParam::Gain => &mut self.gain,
+        }
     }
 
     fn attributes(&self) -> BiquadFilterType {
         self.filter_type
     }
 
-    fn build_processor(&self, ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        Box::new(BiquadProcessor {
-            kind: self.filter_type,
-            nyquist: f64::from(ctx.sample_rate) / 2.0,
-            state: [[0.0; 4]; MAX_CHANNELS],
-            channels: 0,
-            per_sample: Box::new([WIRE; RENDER_QUANTUM]),
-        })
+    fn build_processor(&self, ctx: &mut BuildContext) -> BiquadFilterProcessor {
+        BiquadFilterProcessor::new(self.filter_type, ctx.sample_rate)
     }
 
-    fn attributes_message(&self, _ctx: &mut BuildContext) -> Option<NodeMessage> {
-        Some(Box::new(self.filter_type))
-    }
-}
-
-struct BiquadProcessor {
-    kind: BiquadFilterType,
-    nyquist: f64,
-    /// Per channel: `[x1, x2, y1, y2]`.
-    state: [[f64; 4]; MAX_CHANNELS],
-    /// Channels whose state is live.
-    channels: usize,
-    /// Coefficients per sample when the params are automated.
-    per_sample: Box<[Coefficients; RENDER_QUANTUM]>,
-}
-
-/// The value of param `p` at sample `i` (constant params have one value).
-#[inline]
-fn at(p: &[f32], i: usize) -> f64 {
-    f64::from(p.get(i).or_else(|| p.first()).copied().unwrap_or(0.0))
-}
-
-/// One sample of the difference equation; the output is rounded to `f32` and kept so.
-#[inline]
-fn step(c: &Coefficients, s: &mut [f64; 4], x: f32) -> f32 {
-    let [b0, b1, b2, a1, a2] = *c;
-    let x = f64::from(x);
-    let y = (b0 * x + b1 * s[0] + b2 * s[1] - a1 * s[2] - a2 * s[3]) as f32;
-    *s = [x, s[0], f64::from(y), s[2]];
-    y
-}
-
-fn flush_denormals(s: &mut [f64; 4]) {
-    for v in s {
-        if v.abs() < f64::from(f32::MIN_POSITIVE) {
-            *v = 0.0;
-        }
-    }
-}
-
-impl AudioProcessor for BiquadProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
-        let (Some(input), Some(output)) = (io.inputs.first(), io.outputs.first_mut()) else {
-            return ProcessStatus::Active;
-        };
-        let channels = input.channels().min(MAX_CHANNELS);
-        if channels > self.channels {
-            for s in &mut self.state[self.channels..channels] {
-                *s = [0.0; 4];
-            }
-        }
-        self.channels = channels;
-        let idle = self.state[..channels]
-            .iter()
-            .all(|s| s.iter().all(|&v| v == 0.0));
-        if input.is_silent() && idle {
-            output.make_silent(channels);
-            return ProcessStatus::Active;
-        }
-        let param = |k: usize| io.params.get(k).copied().unwrap_or(&[]);
-        let (freq, detune, q, gain) = (param(0), param(1), param(2), param(3));
-        let automated = [freq, detune, q, gain].iter().any(|p| p.len() > 1);
-        let coefficients_at = |i: usize| {
-            let f0 = at(freq, i) * (at(detune, i) / 1200.0).exp2();
-            coefficients(self.kind, f0 / self.nyquist, at(q, i), at(gain, i))
-        };
-        let constant = coefficients_at(0);
-        if automated {
-            for (i, c) in self.per_sample.iter_mut().enumerate() {
-                *c = coefficients_at(i);
-            }
-        }
-        output.set_channels(channels);
-        let silent_input = input.is_silent();
-        for (c, out) in output.channels_mut().iter_mut().enumerate() {
-            let (Some(s), Some(inp)) = (self.state.get_mut(c), input.channels_slice().get(c))
-            else {
-                out.fill(0.0);
-                continue;
-            };
-            for i in 0..RENDER_QUANTUM {
-                let x = if silent_input { 0.0 } else { inp[i] };
-                let coef = if automated {
-                    &self.per_sample[i]
-                } else {
-                    &constant
-                };
-                out[i] = step(coef, s, x);
-            }
-            flush_denormals(s);
-        }
-        ProcessStatus::Active
-    }
-
-    fn update(&mut self, message: &mut NodeMessage) {
-        if let Some(kind) = message.downcast_ref::<BiquadFilterType>() {
-            self.kind = *kind;
-        }
+    fn attributes_message(&self, _ctx: &mut BuildContext) -> Option<MessageOf<Self>> {
+        Some(self.filter_type)
     }
 }

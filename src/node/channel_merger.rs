@@ -9,14 +9,16 @@
 
 use bevy::prelude::*;
 
+use webaudio_engine::node::channel_merger::ChannelMergerProcessor;
+use webaudio_engine::param::NoParams;
+use webaudio_engine::render::bus::MAX_CHANNELS;
+
 use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, ChannelCountMode,
-    ChannelInterpretation, NodeShape, OutputChannels, ProcessContext, ProcessIo, ProcessPhase,
-    ProcessStatus,
+    AudioNode, BuildContext, ChannelConfig, ChannelCountMode, ChannelInterpretation, NodeShape,
+    OutputChannels,
 };
 use crate::error::WebAudioError;
-use crate::param::{AudioParam, ParamId};
-use crate::render::bus::MAX_CHANNELS;
+use crate::param::AudioParam;
 
 /// The spec's `ChannelMergerNode`.
 ///
@@ -80,6 +82,7 @@ impl ChannelMergerNode {
 }
 
 impl AudioNode for ChannelMergerNode {
+    type Processor = ChannelMergerProcessor;
     type Attributes = ();
     const NAME: &'static str = "ChannelMergerNode";
 
@@ -91,42 +94,21 @@ impl AudioNode for ChannelMergerNode {
         }
     }
 
-    fn for_each_param(&mut self, _f: &mut dyn FnMut(ParamId, &mut AudioParam)) {}
+    fn param_mut(&mut self, param: NoParams) -> &mut AudioParam {
+        match param {}
+    }
 
     fn attributes(&self) {}
 
-    fn build_processor(&self, _ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        Box::new(ChannelMergerProcessor)
+    fn build_processor(&self, _ctx: &mut BuildContext) -> ChannelMergerProcessor {
+        ChannelMergerProcessor::new()
     }
 
     fn output_channels(&self, _index: usize) -> OutputChannels {
         OutputChannels::Fixed(self.number_of_inputs)
     }
 
-    fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
+    fn validate_channels(&self, config: &ChannelConfig) -> Result<(), WebAudioError> {
         Self::validate_channels(config)
-    }
-}
-
-struct ChannelMergerProcessor;
-
-impl AudioProcessor for ChannelMergerProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
-        let Some(output) = io.outputs.first_mut() else {
-            return ProcessStatus::Active;
-        };
-        if io.inputs.iter().all(|input| input.is_silent()) {
-            output.make_silent(1);
-            return ProcessStatus::Active;
-        }
-        output.set_channels(io.inputs.len());
-        for (out, input) in output.channels_mut().iter_mut().zip(io.inputs) {
-            if input.is_silent() {
-                out.fill(0.0);
-            } else {
-                out.copy_from_slice(input.channel(0));
-            }
-        }
-        ProcessStatus::Active
     }
 }

@@ -5,23 +5,26 @@
 //! `channelCountMode` "explicit", `channelInterpretation` "discrete" (so the input is mixed to
 //! exactly `numberOfOutputs` channels by index). The required [`ChannelConfig`] is set to that
 //! when the component is inserted; another mode or interpretation is rejected by
-//! [`ChannelSplitterNode::validate_channels`], and another count by
-//! [`enforce_splitter_channel_count`] (both `InvalidStateError`, reported as
+//! [`ChannelSplitterNode::validate_channels`], and the node's
+//! [`AudioNode::validate_channels`] also rejects another count. A changed count is reported
+//! and put back by [`enforce_splitter_channel_count`] (all `InvalidStateError`, reported as
 //! [`AudioGraphError`]).
 
 use bevy::ecs::lifecycle::HookContext;
 use bevy::ecs::world::DeferredWorld;
 use bevy::prelude::*;
 
+use webaudio_engine::node::channel_splitter::ChannelSplitterProcessor;
+use webaudio_engine::param::NoParams;
+use webaudio_engine::render::bus::MAX_CHANNELS;
+
 use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, ChannelCountMode,
-    ChannelInterpretation, NodeShape, OutputChannels, ProcessContext, ProcessIo, ProcessPhase,
-    ProcessStatus,
+    AudioNode, BuildContext, ChannelConfig, ChannelCountMode, ChannelInterpretation, NodeShape,
+    OutputChannels,
 };
 use crate::ecs::AudioGraphError;
 use crate::error::WebAudioError;
-use crate::param::{AudioParam, ParamId};
-use crate::render::bus::MAX_CHANNELS;
+use crate::param::AudioParam;
 
 /// The spec's `ChannelSplitterNode`.
 ///
@@ -69,8 +72,8 @@ impl ChannelSplitterNode {
         self.number_of_outputs
     }
 
-    /// The spec's constraints on mode and interpretation (the count must also equal
-    /// `numberOfOutputs`, checked by [`enforce_splitter_channel_count`]).
+    /// The spec's constraints on mode and interpretation, for any splitter (the count must
+    /// also equal `numberOfOutputs`, which the node's [`AudioNode::validate_channels`] checks).
     ///
     /// # Errors
     /// `InvalidStateError` for a mode other than explicit or an interpretation other than
@@ -106,6 +109,13 @@ fn set_channel_count(mut world: DeferredWorld, ctx: HookContext) {
     }
 }
 
+/// The `InvalidStateError` of a `channelCount` other than `numberOfOutputs`.
+fn count_error(number_of_outputs: usize, count: usize) -> WebAudioError {
+    WebAudioError::InvalidState(format!(
+        "ChannelSplitterNode's channelCount must be numberOfOutputs ({number_of_outputs}), got {count}"
+    ))
+}
+
 /// Rejects a `channelCount` other than `numberOfOutputs` (`InvalidStateError`) and puts the
 /// right count back. Runs before the sync.
 pub fn enforce_splitter_channel_count(
@@ -116,10 +126,7 @@ pub fn enforce_splitter_channel_count(
         if config.count != node.number_of_outputs {
             errors.write(AudioGraphError {
                 entity,
-                error: WebAudioError::InvalidState(format!(
-                    "ChannelSplitterNode's channelCount must be numberOfOutputs ({}), got {}",
-                    node.number_of_outputs, config.count
-                )),
+                error: count_error(node.number_of_outputs, config.count),
             });
             config.count = node.number_of_outputs;
         }
@@ -127,6 +134,7 @@ pub fn enforce_splitter_channel_count(
 }
 
 impl AudioNode for ChannelSplitterNode {
+    type Processor = ChannelSplitterProcessor;
     type Attributes = ();
     const NAME: &'static str = "ChannelSplitterNode";
 
@@ -138,38 +146,33 @@ impl AudioNode for ChannelSplitterNode {
         }
     }
 
-    fn for_each_param(&mut self, _f: &mut dyn FnMut(ParamId, &mut AudioParam)) {}
+    fn param_mut(&mut self, param: NoParams) -> &mut AudioParam {
+        match param {}
+    }
 
     fn attributes(&self) {}
 
-    fn build_processor(&self, _ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        Box::new(ChannelSplitterProcessor)
+    fn build_processor(&self, _ctx: &mut BuildContext) -> ChannelSplitterProcessor {
+        ChannelSplitterProcessor::new()
     }
 
     fn output_channels(&self, _index: usize) -> OutputChannels {
         OutputChannels::Fixed(1)
     }
 
-    fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
-        Self::validate_channels(config)
+    /// [`ChannelSplitterNode::validate_channels`], and `channelCount` = `numberOfOutputs`.
+    fn register(app: &mut App) {
+        app.add_systems(
+            PostUpdate,
+            enforce_splitter_channel_count.in_set(crate::WebAudioSystems::WriteNodes),
+        );
     }
-}
 
-struct ChannelSplitterProcessor;
-
-impl AudioProcessor for ChannelSplitterProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
-        let Some(input) = io.inputs.first() else {
-            return ProcessStatus::Active;
-        };
-        for (k, output) in io.outputs.iter_mut().enumerate() {
-            if input.is_silent() || k >= input.channels() {
-                output.make_silent(1);
-            } else {
-                output.set_channels(1);
-                output.channel_mut(0).copy_from_slice(input.channel(k));
-            }
+    fn validate_channels(&self, config: &ChannelConfig) -> Result<(), WebAudioError> {
+        Self::validate_channels(config)?;
+        if config.count != self.number_of_outputs {
+            return Err(count_error(self.number_of_outputs, config.count));
         }
-        ProcessStatus::Active
+        Ok(())
     }
 }

@@ -2,12 +2,12 @@
 
 use bevy::prelude::*;
 
-use super::scheduled::{AudioScheduledSourceNode, ScheduleEvent, ScheduledSource, SourceClock};
-use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeShape, OutputChannels,
-    ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
-};
-use crate::param::{AudioParam, ParamDescriptor, ParamId};
+use webaudio_engine::node::constant_source::{ConstantSourceParam, ConstantSourceProcessor};
+use webaudio_engine::param::NodeParams;
+
+use super::scheduled::{AudioScheduledSourceNode, ScheduledSource};
+use super::{AudioNode, BuildContext, ChannelConfig, NodeShape, OutputChannels};
+use crate::param::AudioParam;
 
 /// The spec's `ConstantSourceNode`: outputs `offset` (a-rate, default 1) between `start` and
 /// `stop`, one channel.
@@ -21,9 +21,6 @@ pub struct ConstantSourceNode {
     pub source: ScheduledSource,
 }
 
-const OFFSET: ParamDescriptor =
-    ParamDescriptor::a_rate(1.0, -ParamDescriptor::MAX, ParamDescriptor::MAX);
-
 impl Default for ConstantSourceNode {
     fn default() -> Self {
         Self::new(1.0)
@@ -34,13 +31,14 @@ impl ConstantSourceNode {
     /// A constant source with `ConstantSourceOptions { offset }`.
     pub fn new(offset: f32) -> Self {
         Self {
-            offset: AudioParam::with_value(OFFSET, offset),
+            offset: AudioParam::with_value(ConstantSourceParam::Offset.descriptor(), offset),
             source: ScheduledSource::default(),
         }
     }
 }
 
 impl AudioNode for ConstantSourceNode {
+    type Processor = ConstantSourceProcessor;
     type Attributes = ();
     const NAME: &'static str = "ConstantSourceNode";
 
@@ -48,17 +46,16 @@ impl AudioNode for ConstantSourceNode {
         NodeShape::SOURCE
     }
 
-    fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
-        f(ParamId::Offset, &mut self.offset);
+    fn param_mut(&mut self, param: ConstantSourceParam) -> &mut AudioParam {
+        match param {
+            ConstantSourceParam::Offset => &mut self.offset,
+        }
     }
 
     fn attributes(&self) {}
 
-    fn build_processor(&self, ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        Box::new(ConstantSourceProcessor {
-            clock: SourceClock::default(),
-            sample_rate: ctx.sample_rate,
-        })
+    fn build_processor(&self, ctx: &mut BuildContext) -> ConstantSourceProcessor {
+        ConstantSourceProcessor::new(ctx.sample_rate)
     }
 
     fn output_channels(&self, _index: usize) -> OutputChannels {
@@ -67,43 +64,6 @@ impl AudioNode for ConstantSourceNode {
 
     fn scheduled(&mut self) -> Option<&mut ScheduledSource> {
         Some(&mut self.source)
-    }
-}
-
-struct ConstantSourceProcessor {
-    clock: SourceClock,
-    sample_rate: f32,
-}
-
-impl AudioProcessor for ConstantSourceProcessor {
-    fn process(
-        &mut self,
-        io: ProcessIo<'_>,
-        ctx: &ProcessContext,
-        _: ProcessPhase,
-    ) -> ProcessStatus {
-        let (range, ended) = self.clock.active_range(ctx.frame);
-        let output = &mut io.outputs[0];
-        if range.is_empty() {
-            output.make_silent(1);
-        } else {
-            output.set_channels(1);
-            let out = output.channel_mut(0);
-            out.fill(0.0);
-            let offset = io.params[0];
-            for i in range {
-                out[i] = if let [v] = offset { *v } else { offset[i] };
-            }
-        }
-        ProcessStatus::ended_if(ended)
-    }
-
-    fn skips_params(&self, ctx: &ProcessContext, _inputs_silent: bool) -> bool {
-        self.clock.is_idle(ctx.frame)
-    }
-
-    fn schedule(&mut self, event: ScheduleEvent) {
-        self.clock.schedule(event, self.sample_rate);
     }
 }
 

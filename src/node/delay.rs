@@ -4,13 +4,11 @@
 
 use bevy::prelude::*;
 
-use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeShape, ProcessContext, ProcessIo,
-    ProcessPhase, ProcessStatus,
-};
+use webaudio_engine::node::delay::{DelayParam, DelayProcessor};
+
+use super::{AudioNode, BuildContext, ChannelConfig, NodeShape};
 use crate::error::WebAudioError;
-use crate::param::{AudioParam, ParamDescriptor, ParamId};
-use crate::render::bus::{AudioBus, MAX_CHANNELS, RENDER_QUANTUM};
+use crate::param::AudioParam;
 
 /// The spec's `DelayNode`.
 ///
@@ -56,7 +54,7 @@ impl DelayNode {
                 "maxDelayTime must be in (0, 180) seconds, got {max_delay_time}"
             )));
         }
-        let descriptor = ParamDescriptor::a_rate(0.0, 0.0, max_delay_time as f32);
+        let descriptor = DelayParam::delay_time_descriptor(max_delay_time);
         Ok(Self {
             delay_time: AudioParam::with_value(descriptor, delay_time),
             max_delay_time,
@@ -70,6 +68,7 @@ impl DelayNode {
 }
 
 impl AudioNode for DelayNode {
+    type Processor = DelayProcessor;
     type Attributes = ();
     const NAME: &'static str = "DelayNode";
 
@@ -81,110 +80,15 @@ impl AudioNode for DelayNode {
         }
     }
 
-    fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
-        f(ParamId::DelayTime, &mut self.delay_time);
+    fn param_mut(&mut self, param: DelayParam) -> &mut AudioParam {
+        match param {
+            DelayParam::DelayTime => &mut self.delay_time,
+        }
     }
 
     fn attributes(&self) {}
 
-    fn build_processor(&self, ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        // Room for the longest delay plus one quantum written ahead of the read position.
-        let frames = (self.max_delay_time * f64::from(ctx.sample_rate)).ceil() as usize;
-        Box::new(DelayProcessor {
-            ring: DelayRing::new(ctx.max_channels, frames + 2 * RENDER_QUANTUM + 1),
-            sample_rate: ctx.sample_rate,
-            channels: 1,
-        })
-    }
-}
-
-/// Per-channel circular buffers indexed by absolute frame.
-struct DelayRing {
-    channels: Vec<Vec<f32>>,
-    len: usize,
-}
-
-impl DelayRing {
-    fn new(channels: usize, len: usize) -> Self {
-        Self {
-            channels: vec![vec![0.0; len]; channels.clamp(1, MAX_CHANNELS)],
-            len,
-        }
-    }
-
-    /// Stores the quantum starting at `frame`; channels beyond the input's get silence.
-    fn write(&mut self, frame: u64, input: &AudioBus) {
-        let base = (frame % self.len as u64) as usize;
-        for (c, ring) in self.channels.iter_mut().enumerate() {
-            for i in 0..RENDER_QUANTUM {
-                let sample = if c < input.channels() && !input.is_silent() {
-                    input.channel(c)[i]
-                } else {
-                    0.0
-                };
-                ring[(base + i) % self.len] = sample;
-            }
-        }
-    }
-
-    /// The sample `delay` frames (fractional) before absolute frame `at`, linearly interpolated.
-    fn read(&self, channel: usize, at: u64, delay: f64) -> f32 {
-        let position = at as f64 - delay;
-        let floor = position.floor();
-        let frac = (position - floor) as f32;
-        let len = self.len as i64;
-        let i0 = (floor as i64).rem_euclid(len) as usize;
-        let i1 = (i0 + 1) % self.len;
-        let ring = &self.channels[channel];
-        ring[i0] + (ring[i1] - ring[i0]) * frac
-    }
-}
-
-struct DelayProcessor {
-    ring: DelayRing,
-    sample_rate: f32,
-    /// The channel count of the most recent input (the output has as many).
-    channels: usize,
-}
-
-impl DelayProcessor {
-    fn read_into(&self, output: &mut AudioBus, frame: u64, delay: &[f32], min_frames: f64) {
-        let channels = self.channels.min(self.ring.channels.len());
-        output.set_channels(channels);
-        let max_frames = (self.ring.len - RENDER_QUANTUM - 1) as f64;
-        let sr = f64::from(self.sample_rate);
-        for (c, out) in output.channels_mut().iter_mut().enumerate() {
-            for (i, o) in out.iter_mut().enumerate() {
-                let seconds = f64::from(if let [d] = delay { *d } else { delay[i] });
-                let frames = (seconds * sr).clamp(min_frames, max_frames);
-                *o = self.ring.read(c, frame + i as u64, frames);
-            }
-        }
-    }
-}
-
-impl AudioProcessor for DelayProcessor {
-    fn process(
-        &mut self,
-        io: ProcessIo<'_>,
-        ctx: &ProcessContext,
-        phase: ProcessPhase,
-    ) -> ProcessStatus {
-        let delay = io.params[0];
-        match phase {
-            ProcessPhase::Whole => {
-                self.channels = io.inputs[0].channels();
-                self.ring.write(ctx.frame, &io.inputs[0]);
-                self.read_into(&mut io.outputs[0], ctx.frame, delay, 0.0);
-            }
-            ProcessPhase::CycleRead => {
-                self.read_into(&mut io.outputs[0], ctx.frame, delay, RENDER_QUANTUM as f64);
-            }
-            ProcessPhase::CycleWrite => {
-                self.channels = io.inputs[0].channels();
-                self.ring.write(ctx.frame, &io.inputs[0]);
-            }
-        }
-        ProcessStatus::Active
+    fn build_processor(&self, ctx: &mut BuildContext) -> DelayProcessor {
+        DelayProcessor::new(self.max_delay_time, ctx.sample_rate, ctx.max_channels)
     }
 }

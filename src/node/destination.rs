@@ -3,11 +3,11 @@
 
 use bevy::prelude::*;
 
-use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, ChannelCountMode,
-    ChannelInterpretation, NodeShape, ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
-};
-use crate::param::{AudioParam, ParamId};
+use webaudio_engine::node::destination::DestinationProcessor;
+use webaudio_engine::param::NoParams;
+
+use super::{AudioNode, BuildContext, ChannelConfig, ChannelCountMode, ChannelInterpretation, NodeShape};
+use crate::param::AudioParam;
 
 /// The spec's `AudioDestinationNode`. `channelCount` defaults to the context's channel count,
 /// mode `explicit`, interpretation `speakers`; `maxChannelCount` is the device's.
@@ -20,6 +20,7 @@ pub struct AudioDestinationNode {
 }
 
 impl AudioNode for AudioDestinationNode {
+    type Processor = DestinationProcessor;
     type Attributes = ();
     const NAME: &'static str = "AudioDestinationNode";
 
@@ -27,21 +28,14 @@ impl AudioNode for AudioDestinationNode {
         NodeShape::ONE_TO_ONE
     }
 
-    fn for_each_param(&mut self, _f: &mut dyn FnMut(ParamId, &mut AudioParam)) {}
+    fn param_mut(&mut self, param: NoParams) -> &mut AudioParam {
+        match param {}
+    }
 
     fn attributes(&self) {}
 
-    fn build_processor(&self, _ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        Box::new(DestinationProcessor)
+    fn build_processor(&self, _ctx: &mut BuildContext) -> DestinationProcessor {
+        DestinationProcessor
     }
 }
 
-/// Passes the mixed input through; the renderer reads this node's output.
-pub(crate) struct DestinationProcessor;
-
-impl AudioProcessor for DestinationProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
-        io.outputs[0].copy_from(&io.inputs[0]);
-        ProcessStatus::Active
-    }
-}

@@ -14,20 +14,15 @@
 
 use bevy::prelude::*;
 
-use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeShape, ProcessContext, ProcessIo,
-    ProcessPhase, ProcessStatus,
-};
+use webaudio_engine::node::frequency_response;
+use webaudio_engine::node::iir_filter::{IIRFilterProcessor, iir_response};
+use webaudio_engine::param::NoParams;
+
+pub use webaudio_engine::node::iir_filter::MAX_IIR_COEFFICIENTS;
+
+use super::{AudioNode, BuildContext, ChannelConfig, NodeShape};
 use crate::error::WebAudioError;
-use crate::param::{AudioParam, ParamId};
-use crate::render::bus::{MAX_CHANNELS, RENDER_QUANTUM};
-
-/// The most coefficients in `feedforward` or `feedback` (spec).
-pub const MAX_IIR_COEFFICIENTS: usize = 20;
-
-/// History length (a power of two ≥ [`MAX_IIR_COEFFICIENTS`]).
-const HISTORY: usize = 32;
-const MASK: usize = HISTORY - 1;
+use crate::param::AudioParam;
 
 /// The spec's `IIRFilterNode`.
 ///
@@ -125,30 +120,18 @@ impl IIRFilterNode {
         mag_response: &mut [f32],
         phase_response: &mut [f32],
     ) -> Result<(), WebAudioError> {
-        super::frequency_response(
+        frequency_response(
             sample_rate,
             frequency_hz,
             mag_response,
             phase_response,
-            |x| {
-                // Σ c_k z^-k with z^-1 = e^{-iω}.
-                let w = -std::f64::consts::PI * x;
-                let poly = |c: &[f64]| {
-                    c.iter().enumerate().fold((0.0, 0.0), |(re, im), (k, &v)| {
-                        let (s, co) = (w * k as f64).sin_cos();
-                        (re + v * co, im + v * s)
-                    })
-                };
-                let ((nr, ni), (dr, di)) = (poly(&self.feedforward), poly(&self.feedback));
-                let den = dr * dr + di * di;
-                let (hr, hi) = ((nr * dr + ni * di) / den, (ni * dr - nr * di) / den);
-                (hr.hypot(hi), hi.atan2(hr))
-            },
+            |x| iir_response(&self.feedforward, &self.feedback, x),
         )
     }
 }
 
 impl AudioNode for IIRFilterNode {
+    type Processor = IIRFilterProcessor;
     type Attributes = ();
     const NAME: &'static str = "IIRFilterNode";
 
@@ -156,115 +139,13 @@ impl AudioNode for IIRFilterNode {
         NodeShape::ONE_TO_ONE
     }
 
-    fn for_each_param(&mut self, _f: &mut dyn FnMut(ParamId, &mut AudioParam)) {}
+    fn param_mut(&mut self, param: NoParams) -> &mut AudioParam {
+        match param {}
+    }
 
     fn attributes(&self) {}
 
-    fn build_processor(&self, _ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        let a0 = self.feedback.first().copied().unwrap_or(1.0);
-        let mut b = [0.0; MAX_IIR_COEFFICIENTS];
-        let mut a = [0.0; MAX_IIR_COEFFICIENTS];
-        for (dst, src) in b.iter_mut().zip(&self.feedforward) {
-            *dst = src / a0;
-        }
-        for (dst, src) in a.iter_mut().zip(&self.feedback) {
-            *dst = src / a0;
-        }
-        Box::new(IIRFilterProcessor {
-            coefficients: Coefficients {
-                b,
-                a,
-                nb: self.feedforward.len().min(MAX_IIR_COEFFICIENTS),
-                na: self.feedback.len().min(MAX_IIR_COEFFICIENTS),
-            },
-            history: Box::new([History::default(); MAX_CHANNELS]),
-            channels: 0,
-        })
-    }
-}
-
-/// One channel's past inputs and outputs.
-#[derive(Clone, Copy, Default)]
-struct History {
-    x: [f64; HISTORY],
-    y: [f64; HISTORY],
-    /// Index of the most recent frame.
-    index: usize,
-}
-
-impl History {
-    fn is_zero(&self) -> bool {
-        self.x.iter().chain(&self.y).all(|&v| v == 0.0)
-    }
-}
-
-struct IIRFilterProcessor {
-    coefficients: Coefficients,
-    history: Box<[History; MAX_CHANNELS]>,
-    channels: usize,
-}
-
-struct Coefficients {
-    /// Normalized feedforward coefficients (`b / a0`).
-    b: [f64; MAX_IIR_COEFFICIENTS],
-    /// Normalized feedback coefficients (`a / a0`; `a[0]` = 1 is not used).
-    a: [f64; MAX_IIR_COEFFICIENTS],
-    nb: usize,
-    na: usize,
-}
-
-impl Coefficients {
-    /// One sample of the difference equation.
-    #[inline]
-    fn step(&self, h: &mut History, x: f64) -> f64 {
-        let n = (h.index + 1) & MASK;
-        h.x[n] = x;
-        let mut y = 0.0;
-        for (k, b) in self.b[..self.nb].iter().enumerate() {
-            y += b * h.x[n.wrapping_sub(k) & MASK];
-        }
-        for (k, a) in self.a[..self.na].iter().enumerate().skip(1) {
-            y -= a * h.y[n.wrapping_sub(k) & MASK];
-        }
-        h.y[n] = y;
-        h.index = n;
-        y
-    }
-}
-
-impl AudioProcessor for IIRFilterProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
-        let (Some(input), Some(output)) = (io.inputs.first(), io.outputs.first_mut()) else {
-            return ProcessStatus::Active;
-        };
-        let channels = input.channels().min(MAX_CHANNELS);
-        if channels > self.channels {
-            for h in &mut self.history[self.channels..channels] {
-                *h = History::default();
-            }
-        }
-        self.channels = channels;
-        if input.is_silent() && self.history[..channels].iter().all(History::is_zero) {
-            output.make_silent(channels);
-            return ProcessStatus::Active;
-        }
-        output.set_channels(channels);
-        let silent = input.is_silent();
-        let history = &mut self.history;
-        for (c, out) in output.channels_mut().iter_mut().enumerate() {
-            let (Some(h), Some(inp)) = (history.get_mut(c), input.channels_slice().get(c)) else {
-                out.fill(0.0);
-                continue;
-            };
-            for i in 0..RENDER_QUANTUM {
-                let x = if silent { 0.0 } else { f64::from(inp[i]) };
-                out[i] = self.coefficients.step(h, x) as f32;
-            }
-            // A decayed tail: forget it so the node goes silent.
-            if silent && h.y.iter().all(|v| v.abs() < f64::from(f32::MIN_POSITIVE)) {
-                *h = History::default();
-            }
-        }
-        ProcessStatus::Active
+    fn build_processor(&self, _ctx: &mut BuildContext) -> IIRFilterProcessor {
+        IIRFilterProcessor::new(&self.feedforward, &self.feedback)
     }
 }

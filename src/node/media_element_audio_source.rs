@@ -16,24 +16,27 @@
 //!
 //! After 'ended' the processor is finished, like a scheduled source: to play the file again,
 //! spawn a new node (or use `looping`).
+//!
+//! The processor and the ring's reading end live in the engine
+//! (`webaudio_engine::node::media_element_audio_source`, `webaudio_engine::stream`).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use bevy::prelude::*;
 
-use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeMessage, NodeShape, OutputChannels,
-    ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
+use webaudio_engine::node::media_element_audio_source::MIN_RING_FRAMES;
+pub use webaudio_engine::node::media_element_audio_source::{
+    ElementMessage, MediaElementProcessor,
 };
-use crate::asset::AudioLoadError;
-use crate::asset::stream::{MediaElement, RingReader, StreamStatus};
-use crate::error::{self, WebAudioError};
-use crate::param::{AudioParam, ParamId};
-use crate::render::bus::RENDER_QUANTUM;
+use webaudio_engine::param::NoParams;
+use webaudio_engine::stream::{RingReader, StreamStatus};
 
-/// The smallest ring, in frames.
-const MIN_RING_FRAMES: usize = 4 * RENDER_QUANTUM;
+use super::{AudioNode, BuildContext, ChannelConfig, MessageOf, NodeShape, OutputChannels};
+use crate::asset::AudioLoadError;
+use crate::asset::stream::MediaElement;
+use crate::error::{self, WebAudioError};
+use crate::param::AudioParam;
 
 /// The spec's `MediaElementAudioSourceNode`, playing a file streamed from disk.
 ///
@@ -139,13 +142,8 @@ impl MediaElementAudioSourceNode {
     }
 }
 
-/// New controls for a running processor (and a new ring after a seek; the old one comes back).
-struct ElementMessage {
-    paused: bool,
-    ring: Option<RingReader>,
-}
-
 impl AudioNode for MediaElementAudioSourceNode {
+    type Processor = MediaElementProcessor;
     type Attributes = (bool, bool, u32);
     const NAME: &'static str = "MediaElementAudioSourceNode";
 
@@ -153,80 +151,32 @@ impl AudioNode for MediaElementAudioSourceNode {
         NodeShape::SOURCE
     }
 
-    fn for_each_param(&mut self, _f: &mut dyn FnMut(ParamId, &mut AudioParam)) {}
+    fn param_mut(&mut self, param: NoParams) -> &mut AudioParam {
+        match param {}
+    }
 
     fn attributes(&self) -> Self::Attributes {
         (self.looping, self.paused, self.seek_generation)
     }
 
-    fn build_processor(&self, ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        Box::new(MediaElementProcessor {
-            ring: self.session(ctx.sample_rate, true),
-            status: self.status().cloned(),
-            channels: self.element.as_ref().map_or(1, |e| e.channels()),
-            paused: self.paused,
-            sample_rate: f64::from(ctx.sample_rate),
-        })
+    fn build_processor(&self, ctx: &mut BuildContext) -> MediaElementProcessor {
+        MediaElementProcessor::new(
+            self.session(ctx.sample_rate, true),
+            self.status().cloned(),
+            self.element.as_ref().map_or(1, |e| e.channels()),
+            self.paused,
+            ctx.sample_rate,
+        )
     }
 
-    fn attributes_message(&self, ctx: &mut BuildContext) -> Option<NodeMessage> {
-        Some(Box::new(ElementMessage {
+    fn attributes_message(&self, ctx: &mut BuildContext) -> Option<MessageOf<Self>> {
+        Some(ElementMessage {
             paused: self.paused,
             ring: self.session(ctx.sample_rate, false),
-        }))
+        })
     }
 
     fn output_channels(&self, _index: usize) -> OutputChannels {
         OutputChannels::Fixed(self.element.as_ref().map_or(1, |e| e.channels()))
-    }
-}
-
-/// The render-side half: copies frames out of the session's ring.
-struct MediaElementProcessor {
-    ring: Option<RingReader>,
-    status: Option<Arc<StreamStatus>>,
-    channels: usize,
-    paused: bool,
-    sample_rate: f64,
-}
-
-impl AudioProcessor for MediaElementProcessor {
-    fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
-        let Some(output) = io.outputs.first_mut() else {
-            return ProcessStatus::Active;
-        };
-        let channels = self.channels.clamp(1, output.capacity());
-        output.make_silent(channels);
-        let (Some(ring), Some(status)) = (self.ring.as_mut(), self.status.as_deref()) else {
-            return ProcessStatus::Active;
-        };
-        if self.paused || !ring.primed() {
-            return ProcessStatus::Active;
-        }
-        output.set_channels(channels);
-        let read = ring.read(output.channels_mut(), RENDER_QUANTUM);
-        status.set_position(ring.from + ring.read as f64 / self.sample_rate);
-        if read == RENDER_QUANTUM {
-            return ProcessStatus::Active;
-        }
-        for channel in output.channels_mut() {
-            channel[read..].fill(0.0);
-        }
-        if ring.finished() {
-            status.set_ended();
-            return ProcessStatus::Ended;
-        }
-        status.count_underrun(RENDER_QUANTUM - read);
-        ProcessStatus::Active
-    }
-
-    fn update(&mut self, message: &mut NodeMessage) {
-        let Some(message) = message.downcast_mut::<ElementMessage>() else {
-            return;
-        };
-        self.paused = message.paused;
-        if message.ring.is_some() {
-            std::mem::swap(&mut self.ring, &mut message.ring);
-        }
     }
 }

@@ -1,38 +1,18 @@
 //! `OscillatorNode`: a scheduled source playing a periodic waveform from band-limited
 //! wavetables (the WebKit/Blink scheme, `wavetable.rs`), with a-rate `frequency` and `detune`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use bevy::prelude::*;
-use serde::{Deserialize, Serialize};
+
+use webaudio_engine::node::oscillator::{OscillatorParam, OscillatorProcessor};
+use webaudio_engine::param::NodeParams;
 
 use super::periodic_wave::PeriodicWave;
-use super::scheduled::{AudioScheduledSourceNode, ScheduleEvent, ScheduledSource, SourceClock};
-use super::wavetable::{BasicWaveform, WaveTable};
-use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, NodeMessage, NodeShape, OutputChannels,
-    ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
-};
+use super::scheduled::{AudioScheduledSourceNode, ScheduledSource};
+use super::{AudioNode, BuildContext, ChannelConfig, MessageOf, NodeShape, OutputChannels};
 use crate::error::WebAudioError;
-use crate::param::{AudioParam, ParamDescriptor, ParamId};
-use crate::render::bus::RENDER_QUANTUM;
+use crate::param::AudioParam;
 
-/// The spec's `OscillatorType`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Reflect, Serialize, Deserialize)]
-pub enum OscillatorType {
-    /// A sine wave.
-    #[default]
-    Sine,
-    /// A square wave.
-    Square,
-    /// A sawtooth wave.
-    Sawtooth,
-    /// A triangle wave.
-    Triangle,
-    /// A [`PeriodicWave`] set with [`OscillatorNode::set_periodic_wave`].
-    Custom,
-}
+pub use webaudio_engine::node::oscillator::{OscillatorType, WaveTableCache};
 
 /// The spec's `OscillatorNode`.
 ///
@@ -58,9 +38,6 @@ pub struct OscillatorNode {
     pub source: ScheduledSource,
 }
 
-const FREQUENCY: ParamDescriptor = ParamDescriptor::a_rate(440.0, -1.0, 1.0).nyquist();
-const DETUNE: ParamDescriptor = ParamDescriptor::a_rate(0.0, -153_600.0, 153_600.0);
-
 impl Default for OscillatorNode {
     fn default() -> Self {
         Self::new(OscillatorType::Sine, 440.0)
@@ -76,8 +53,8 @@ impl OscillatorNode {
             t => t,
         };
         Self {
-            frequency: AudioParam::with_value(FREQUENCY, frequency),
-            detune: AudioParam::new(DETUNE),
+            frequency: AudioParam::with_value(OscillatorParam::Frequency.descriptor(), frequency),
+            detune: AudioParam::new(OscillatorParam::Detune.descriptor()),
             oscillator_type,
             periodic_wave: None,
             source: ScheduledSource::default(),
@@ -121,46 +98,20 @@ impl OscillatorNode {
         self
     }
 
-    fn table(&self, ctx: &mut BuildContext) -> Arc<WaveTable> {
-        let basic = match self.oscillator_type {
-            OscillatorType::Sine => BasicWaveform::Sine,
-            OscillatorType::Square => BasicWaveform::Square,
-            OscillatorType::Sawtooth => BasicWaveform::Sawtooth,
-            OscillatorType::Triangle => BasicWaveform::Triangle,
-            OscillatorType::Custom => {
-                let wave = self.periodic_wave.as_ref();
-                return Arc::new(match wave {
-                    Some(w) => WaveTable::from_coefficients(
-                        w.real(),
-                        w.imag(),
-                        w.disable_normalization(),
-                        ctx.sample_rate,
-                    ),
-                    None => WaveTable::basic(BasicWaveform::Sine, ctx.sample_rate),
-                });
-            }
-        };
-        ctx.wavetables.basic(basic, ctx.sample_rate)
-    }
-}
-
-/// Built-in waveform tables, shared by every oscillator of a context (built once per type and
-/// sample rate, on the control thread).
-#[derive(Default)]
-pub struct WaveTableCache {
-    tables: HashMap<(u8, u32), Arc<WaveTable>>,
-}
-
-impl WaveTableCache {
-    fn basic(&mut self, kind: BasicWaveform, sample_rate: f32) -> Arc<WaveTable> {
-        self.tables
-            .entry((kind as u8, sample_rate.to_bits()))
-            .or_insert_with(|| Arc::new(WaveTable::basic(kind, sample_rate)))
-            .clone()
+    fn table(
+        &self,
+        ctx: &mut BuildContext,
+    ) -> std::sync::Arc<webaudio_engine::node::wavetable::WaveTable> {
+        ctx.wavetables.table(
+            self.oscillator_type,
+            self.periodic_wave.as_ref(),
+            ctx.sample_rate,
+        )
     }
 }
 
 impl AudioNode for OscillatorNode {
+    type Processor = OscillatorProcessor;
     type Attributes = (OscillatorType, Option<PeriodicWave>);
     const NAME: &'static str = "OscillatorNode";
 
@@ -168,27 +119,23 @@ impl AudioNode for OscillatorNode {
         NodeShape::SOURCE
     }
 
-    fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
-        f(ParamId::Frequency, &mut self.frequency);
-        f(ParamId::Detune, &mut self.detune);
+    fn param_mut(&mut self, param: OscillatorParam) -> &mut AudioParam {
+        match param {
+            OscillatorParam::Frequency => &mut self.frequency,
+            OscillatorParam::Detune => &mut self.detune,
+        }
     }
 
     fn attributes(&self) -> Self::Attributes {
         (self.oscillator_type, self.periodic_wave.clone())
     }
 
-    fn build_processor(&self, ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        Box::new(OscillatorProcessor {
-            table: self.table(ctx),
-            phase: 0.0,
-            clock: SourceClock::default(),
-            sample_rate: ctx.sample_rate,
-            frequencies: [0.0; RENDER_QUANTUM],
-        })
+    fn build_processor(&self, ctx: &mut BuildContext) -> OscillatorProcessor {
+        OscillatorProcessor::new(self.table(ctx), ctx.sample_rate)
     }
 
-    fn attributes_message(&self, ctx: &mut BuildContext) -> Option<NodeMessage> {
-        Some(Box::new(self.table(ctx)))
+    fn attributes_message(&self, ctx: &mut BuildContext) -> Option<MessageOf<Self>> {
+        Some(self.table(ctx))
     }
 
     fn output_channels(&self, _index: usize) -> OutputChannels {
@@ -197,90 +144,6 @@ impl AudioNode for OscillatorNode {
 
     fn scheduled(&mut self) -> Option<&mut ScheduledSource> {
         Some(&mut self.source)
-    }
-}
-
-struct OscillatorProcessor {
-    table: Arc<WaveTable>,
-    /// The running read position, as `WaveTable::render` defines it.
-    phase: f64,
-    clock: SourceClock,
-    sample_rate: f32,
-    frequencies: [f32; RENDER_QUANTUM],
-}
-
-impl OscillatorProcessor {
-    /// The spec's computed frequency, `frequency × 2^(detune / 1200)`, per sample.
-    fn compute_frequencies(&mut self, frequency: &[f32], detune: &[f32]) {
-        if let [cents] = detune {
-            // Constant detune (the usual case): one exp2 per block, same values.
-            let ratio = (cents / 1200.0).exp2();
-            for (i, f) in self.frequencies.iter_mut().enumerate() {
-                *f = frequency.get(i).copied().unwrap_or(frequency[0]) * ratio;
-            }
-            return;
-        }
-        for (i, f) in self.frequencies.iter_mut().enumerate() {
-            let hz = frequency.get(i).copied().unwrap_or(frequency[0]);
-            let cents = detune.get(i).copied().unwrap_or(detune[0]);
-            *f = hz * (cents / 1200.0).exp2();
-        }
-    }
-}
-
-impl AudioProcessor for OscillatorProcessor {
-    fn process(
-        &mut self,
-        io: ProcessIo<'_>,
-        ctx: &ProcessContext,
-        _: ProcessPhase,
-    ) -> ProcessStatus {
-        let (range, ended) = self.clock.active_range(ctx.frame);
-        let output = &mut io.outputs[0];
-        if range.is_empty() {
-            output.make_silent(1);
-            return ProcessStatus::ended_if(ended);
-        }
-        output.set_channels(1);
-        let out = output.channel_mut(0);
-        out.fill(0.0);
-        let (frequency, detune) = (io.params[0], io.params[1]);
-        if self.clock.start_frame() == Some(ctx.frame + range.start as u64) {
-            // A start between two frames: the first frame plays the waveform `start_offset`
-            // frames in, i.e. at `frame / sample_rate - when` (Blink: `(1 - offset) *
-            // increment`, its offset measured from the frame before). Blink skips this when
-            // the frequency is automated sample-accurately in that quantum; it also freezes
-            // the automation of a not-yet-started oscillator there, which the spec does not,
-            // so that path cannot match it anyway: the offset is applied in both paths.
-            let i = range.start;
-            let hz = frequency.get(i).copied().unwrap_or(frequency[0])
-                * (detune.get(i).copied().unwrap_or(detune[0]) / 1200.0).exp2();
-            self.phase += self.clock.start_offset() * self.table.phase_increment(hz);
-        }
-        let slice = &mut out[range.clone()];
-        if let ([f], [d]) = (frequency, detune) {
-            let hz = f * (d / 1200.0).exp2();
-            self.table.render_constant(&mut self.phase, hz, slice);
-        } else {
-            self.compute_frequencies(frequency, detune);
-            let freqs = &self.frequencies[range];
-            self.table.render(&mut self.phase, |i| freqs[i], slice);
-        }
-        ProcessStatus::ended_if(ended)
-    }
-
-    fn skips_params(&self, ctx: &ProcessContext, _inputs_silent: bool) -> bool {
-        self.clock.is_idle(ctx.frame)
-    }
-
-    fn schedule(&mut self, event: ScheduleEvent) {
-        self.clock.schedule(event, self.sample_rate);
-    }
-
-    fn update(&mut self, message: &mut NodeMessage) {
-        if let Some(table) = message.downcast_mut::<Arc<WaveTable>>() {
-            std::mem::swap(&mut self.table, table);
-        }
     }
 }
 

@@ -1,16 +1,16 @@
 //! `StereoPannerNode`: the spec's equal-power stereo panning of a mono or stereo input.
 
-use std::f32::consts::FRAC_PI_2;
-
 use bevy::prelude::*;
 
+use webaudio_engine::node::stereo_panner::{StereoPannerParam, StereoPannerProcessor};
+use webaudio_engine::param::NodeParams;
+
 use super::{
-    AudioNode, AudioProcessor, BuildContext, ChannelConfig, ChannelCountMode,
-    ChannelInterpretation, NodeShape, OutputChannels, ProcessContext, ProcessIo, ProcessPhase,
-    ProcessStatus,
+    AudioNode, BuildContext, ChannelConfig, ChannelCountMode, ChannelInterpretation, NodeShape,
+    OutputChannels,
 };
 use crate::error::WebAudioError;
-use crate::param::{AudioParam, ParamDescriptor, ParamId};
+use crate::param::AudioParam;
 
 /// The spec's `StereoPannerNode`: `pan` (a-rate, −1 left … 1 right). `channelCount` is at
 /// most 2 and `channelCountMode` is never `max` ([`StereoPannerNode::validate_channels`]).
@@ -22,8 +22,6 @@ pub struct StereoPannerNode {
     pub pan: AudioParam,
 }
 
-const PAN: ParamDescriptor = ParamDescriptor::a_rate(0.0, -1.0, 1.0);
-
 impl Default for StereoPannerNode {
     fn default() -> Self {
         Self::new(0.0)
@@ -34,7 +32,7 @@ impl StereoPannerNode {
     /// A panner with `StereoPannerOptions { pan }`.
     pub fn new(pan: f32) -> Self {
         Self {
-            pan: AudioParam::with_value(PAN, pan),
+            pan: AudioParam::with_value(StereoPannerParam::Pan.descriptor(), pan),
         }
     }
 
@@ -48,6 +46,7 @@ impl StereoPannerNode {
 }
 
 impl AudioNode for StereoPannerNode {
+    type Processor = StereoPannerProcessor;
     type Attributes = ();
     const NAME: &'static str = "StereoPannerNode";
 
@@ -55,98 +54,23 @@ impl AudioNode for StereoPannerNode {
         NodeShape::ONE_TO_ONE
     }
 
-    fn for_each_param(&mut self, f: &mut dyn FnMut(ParamId, &mut AudioParam)) {
-        f(ParamId::Pan, &mut self.pan);
+    fn param_mut(&mut self, param: StereoPannerParam) -> &mut AudioParam {
+        match param {
+            StereoPannerParam::Pan => &mut self.pan,
+        }
     }
 
     fn attributes(&self) {}
 
-    fn build_processor(&self, _ctx: &mut BuildContext) -> Box<dyn AudioProcessor> {
-        Box::new(StereoPannerProcessor)
+    fn build_processor(&self, _ctx: &mut BuildContext) -> StereoPannerProcessor {
+        StereoPannerProcessor::new()
     }
 
     fn output_channels(&self, _index: usize) -> OutputChannels {
         OutputChannels::Fixed(2)
     }
 
-    fn validate_channels(config: &ChannelConfig) -> Result<(), WebAudioError> {
+    fn validate_channels(&self, config: &ChannelConfig) -> Result<(), WebAudioError> {
         Self::validate_channels(config)
-    }
-}
-
-struct StereoPannerProcessor;
-
-/// The spec's gains for one sample: `(gainL, gainR)` of `x` in 0..=1.
-fn equal_power(x: f32) -> (f32, f32) {
-    ((x * FRAC_PI_2).cos(), (x * FRAC_PI_2).sin())
-}
-
-/// The gains of the last pan value, so a constant (or k-rate) pan costs one `cos`/`sin` pair
-/// per quantum instead of one per sample.
-struct GainMemo {
-    pan: Option<f32>,
-    gains: (f32, f32),
-}
-
-impl GainMemo {
-    const fn new() -> Self {
-        Self {
-            pan: None,
-            gains: (0.0, 0.0),
-        }
-    }
-
-    /// `gains(pan)`, recomputed only when `pan` differs from the previous call's.
-    fn get(&mut self, pan: f32, gains: impl Fn(f32) -> (f32, f32)) -> (f32, f32) {
-        if self.pan.is_none_or(|p| p.to_bits() != pan.to_bits()) {
-            self.pan = Some(pan);
-            self.gains = gains(pan);
-        }
-        self.gains
-    }
-}
-
-impl AudioProcessor for StereoPannerProcessor {
-    fn skips_params(&self, _: &ProcessContext, inputs_silent: bool) -> bool {
-        // A silent input gives a silent output without reading the param.
-        inputs_silent
-    }
-
-    fn process(&mut self, io: ProcessIo<'_>, _: &ProcessContext, _: ProcessPhase) -> ProcessStatus {
-        let input = &io.inputs[0];
-        let output = &mut io.outputs[0];
-        if input.is_silent() {
-            output.make_silent(2);
-            return ProcessStatus::Active;
-        }
-        let pan = io.params[0];
-        let pan_at = |i: usize| if let [p] = pan { *p } else { pan[i] };
-        output.set_channels(2);
-        let [left, right] = output.channels_mut() else {
-            return ProcessStatus::Active;
-        };
-        let mut memo = GainMemo::new();
-        if input.channels() == 1 {
-            let mono = input.channel(0);
-            for i in 0..mono.len() {
-                let (gl, gr) = memo.get(pan_at(i), |p| equal_power((p + 1.0) / 2.0));
-                left[i] = mono[i] * gl;
-                right[i] = mono[i] * gr;
-            }
-        } else {
-            let (in_l, in_r) = (input.channel(0), input.channel(1));
-            for i in 0..in_l.len() {
-                let p = pan_at(i);
-                let (gl, gr) = memo.get(p, |p| equal_power(if p <= 0.0 { p + 1.0 } else { p }));
-                if p <= 0.0 {
-                    left[i] = in_l[i] + in_r[i] * gl;
-                    right[i] = in_r[i] * gr;
-                } else {
-                    left[i] = in_l[i] * gl;
-                    right[i] = in_r[i] + in_l[i] * gr;
-                }
-            }
-        }
-        ProcessStatus::Active
     }
 }

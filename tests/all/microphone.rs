@@ -15,7 +15,7 @@ use bevy_webaudio::microphone::{
 };
 use bevy_webaudio::node::media_stream_audio_source::{MediaStreamSourceProcessor, SourceLatency};
 use bevy_webaudio::prelude::*;
-use bevy_webaudio::render::bus::RENDER_QUANTUM;
+use bevy_webaudio::engine::render::bus::RENDER_QUANTUM;
 
 use crate::alloc_counter;
 use crate::support::peak_frequency;

@@ -3,8 +3,8 @@
 
 use bevy_webaudio::node::{ChannelConfig, ChannelCountMode, ChannelInterpretation};
 use bevy_webaudio::prelude::*;
-use bevy_webaudio::render::bus::AudioBus;
-use bevy_webaudio::render::mix::{computed_number_of_channels, mix_into};
+use bevy_webaudio::engine::render::bus::AudioBus;
+use bevy_webaudio::engine::render::mix::{computed_number_of_channels, mix_into};
 
 use crate::support::*;
 

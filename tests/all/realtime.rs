@@ -1,4 +1,4 @@
-//! Real-time safety, proven (ARCHITECTURE.md decision 8): the render thread renders while the
+//! Real-time safety, proven: the render thread renders while the
 //! control side sends every `Command` variant — thousands of automation events, node adds and
 //! removes, schedule swaps, timeline and arena growth, processor messages — with the feedback
 //! queue left full, and not one allocation or free happens on the render thread. Also: no
@@ -8,15 +8,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bevy_webaudio::command::{self, Command, Feedback};
-use bevy_webaudio::graph::{Edge, EdgeTarget, Graph, GraphNode};
+use bevy_webaudio::engine::command::{self, Command, Feedback};
+use bevy_webaudio::engine::graph::{Edge, EdgeTarget, Graph, GraphNode};
 use bevy_webaudio::node::oscillator::WaveTableCache;
 use bevy_webaudio::node::scheduled::ScheduleEvent;
 use bevy_webaudio::node::{AudioNode, BuildContext, ChannelConfig};
 use bevy_webaudio::prelude::*;
-use bevy_webaudio::render::probe::NodeProbe;
-use bevy_webaudio::render::timeline::{AutomationEvent, Timeline};
-use bevy_webaudio::render::{ParamState, RenderNode, Renderer};
+use bevy_webaudio::engine::render::probe::NodeProbe;
+use bevy_webaudio::engine::render::timeline::{AutomationEvent, Timeline};
+use bevy_webaudio::engine::render::{ParamState, RenderNode, Renderer};
 
 use crate::alloc_counter;
 

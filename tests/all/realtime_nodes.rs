@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bevy::prelude::*;
-use bevy_webaudio::command::{self, Command};
-use bevy_webaudio::graph::{Edge, EdgeTarget, Graph, GraphNode};
+use bevy_webaudio::engine::command::{self, Command};
+use bevy_webaudio::engine::graph::{Edge, EdgeTarget, Graph, GraphNode};
 use bevy_webaudio::node::oscillator::WaveTableCache;
 use bevy_webaudio::node::scheduled::ScheduleEvent;
 use bevy_webaudio::node::{AudioNode, BuildContext, ChannelConfig, ProcessContext};
 use bevy_webaudio::prelude::*;
-use bevy_webaudio::render::bus::AudioBus;
-use bevy_webaudio::render::timeline::AutomationEvent;
-use bevy_webaudio::render::{ParamState, RenderNode, Renderer};
+use bevy_webaudio::engine::render::bus::AudioBus;
+use bevy_webaudio::engine::render::timeline::AutomationEvent;
+use bevy_webaudio::engine::render::{ParamState, RenderNode, Renderer};
 
 use crate::alloc_counter;
 use crate::reference::noise;

@@ -1,4 +1,4 @@
-//! The offline backend (ARCHITECTURE.md, decision 6): no thread and no device. The renderer
+//! The offline backend: no thread and no device. The renderer
 //! lives on the control side; `render(frames)` applies every pending command synchronously
 //! (no back-pressure) and renders on the calling thread as fast as the CPU allows.
 

@@ -35,7 +35,7 @@ pub type AudioParamError = WebAudioError;
 
 /// Checks that `value` is finite (`RangeError` otherwise; the spec's WebIDL `float` rejects
 /// NaN and infinities with a `TypeError`, which this crate folds into `Range`).
-pub(crate) fn finite(name: &str, value: f64) -> Result<(), WebAudioError> {
+pub fn finite(name: &str, value: f64) -> Result<(), WebAudioError> {
     if value.is_finite() {
         Ok(())
     } else {
@@ -46,7 +46,7 @@ pub(crate) fn finite(name: &str, value: f64) -> Result<(), WebAudioError> {
 }
 
 /// Checks that a time is finite and not negative.
-pub(crate) fn time(name: &str, value: f64) -> Result<(), WebAudioError> {
+pub fn time(name: &str, value: f64) -> Result<(), WebAudioError> {
     finite(name, value)?;
     if value < 0.0 {
         return Err(WebAudioError::Range(format!(

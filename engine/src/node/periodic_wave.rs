@@ -1,7 +1,6 @@
 //! `PeriodicWave`: a custom oscillator waveform from Fourier coefficients, with the spec's
 //! validation. The band-limited tables built from it live in `wavetable.rs`.
 
-use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::WebAudioError;
@@ -11,12 +10,13 @@ use crate::error::WebAudioError;
 ///
 /// # Examples
 /// ```
-/// use bevy_webaudio::prelude::*;
+/// use webaudio_engine::node::periodic_wave::PeriodicWave;
 /// let wave = PeriodicWave::new(Some(vec![0.0, 0.0]), Some(vec![0.0, 1.0]), false)?;
 /// assert!(PeriodicWave::new(Some(vec![0.0]), None, false).is_err());
-/// # Ok::<(), bevy_webaudio::WebAudioError>(())
+/// # Ok::<(), webaudio_engine::WebAudioError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Reflect, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "bevy_reflect", derive(bevy_reflect::Reflect))]
 pub struct PeriodicWave {
     real: Vec<f32>,
     imag: Vec<f32>,

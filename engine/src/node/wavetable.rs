@@ -102,8 +102,9 @@ impl BasicWaveform {
 
 /// Band-limited tables for one waveform at one sample rate. Built on the
 /// control thread (allocates), immutable afterwards; shared in an Arc and read
-/// on the real-time thread.
-pub(crate) struct WaveTable {
+/// on the real-time thread. Built by
+/// [`WaveTableCache::table`](super::oscillator::WaveTableCache::table).
+pub struct WaveTable {
     /// Samples per table (one cycle); a power of two.
     size: usize,
     /// Number of pitch ranges, i.e. of tables.
@@ -450,6 +451,7 @@ impl WaveTable {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_macros)]
 mod tests {
     use super::*;
     use realfft::RealFftPlanner;

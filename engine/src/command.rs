@@ -1,4 +1,4 @@
-//! The only bridge between the threads (ARCHITECTURE.md): [`Command`]s go from the control
+//! The only bridge between the threads: [`Command`]s go from the control
 //! side to the render side, [`Feedback`] comes back, both over wait-free SPSC rings (rtrb).
 //!
 //! Both directions are FIFO because order matters (a node is added before the schedule that
@@ -15,66 +15,134 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::node::NodeMessage;
 use crate::node::scheduled::ScheduleEvent;
-use crate::param::AutomationRate;
+use crate::param::{AutomationRate, ParamSlot};
 use crate::render::probe::NodeProbe;
 use crate::render::schedule::Schedule;
 use crate::render::timeline::{AutomationEvent, Timeline};
 use crate::render::{NodeArena, RenderNode};
+
+/// A node's name on the render side: an arena slot and the slot's generation. A slot may be
+/// reused as soon as its node is removed; the generation tells the old node's late commands and
+/// feedback apart from the new node's (they are ignored on the render side and on the control
+/// side respectively). Ordered by slot, so a schedule's tie-breaks are deterministic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RenderId {
+    slot: u32,
+    generation: u32,
+}
+
+impl RenderId {
+    /// The id of generation `generation` of arena slot `slot`.
+    pub const fn new(slot: u32, generation: u32) -> Self {
+        Self { slot, generation }
+    }
+
+    /// The arena slot.
+    pub const fn slot(self) -> u32 {
+        self.slot
+    }
+
+    /// The slot's generation.
+    pub const fn generation(self) -> u32 {
+        self.generation
+    }
+}
+
+impl std::fmt::Display for RenderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}v{}", self.slot, self.generation)
+    }
+}
+
+/// Hands out [`RenderId`]s on the control side: a freed slot is reused with the next
+/// generation, lowest slot first.
+#[derive(Debug, Default)]
+pub struct RenderIds {
+    generations: Vec<u32>,
+    free: std::collections::BTreeSet<u32>,
+}
+
+impl RenderIds {
+    /// A new id (a freed slot's next generation, or a new slot).
+    pub fn allocate(&mut self) -> RenderId {
+        if let Some(slot) = self.free.pop_first() {
+            let generation = &mut self.generations[slot as usize];
+            *generation = generation.wrapping_add(1);
+            return RenderId::new(slot, *generation);
+        }
+        let slot = self.generations.len() as u32;
+        self.generations.push(0);
+        RenderId::new(slot, 0)
+    }
+
+    /// Gives `id`'s slot back for reuse (call when its `RemoveNode` is queued; later commands
+    /// and feedback of this generation are told apart by the generation).
+    pub fn free(&mut self, id: RenderId) {
+        if self.generations.get(id.slot as usize) == Some(&id.generation) {
+            self.free.insert(id.slot);
+        }
+    }
+
+    /// Slots handed out so far (the arena must hold this many).
+    pub fn slots(&self) -> usize {
+        self.generations.len()
+    }
+}
 
 /// Control → render.
 pub enum Command {
     /// Put a node (built on the control side) into arena slot `id`.
     AddNode {
         /// The slot.
-        id: u32,
+        id: RenderId,
         /// The node.
         node: Box<RenderNode>,
     },
     /// Take a node out (it comes back as garbage).
     RemoveNode {
         /// The slot.
-        id: u32,
+        id: RenderId,
     },
     /// Swap in a new schedule (the old one comes back as garbage).
     SetSchedule(Box<Schedule>),
     /// One automation event for one param.
     ParamEvent {
         /// The node's slot.
-        node: u32,
-        /// The param's index in the node's order.
-        param: usize,
+        node: RenderId,
+        /// The param (its typed id's slot).
+        param: ParamSlot,
         /// The event.
         event: AutomationEvent,
     },
     /// A param's automation rate changed.
     SetAutomationRate {
         /// The node's slot.
-        node: u32,
-        /// The param's index.
-        param: usize,
+        node: RenderId,
+        /// The param (its typed id's slot).
+        param: ParamSlot,
         /// The new rate.
         rate: AutomationRate,
     },
     /// A larger timeline for a param (its events move over; the old storage comes back).
     ReplaceTimeline {
         /// The node's slot.
-        node: u32,
-        /// The param's index.
-        param: usize,
+        node: RenderId,
+        /// The param (its typed id's slot).
+        param: ParamSlot,
         /// The new, larger timeline.
         timeline: Box<Timeline>,
     },
     /// `start(when)` / `stop(when)` of a scheduled source.
     Schedule {
         /// The node's slot.
-        node: u32,
+        node: RenderId,
         /// The call.
         event: ScheduleEvent,
     },
     /// New attributes for a processor (the message comes back as garbage).
     Message {
         /// The node's slot.
-        node: u32,
+        node: RenderId,
         /// The data.
         message: NodeMessage,
     },
@@ -83,7 +151,7 @@ pub enum Command {
     /// Attaches (or with `None` detaches) a node's meter probe; the old one comes back.
     SetProbe {
         /// The node's slot.
-        node: u32,
+        node: RenderId,
         /// The probe.
         probe: Option<Arc<NodeProbe>>,
     },
@@ -127,8 +195,9 @@ pub enum Garbage {
 
 /// Render → control.
 pub enum Feedback {
-    /// A scheduled source reached its stop time.
-    Ended(u32),
+    /// A scheduled source reached its stop time (the id names the node's generation, so an
+    /// 'ended' that arrives after its slot was reused never reaches the new node).
+    Ended(RenderId),
     /// Something to drop.
     Garbage(Garbage),
 }
@@ -157,6 +226,9 @@ pub struct RenderShared {
     pub leaked: AtomicU64,
     /// Nodes held in the render side's arena (added and not yet removed).
     pub live_nodes: AtomicU64,
+    /// Processor messages whose type was not the one their processor takes (dropped; zero
+    /// unless a host builds messages by hand for the wrong node).
+    pub message_mismatches: AtomicU64,
 }
 
 impl RenderShared {

@@ -12,6 +12,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::MAX_PARAMS;
+use crate::param::ParamSlot;
 use super::bus::{AudioBus, RENDER_QUANTUM};
 
 /// Frames per published peak/RMS reading (8 quanta: 21.3 ms at 48 kHz).
@@ -69,12 +70,13 @@ impl NodeProbe {
 
     /// Param `index`'s computed value at the end of the last rendered quantum (NaN before
     /// the node rendered, or while it skipped its params).
-    pub fn param_value(&self, index: usize) -> f32 {
-        self.values.get(index).map_or(f32::NAN, load)
+    pub fn param_value(&self, param: ParamSlot) -> f32 {
+        self.values.get(param.index()).map_or(f32::NAN, load)
     }
 
-    /// Whether param `index` varied within the last quantum or has events still to come.
-    pub fn automating(&self, index: usize) -> bool {
+    /// Whether `param` varied within the last quantum or has events still to come.
+    pub fn automating(&self, param: ParamSlot) -> bool {
+        let index = param.index();
         index < 32 && self.automating.load(Ordering::Relaxed) & (1 << index) != 0
     }
 

@@ -15,25 +15,27 @@ use crate::node::{ChannelConfig, NodeShape, OutputChannels, ProcessPhase};
 use crate::render::bus::MAX_CHANNELS;
 use crate::render::mix::computed_number_of_channels;
 use crate::render::schedule::{Schedule, Step, StepKind};
+use crate::command::RenderId;
+use crate::param::ParamSlot;
 
-/// Where an edge ends: a node input or a param (by its index in the node's param order).
+/// Where an edge ends: a node input or a param (by its typed id's slot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EdgeTarget {
     /// Input `n`.
     Input(usize),
-    /// Param `n` (the order of `AudioNode::for_each_param`).
-    Param(usize),
+    /// A param, by the slot of its typed id (`NodeParams::slot`).
+    Param(ParamSlot),
 }
 
 /// One connection, by render ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Edge {
     /// The source node.
-    pub from: u32,
+    pub from: RenderId,
     /// The source node's output index.
     pub output: usize,
     /// The destination node.
-    pub to: u32,
+    pub to: RenderId,
     /// The input or param it feeds.
     pub target: EdgeTarget,
 }
@@ -53,24 +55,24 @@ pub struct GraphNode {
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
     /// Nodes by render id.
-    pub nodes: HashMap<u32, GraphNode>,
+    pub nodes: HashMap<RenderId, GraphNode>,
     /// Every connection.
     pub edges: Vec<Edge>,
     /// The destination's render id.
-    pub destination: Option<u32>,
+    pub destination: Option<RenderId>,
     /// The listener's render id (the first `AudioListener`), if any.
-    pub listener: Option<u32>,
+    pub listener: Option<RenderId>,
     /// Nodes that read the listener's params: ordered after it.
-    pub listener_readers: Vec<u32>,
+    pub listener_readers: Vec<RenderId>,
 }
 
 /// What the compiler decided, for diagnostics and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CompileReport {
     /// Delay nodes that break a cycle.
-    pub cycle_delays: Vec<u32>,
+    pub cycle_delays: Vec<RenderId>,
     /// Nodes muted because they sit in a cycle without a delay.
-    pub muted: Vec<u32>,
+    pub muted: Vec<RenderId>,
     /// Pool buffers allocated.
     pub buffers: usize,
 }
@@ -119,8 +121,8 @@ impl Graph {
         (schedule, report)
     }
 
-    fn sorted_ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = self.nodes.keys().copied().collect();
+    fn sorted_ids(&self) -> Vec<RenderId> {
+        let mut ids: Vec<RenderId> = self.nodes.keys().copied().collect();
         ids.sort_unstable();
         ids
     }
@@ -135,8 +137,8 @@ impl Graph {
     /// The live edges into each node, in edge order (which fixes the order inputs are summed
     /// in). Built once per compile, so the passes below stay linear in nodes + edges (a
     /// scan of every edge per node made spawning 1,000 sources in one frame cost 280 ms).
-    fn incoming(&self) -> HashMap<u32, Vec<&Edge>> {
-        let mut incoming: HashMap<u32, Vec<&Edge>> = HashMap::with_capacity(self.nodes.len());
+    fn incoming(&self) -> HashMap<RenderId, Vec<&Edge>> {
+        let mut incoming: HashMap<RenderId, Vec<&Edge>> = HashMap::with_capacity(self.nodes.len());
         for e in self.live_edges() {
             incoming.entry(e.to).or_default().push(e);
         }
@@ -144,8 +146,8 @@ impl Graph {
     }
 
     /// Finds cycles: delays inside one are split; cycles left without one are muted.
-    fn break_cycles(&self, ids: &[u32]) -> (Vec<u32>, Vec<u32>) {
-        let mut split: Vec<u32> = Vec::new();
+    fn break_cycles(&self, ids: &[RenderId]) -> (Vec<RenderId>, Vec<RenderId>) {
+        let mut split: Vec<RenderId> = Vec::new();
         for scc in self.cycles(ids, &split, &[]) {
             split.extend(
                 scc.iter()
@@ -153,7 +155,7 @@ impl Graph {
                     .filter(|id| self.nodes[id].shape.is_delay),
             );
         }
-        let muted: Vec<u32> = self
+        let muted: Vec<RenderId> = self
             .cycles(ids, &split, &[])
             .into_iter()
             .flatten()
@@ -163,7 +165,7 @@ impl Graph {
 
     /// Strongly connected components that form cycles, ignoring edges out of `split` delays
     /// and edges touching `muted` nodes (Tarjan, iterative).
-    fn cycles(&self, ids: &[u32], split: &[u32], muted: &[u32]) -> Vec<Vec<u32>> {
+    fn cycles(&self, ids: &[RenderId], split: &[RenderId], muted: &[RenderId]) -> Vec<Vec<RenderId>> {
         let adjacency = self.adjacency(split, muted);
         let mut finder = Tarjan::new(&adjacency);
         for &id in ids {
@@ -176,8 +178,8 @@ impl Graph {
             .collect()
     }
 
-    fn adjacency(&self, split: &[u32], muted: &[u32]) -> HashMap<u32, Vec<u32>> {
-        let mut adjacency: HashMap<u32, Vec<u32>> = HashMap::new();
+    fn adjacency(&self, split: &[RenderId], muted: &[RenderId]) -> HashMap<RenderId, Vec<RenderId>> {
+        let mut adjacency: HashMap<RenderId, Vec<RenderId>> = HashMap::new();
         for e in self.live_edges() {
             if split.contains(&e.from) || muted.contains(&e.from) || muted.contains(&e.to) {
                 continue;
@@ -204,8 +206,8 @@ impl Graph {
     }
 
     /// The processing order: muted nodes and cycle reads first, then Kahn's algorithm.
-    fn order(&self, ids: &[u32], split: &[u32], muted: &[u32]) -> Vec<(u32, StepKind)> {
-        let mut order: Vec<(u32, StepKind)> =
+    fn order(&self, ids: &[RenderId], split: &[RenderId], muted: &[RenderId]) -> Vec<(RenderId, StepKind)> {
+        let mut order: Vec<(RenderId, StepKind)> =
             muted.iter().map(|&id| (id, StepKind::Silent)).collect();
         order.extend(
             split
@@ -213,13 +215,13 @@ impl Graph {
                 .map(|&id| (id, StepKind::Process(ProcessPhase::CycleRead))),
         );
         let adjacency = self.adjacency(split, muted);
-        let mut indegree: HashMap<u32, usize> = ids.iter().map(|&id| (id, 0)).collect();
+        let mut indegree: HashMap<RenderId, usize> = ids.iter().map(|&id| (id, 0)).collect();
         for next in adjacency.values() {
             for n in next {
                 *indegree.entry(*n).or_default() += 1;
             }
         }
-        let mut ready: std::collections::BTreeSet<u32> = ids
+        let mut ready: std::collections::BTreeSet<RenderId> = ids
             .iter()
             .copied()
             .filter(|id| indegree[id] == 0 && !muted.contains(id))
@@ -243,8 +245,8 @@ impl Graph {
     }
 
     /// The most channels each (node, output) can carry: iterate the rules to a fixed point.
-    fn channel_bounds(&self, order: &[(u32, StepKind)]) -> HashMap<(u32, usize), usize> {
-        let mut bounds: HashMap<(u32, usize), usize> = HashMap::new();
+    fn channel_bounds(&self, order: &[(RenderId, StepKind)]) -> HashMap<(RenderId, usize), usize> {
+        let mut bounds: HashMap<(RenderId, usize), usize> = HashMap::new();
         let incoming = self.incoming();
         for _ in 0..4 {
             let mut changed = false;
@@ -276,12 +278,12 @@ impl Graph {
     /// Builds the steps with their input lists and assigns pool buffers by liveness.
     fn assign(
         &self,
-        order: &[(u32, StepKind)],
-        bounds: &HashMap<(u32, usize), usize>,
+        order: &[(RenderId, StepKind)],
+        bounds: &HashMap<(RenderId, usize), usize>,
         _capacity: usize,
     ) -> (Vec<Step>, usize) {
         // The step that reads each node's inputs (its first Whole or CycleWrite step).
-        let mut reading_step: HashMap<u32, usize> = HashMap::with_capacity(order.len());
+        let mut reading_step: HashMap<RenderId, usize> = HashMap::with_capacity(order.len());
         for (index, (id, kind)) in order.iter().enumerate() {
             if matches!(
                 kind,
@@ -291,19 +293,19 @@ impl Graph {
             }
         }
         // The step that last reads each (node, output), and what each step is the last to read.
-        let mut last_use: HashMap<(u32, usize), usize> = HashMap::new();
+        let mut last_use: HashMap<(RenderId, usize), usize> = HashMap::new();
         for e in self.live_edges() {
             if let Some(&step) = reading_step.get(&e.to) {
                 let entry = last_use.entry((e.from, e.output)).or_insert(step);
                 *entry = (*entry).max(step);
             }
         }
-        let mut released_at: HashMap<usize, Vec<(u32, usize)>> = HashMap::new();
+        let mut released_at: HashMap<usize, Vec<(RenderId, usize)>> = HashMap::new();
         for (&key, &step) in &last_use {
             released_at.entry(step).or_default().push(key);
         }
         let incoming = self.incoming();
-        let mut buffer_of: HashMap<(u32, usize), usize> = HashMap::new();
+        let mut buffer_of: HashMap<(RenderId, usize), usize> = HashMap::new();
         let mut free: Vec<usize> = Vec::new();
         let mut count = 0;
         let mut steps = Vec::with_capacity(order.len());
@@ -365,14 +367,14 @@ impl Graph {
 }
 
 /// Per connected param (by index): the pool buffers summed into it.
-type ParamFeeds = Vec<(usize, Vec<usize>)>;
+type ParamFeeds = Vec<(ParamSlot, Vec<usize>)>;
 
 /// For one node: the buffers feeding each input, and each param's feeding buffers, from the
 /// node's incoming `edges` in order.
 fn step_inputs(
     node: &GraphNode,
     edges: &[&Edge],
-    buffer_of: &HashMap<(u32, usize), usize>,
+    buffer_of: &HashMap<(RenderId, usize), usize>,
 ) -> (Vec<Vec<usize>>, ParamFeeds) {
     let mut inputs = vec![Vec::new(); node.shape.inputs];
     let mut params: ParamFeeds = Vec::new();
@@ -392,7 +394,7 @@ fn step_inputs(
     (inputs, params)
 }
 
-fn sorted(mut v: Vec<u32>) -> Vec<u32> {
+fn sorted(mut v: Vec<RenderId>) -> Vec<RenderId> {
     v.sort_unstable();
     v.dedup();
     v
@@ -400,17 +402,17 @@ fn sorted(mut v: Vec<u32>) -> Vec<u32> {
 
 /// Tarjan's strongly connected components, iterative so deep graphs cannot overflow the stack.
 struct Tarjan<'a> {
-    adjacency: &'a HashMap<u32, Vec<u32>>,
-    index: HashMap<u32, usize>,
-    low: HashMap<u32, usize>,
-    on_stack: std::collections::HashSet<u32>,
-    stack: Vec<u32>,
+    adjacency: &'a HashMap<RenderId, Vec<RenderId>>,
+    index: HashMap<RenderId, usize>,
+    low: HashMap<RenderId, usize>,
+    on_stack: std::collections::HashSet<RenderId>,
+    stack: Vec<RenderId>,
     next: usize,
-    components: Vec<Vec<u32>>,
+    components: Vec<Vec<RenderId>>,
 }
 
 impl<'a> Tarjan<'a> {
-    fn new(adjacency: &'a HashMap<u32, Vec<u32>>) -> Self {
+    fn new(adjacency: &'a HashMap<RenderId, Vec<RenderId>>) -> Self {
         Self {
             adjacency,
             index: HashMap::new(),
@@ -422,13 +424,13 @@ impl<'a> Tarjan<'a> {
         }
     }
 
-    fn visit(&mut self, root: u32) {
+    fn visit(&mut self, root: RenderId) {
         if self.index.contains_key(&root) {
             return;
         }
         let empty = Vec::new();
         // (node, position in its successor list)
-        let mut work: Vec<(u32, usize)> = vec![(root, 0)];
+        let mut work: Vec<(RenderId, usize)> = vec![(root, 0)];
         self.open(root);
         while let Some(&mut (v, ref mut pos)) = work.last_mut() {
             let successors = self.adjacency.get(&v).unwrap_or(&empty);
@@ -454,7 +456,7 @@ impl<'a> Tarjan<'a> {
         }
     }
 
-    fn open(&mut self, v: u32) {
+    fn open(&mut self, v: RenderId) {
         self.index.insert(v, self.next);
         self.low.insert(v, self.next);
         self.next += 1;
@@ -462,7 +464,7 @@ impl<'a> Tarjan<'a> {
         self.on_stack.insert(v);
     }
 
-    fn close(&mut self, v: u32) {
+    fn close(&mut self, v: RenderId) {
         let mut component = Vec::new();
         while let Some(w) = self.stack.pop() {
             self.on_stack.remove(&w);

@@ -3,6 +3,8 @@
 //! swapped in whole; the replaced one goes back to be dropped there.
 
 use super::bus::AudioBus;
+use crate::command::RenderId;
+use crate::param::ParamSlot;
 use crate::node::{ChannelConfig, ProcessPhase};
 
 /// What a step does with its node.
@@ -18,15 +20,15 @@ pub enum StepKind {
 #[derive(Clone, Debug)]
 pub struct Step {
     /// The node's render id.
-    pub node: u32,
+    pub node: RenderId,
     /// What to do.
     pub kind: StepKind,
     /// Its channel configuration (for input mixing).
     pub config: ChannelConfig,
     /// Per input: the pool buffers summed into it.
     pub inputs: Vec<Vec<usize>>,
-    /// Per connected param (by param index): the pool buffers summed into it.
-    pub params: Vec<(usize, Vec<usize>)>,
+    /// Per connected param (by its slot): the pool buffers summed into it.
+    pub params: Vec<(ParamSlot, Vec<usize>)>,
     /// The pool buffer of each output.
     pub outputs: Vec<usize>,
 }
@@ -46,7 +48,7 @@ pub struct Schedule {
     pub(crate) destination: Option<usize>,
     /// The listener node's render id: its params are copied into the listener slot after
     /// they are computed (the compiler orders it before every panner).
-    pub(crate) listener: Option<u32>,
+    pub(crate) listener: Option<RenderId>,
 }
 
 impl Schedule {

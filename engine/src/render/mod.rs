@@ -19,17 +19,17 @@ use bus::{AudioBus, RENDER_QUANTUM};
 use schedule::{Schedule, StepKind};
 use timeline::{AutomationEvent, Timeline};
 
-use crate::command::{Command, Feedback, Garbage, RenderChannel, RenderShared};
+use crate::command::{Command, Feedback, Garbage, RenderChannel, RenderId, RenderShared};
 use crate::node::audio_listener::ListenerValues;
 use crate::node::{
-    AudioProcessor, ChannelInterpretation, ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
+    AudioProcessor, BoxedProcessor, ChannelInterpretation, ErasedIo, ProcessContext, ProcessPhase, ProcessStatus,
 };
-use crate::param::{AutomationRate, ParamDescriptor};
+use crate::param::{AutomationRate, NodeParams, ParamDescriptor, ParamSlot};
 
 /// The most params one node may have.
 pub const MAX_PARAMS: usize = 16;
 
-/// Node slots, indexed by render id.
+/// Node slots, indexed by [`RenderId::slot`].
 pub type NodeArena = Vec<Option<Box<RenderNode>>>;
 
 /// One param's render-side state: timeline, rate, range, and this quantum's values.
@@ -141,9 +141,38 @@ impl ParamState {
     }
 }
 
+/// A param's starting state, for [`RenderNode::build`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParamInit {
+    /// Default, nominal range (resolved at the sample rate), rate.
+    pub descriptor: ParamDescriptor,
+    /// The intrinsic value.
+    pub value: f32,
+    /// `automationRate`.
+    pub rate: AutomationRate,
+}
+
+impl ParamInit {
+    /// A declared param at its default value and rate.
+    pub fn declared(param: impl NodeParams) -> Self {
+        let descriptor = param.descriptor();
+        Self {
+            descriptor,
+            value: descriptor.default_value,
+            rate: descriptor.rate,
+        }
+    }
+
+    /// Every param of `P` at its default (in slot order).
+    pub fn defaults<P: NodeParams>() -> impl Iterator<Item = Self> {
+        P::ALL.iter().map(|&p| Self::declared(p))
+    }
+}
+
 /// A node on the render side: its processor and its params.
 pub struct RenderNode {
-    processor: Box<dyn AudioProcessor>,
+    id: RenderId,
+    processor: BoxedProcessor,
     params: Vec<ParamState>,
     /// The processor returned [`ProcessStatus::Ended`]: it is not run again and its outputs
     /// are one channel of silence from then on.
@@ -163,8 +192,10 @@ impl std::fmt::Debug for RenderNode {
 
 impl RenderNode {
     /// A node ready to send. Control thread only.
-    pub fn new(processor: Box<dyn AudioProcessor>, params: Vec<ParamState>) -> Self {
+    /// Its id is given when it is added ([`Command::AddNode`]).
+    pub fn new(processor: BoxedProcessor, params: Vec<ParamState>) -> Self {
         Self {
+            id: RenderId::new(u32::MAX, u32::MAX),
             processor,
             params,
             ended: false,
@@ -173,17 +204,39 @@ impl RenderNode {
         }
     }
 
-    /// The params' states.
+    /// A node of processor `processor` whose params start as `params` (one per slot, in slot
+    /// order), each with room for `capacity` timeline events. Control thread only: this is how
+    /// every host builds a node (the Bevy sync, tests, tools).
+    pub fn build<P: AudioProcessor>(
+        processor: P,
+        sample_rate: f32,
+        params: impl IntoIterator<Item = ParamInit>,
+        capacity: usize,
+    ) -> Box<Self> {
+        let states = params
+            .into_iter()
+            .map(|p| ParamState::new(&p.descriptor, sample_rate, p.value, p.rate, capacity))
+            .collect();
+        Box::new(Self::new(Box::new(processor), states))
+    }
+
+    /// The params' states, in slot order.
     pub fn params(&self) -> &[ParamState] {
         &self.params
     }
+
+    /// The node's id.
+    pub fn id(&self) -> RenderId {
+        self.id
+    }
 }
 
-/// Returns feedback without allocating: the ring first, then a preallocated overflow list
-/// that is retried every quantum; only if both are full is garbage leaked (never freed here).
+/// Returns feedback without allocating: the ring first, then a preallocated overflow queue
+/// that is retried every quantum, oldest first (the protocol is FIFO); only if both are full
+/// is garbage leaked (never freed here).
 struct FeedbackSink {
     producer: rtrb::Producer<Feedback>,
-    overflow: Vec<Feedback>,
+    overflow: std::collections::VecDeque<Feedback>,
     shared: Arc<RenderShared>,
 }
 
@@ -197,8 +250,8 @@ impl FeedbackSink {
             Err(rtrb::PushError::Full(f)) => f,
         };
         self.shared.feedback_stalls.fetch_add(1, Ordering::Relaxed);
-        if self.overflow.len() < self.overflow.capacity() {
-            self.overflow.push(feedback);
+        if self.overflow.len() < OVERFLOW_CAPACITY {
+            self.overflow.push_back(feedback);
         } else {
             self.shared.leaked.fetch_add(1, Ordering::Relaxed);
             std::mem::forget(feedback);
@@ -206,9 +259,9 @@ impl FeedbackSink {
     }
 
     fn retry(&mut self) {
-        while let Some(f) = self.overflow.pop() {
+        while let Some(f) = self.overflow.pop_front() {
             if let Err(rtrb::PushError::Full(f)) = self.producer.push(f) {
-                self.overflow.push(f);
+                self.overflow.push_front(f);
                 return;
             }
         }
@@ -254,7 +307,7 @@ impl Renderer {
             commands: channel.commands,
             sink: FeedbackSink {
                 producer: channel.feedback,
-                overflow: Vec::with_capacity(OVERFLOW_CAPACITY),
+                overflow: std::collections::VecDeque::with_capacity(OVERFLOW_CAPACITY),
                 shared: shared.clone(),
             },
             sample_rate,
@@ -293,7 +346,7 @@ impl Renderer {
         match command {
             Command::AddNode { id, node } => self.add_node(id, node),
             Command::RemoveNode { id } => {
-                if let Some(node) = self.nodes.get_mut(id as usize).and_then(Option::take) {
+                if let Some(node) = self.take_node(id) {
                     self.shared.live_nodes.fetch_sub(1, Ordering::Relaxed);
                     self.sink.garbage(Garbage::Node(node));
                 }
@@ -320,12 +373,14 @@ impl Renderer {
             }
             Command::Schedule { node, event } => {
                 if let Some(n) = self.node_mut(node) {
-                    n.processor.schedule(event);
+                    n.processor.schedule_erased(event);
                 }
             }
             Command::Message { node, mut message } => {
-                if let Some(n) = self.node_mut(node) {
-                    n.processor.update(&mut message);
+                if let Some(n) = self.node_mut(node)
+                    && n.processor.update_erased(&mut message).is_err()
+                {
+                    self.shared.message_mismatches.fetch_add(1, Ordering::Relaxed);
                 }
                 self.sink.garbage(Garbage::Message(message));
             }
@@ -346,8 +401,9 @@ impl Renderer {
         self.shared.commands_applied.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn add_node(&mut self, id: u32, node: Box<RenderNode>) {
-        match self.nodes.get_mut(id as usize) {
+    fn add_node(&mut self, id: RenderId, mut node: Box<RenderNode>) {
+        node.id = id;
+        match self.nodes.get_mut(id.slot() as usize) {
             Some(slot) => match slot.replace(node) {
                 Some(old) => self.sink.garbage(Garbage::Node(old)),
                 None => {
@@ -366,12 +422,13 @@ impl Renderer {
         self.sink.garbage(Garbage::Arena(arena));
     }
 
-    fn param_event(&mut self, node: u32, param: usize, event: AutomationEvent, now: f64) {
+    fn param_event(&mut self, node: RenderId, param: ParamSlot, event: AutomationEvent, now: f64) {
         let Self { nodes, sink, .. } = self;
         let state = nodes
-            .get_mut(node as usize)
+            .get_mut(node.slot() as usize)
             .and_then(|n| n.as_mut())
-            .and_then(|n| n.params.get_mut(param));
+            .filter(|n| n.id == node)
+            .and_then(|n| n.params.get_mut(param.index()));
         let mut garbage = |values| sink.garbage(Garbage::Curve(values));
         match state {
             Some(state) => state.timeline.insert(event, now, &mut garbage),
@@ -383,14 +440,23 @@ impl Renderer {
         }
     }
 
-    fn node_mut(&mut self, id: u32) -> Option<&mut RenderNode> {
-        self.nodes
-            .get_mut(id as usize)
-            .and_then(|n| n.as_deref_mut())
+    /// The node `id` names, if that generation is still in its slot.
+    fn node_mut(&mut self, id: RenderId) -> Option<&mut RenderNode> {
+        node_in(&mut self.nodes, id)
     }
 
-    fn param_mut(&mut self, node: u32, param: usize) -> Option<&mut ParamState> {
-        self.node_mut(node).and_then(|n| n.params.get_mut(param))
+    /// Takes node `id` out of its slot (only that generation).
+    fn take_node(&mut self, id: RenderId) -> Option<Box<RenderNode>> {
+        let slot = self.nodes.get_mut(id.slot() as usize)?;
+        if slot.as_ref().is_some_and(|n| n.id == id) {
+            slot.take()
+        } else {
+            None
+        }
+    }
+
+    fn param_mut(&mut self, node: RenderId, param: ParamSlot) -> Option<&mut ParamState> {
+        self.node_mut(node).and_then(|n| n.params.get_mut(param.index()))
     }
 
     /// Applies every queued command.
@@ -450,9 +516,7 @@ impl Renderer {
             listener.reset();
         }
         for step in steps.iter() {
-            let node = nodes
-                .get_mut(step.node as usize)
-                .and_then(|n| n.as_deref_mut());
+            let node = node_in(nodes, step.node);
             let (Some(node), StepKind::Process(phase)) = (node, step.kind) else {
                 for &b in &step.outputs {
                     buffers[b].make_silent(1);
@@ -468,7 +532,7 @@ impl Renderer {
             }
             mix_inputs(step, buffers, inputs);
             let inputs_silent = inputs[..step.inputs.len()].iter().all(AudioBus::is_silent);
-            if node.processor.skips_params(ctx, inputs_silent) {
+            if node.processor.skips_params_erased(ctx, inputs_silent) {
                 skip_params(node, ctx, sink);
             } else {
                 compute_params(node, step, buffers, param_input, ctx, sink);
@@ -485,13 +549,13 @@ impl Renderer {
             for &b in &step.outputs {
                 outputs.push(std::mem::take(&mut buffers[b]));
             }
-            let io = ProcessIo {
+            let io = ErasedIo {
                 inputs: &inputs[..step.inputs.len()],
                 outputs: &mut outputs[..],
                 params: &slices[..node.params.len().min(MAX_PARAMS)],
                 listener,
             };
-            let status = node.processor.process(io, ctx, phase);
+            let status = node.processor.process_erased(io, ctx, phase);
             for (&b, bus) in step.outputs.iter().zip(outputs.drain(..)) {
                 buffers[b] = bus;
             }
@@ -499,7 +563,7 @@ impl Renderer {
                 && phase != ProcessPhase::CycleWrite
             {
                 record_probe(&mut node.meter, probe, &node.params, step, buffers);
-                probe.record_readout(node.processor.readout());
+                probe.record_readout(node.processor.readout_erased());
             }
             if status == ProcessStatus::Ended {
                 node.ended = true;
@@ -551,6 +615,14 @@ impl Renderer {
             done += n;
         }
     }
+}
+
+/// The node `id` names in `nodes`, if that generation is still in its slot.
+fn node_in(nodes: &mut NodeArena, id: RenderId) -> Option<&mut RenderNode> {
+    nodes
+        .get_mut(id.slot() as usize)
+        .and_then(|n| n.as_deref_mut())
+        .filter(|n| n.id == id)
 }
 
 /// Feeds a metered node's first output and params into its probe.
@@ -607,7 +679,7 @@ fn compute_params(
     let mut garbage = |values| sink.garbage(Garbage::Curve(values));
     for (index, state) in node.params.iter_mut().enumerate() {
         state.compute(ctx.frame, sr, &mut garbage);
-        if let Some((_, sources)) = step.params.iter().find(|(p, _)| *p == index) {
+        if let Some((_, sources)) = step.params.iter().find(|(p, _)| p.index() == index) {
             param_input.make_silent(1);
             for &b in sources {
                 mix::mix_into(param_input, &buffers[b], ChannelInterpretation::Speakers);
