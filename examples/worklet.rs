@@ -10,9 +10,9 @@
 //! Run: `cargo run --example worklet`
 
 use bevy::prelude::*;
+use bevy_webaudio::engine::render::bus::AudioBus;
 use bevy_webaudio::node::ProcessContext;
 use bevy_webaudio::prelude::*;
-use bevy_webaudio::engine::render::bus::AudioBus;
 
 /// Quantizes each sample to `bits` bits (rounded to a whole number). Runs on the render
 /// thread: no allocation.

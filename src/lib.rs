@@ -50,11 +50,11 @@ pub mod microphone;
 pub mod node;
 pub mod param;
 
-/// The spec's exceptions as a Rust enum (shared with the engine).
-pub use webaudio_engine::error;
 /// The render engine this crate drives (no Bevy): processors, timelines, the schedule
 /// compiler, the command protocol, offline rendering.
 pub use webaudio_engine as engine;
+/// The spec's exceptions as a Rust enum (shared with the engine).
+pub use webaudio_engine::error;
 use webaudio_engine::{command, render};
 
 use bevy::prelude::*;
@@ -133,14 +133,17 @@ pub enum WebAudioSystems {
     /// `First`: read the render side back (clock, 'ended', faults) into [`AudioContext`].
     Feedback,
     /// `PostUpdate`, after transform propagation and before `Sync`: every system that writes
-    /// node components for this frame's sync (spatial and Doppler sync, node types' own
-    /// systems, buffer checks, the game layer). Put your own such systems here too.
+    /// node components for this frame's sync (node types' own systems, buffer checks, the
+    /// game layer). Put your own such systems here too.
     WriteNodes,
-    /// `PostUpdate`, after transform propagation: turn changed transforms of
+    /// `PostUpdate`, after `WriteNodes`: turn `GlobalTransform`s of
     /// [`SpatialAudio`](ecs::spatial::SpatialAudio) panners and of the
-    /// [`AudioListener`](node::audio_listener::AudioListener) into param events (and the
-    /// motion of [`Doppler`](ecs::doppler::Doppler) emitters into `detune` glides), then mirror
-    /// node components and connection entities into commands.
+    /// [`AudioListener`](node::audio_listener::AudioListener) into param events, and the motion
+    /// of [`Doppler`](ecs::doppler::Doppler) emitters into `detune` glides (it sees the nodes
+    /// that `WriteNodes` spawned this frame).
+    Spatial,
+    /// `PostUpdate`, after `Spatial`: mirror node components and connection entities into
+    /// commands.
     Sync,
     /// `PostUpdate`, after `Sync`: compile the schedule if the graph changed and push the
     /// commands to the render thread.
@@ -186,6 +189,7 @@ impl Plugin for WebAudioPlugin {
                 PostUpdate,
                 (
                     WebAudioSystems::WriteNodes,
+                    WebAudioSystems::Spatial,
                     WebAudioSystems::Sync,
                     WebAudioSystems::Commit,
                 )
@@ -214,7 +218,7 @@ impl Plugin for WebAudioPlugin {
             .add_systems(
                 PostUpdate,
                 (ecs::spatial::sync_spatial, ecs::doppler::sync_doppler)
-                    .in_set(WebAudioSystems::WriteNodes),
+                    .in_set(WebAudioSystems::Spatial),
             );
         app.add_audio_node::<node::destination::AudioDestinationNode>()
             .add_audio_node::<node::gain::GainNode>()
@@ -342,7 +346,10 @@ impl AudioNodeAppExt for App {
             .get_resource_or_init::<ecs::access::AudioNodeRegistry>()
             .register::<T>();
         if !fresh {
-            warn!("{} is already registered as an audio node; ignored", T::NAME);
+            warn!(
+                "{} is already registered as an audio node; ignored",
+                T::NAME
+            );
             return self;
         }
         self.register_type::<T>().add_systems(

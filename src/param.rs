@@ -7,12 +7,9 @@
 //! computed (automated) value lives on the render side and is only read back for display.
 
 use bevy::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{self, AudioParamError, WebAudioError};
-pub use webaudio_engine::param::{
-    AutomationRate, NodeParams, ParamDescriptor, ParamId, ParamSlot,
-};
+pub use webaudio_engine::param::{AutomationRate, NodeParams, ParamDescriptor, ParamId, ParamSlot};
 use webaudio_engine::render::timeline::AutomationEvent;
 
 /// A scheduled time span for the spec's value-curve overlap checks.

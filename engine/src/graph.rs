@@ -11,12 +11,12 @@
 
 use std::collections::HashMap;
 
+use crate::command::RenderId;
 use crate::node::{ChannelConfig, NodeShape, OutputChannels, ProcessPhase};
+use crate::param::ParamSlot;
 use crate::render::bus::MAX_CHANNELS;
 use crate::render::mix::computed_number_of_channels;
 use crate::render::schedule::{Schedule, Step, StepKind};
-use crate::command::RenderId;
-use crate::param::ParamSlot;
 
 /// Where an edge ends: a node input or a param (by its typed id's slot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -165,7 +165,12 @@ impl Graph {
 
     /// Strongly connected components that form cycles, ignoring edges out of `split` delays
     /// and edges touching `muted` nodes (Tarjan, iterative).
-    fn cycles(&self, ids: &[RenderId], split: &[RenderId], muted: &[RenderId]) -> Vec<Vec<RenderId>> {
+    fn cycles(
+        &self,
+        ids: &[RenderId],
+        split: &[RenderId],
+        muted: &[RenderId],
+    ) -> Vec<Vec<RenderId>> {
         let adjacency = self.adjacency(split, muted);
         let mut finder = Tarjan::new(&adjacency);
         for &id in ids {
@@ -178,7 +183,11 @@ impl Graph {
             .collect()
     }
 
-    fn adjacency(&self, split: &[RenderId], muted: &[RenderId]) -> HashMap<RenderId, Vec<RenderId>> {
+    fn adjacency(
+        &self,
+        split: &[RenderId],
+        muted: &[RenderId],
+    ) -> HashMap<RenderId, Vec<RenderId>> {
         let mut adjacency: HashMap<RenderId, Vec<RenderId>> = HashMap::new();
         for e in self.live_edges() {
             if split.contains(&e.from) || muted.contains(&e.from) || muted.contains(&e.to) {
@@ -206,7 +215,12 @@ impl Graph {
     }
 
     /// The processing order: muted nodes and cycle reads first, then Kahn's algorithm.
-    fn order(&self, ids: &[RenderId], split: &[RenderId], muted: &[RenderId]) -> Vec<(RenderId, StepKind)> {
+    fn order(
+        &self,
+        ids: &[RenderId],
+        split: &[RenderId],
+        muted: &[RenderId],
+    ) -> Vec<(RenderId, StepKind)> {
         let mut order: Vec<(RenderId, StepKind)> =
             muted.iter().map(|&id| (id, StepKind::Silent)).collect();
         order.extend(

@@ -240,7 +240,6 @@ impl ParamDescriptor {
     }
 }
 
-
 /// A node type's params, declared once (with [`node_params!`](crate::node_params)): each value
 /// is one param, with its spec name, its descriptor and its slot on the render side. The
 /// component side, the command protocol, param connections, the inspector and the processor
@@ -283,7 +282,10 @@ impl ParamSlot {
     /// The slot of the param declared at `index` (used by [`node_params!`](crate::node_params)
     /// and by nodes whose params are declared at run time, such as an `AudioWorkletNode`).
     pub const fn declared(index: usize) -> Self {
-        assert!(index < crate::render::MAX_PARAMS, "a node has at most 16 params");
+        assert!(
+            index < crate::render::MAX_PARAMS,
+            "a node has at most 16 params"
+        );
         Self(index as u8)
     }
 

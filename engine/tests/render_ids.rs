@@ -48,7 +48,14 @@ impl Host {
         };
         let config = ChannelConfig::default();
         let outputs = vec![OutputChannels::FollowInput];
-        self.graph.nodes.insert(id, GraphNode { shape, config, outputs });
+        self.graph.nodes.insert(
+            id,
+            GraphNode {
+                shape,
+                config,
+                outputs,
+            },
+        );
     }
 
     /// A constant source (offset `offset`) playing from 0 until `stop` seconds, into the
@@ -128,7 +135,10 @@ fn a_reused_slot_gets_a_new_generation_and_ignores_the_old_nodes_ended_and_comma
     for _ in 0..8 {
         last = host.render();
     }
-    assert_eq!(last, 0.5, "the new node plays its own offset, untouched by the old id");
+    assert_eq!(
+        last, 0.5,
+        "the new node plays its own offset, untouched by the old id"
+    );
     let ended = host.ended();
     assert_eq!(ended, vec![old], "only the old generation ended");
     assert!(
@@ -152,7 +162,10 @@ fn feedback_waiting_in_the_overflow_queue_comes_back_oldest_first() {
         .shared()
         .feedback_stalls
         .load(std::sync::atomic::Ordering::Relaxed);
-    assert!(stalls > 4, "feedback waited in the overflow queue ({stalls} stalls)");
+    assert!(
+        stalls > 4,
+        "feedback waited in the overflow queue ({stalls} stalls)"
+    );
     // Drain the ring repeatedly while rendering: the overflow is retried every quantum.
     let mut ended = Vec::new();
     for _ in 0..64 {
@@ -160,5 +173,8 @@ fn feedback_waiting_in_the_overflow_queue_comes_back_oldest_first() {
         host.renderer.render_quantum();
     }
     ended.extend(host.ended());
-    assert_eq!(ended, sources, "'ended' arrives in the order the sources ended");
+    assert_eq!(
+        ended, sources,
+        "'ended' arrives in the order the sources ended"
+    );
 }

@@ -184,8 +184,16 @@ fn reordering_param_declarations_leaves_the_render_bit_identical() {
     let a = render::<ScaleFirst>();
     let b = render::<OffsetFirst>();
     // The render is not trivial: both params move, and the audio-rate input adds to scale.
-    assert!((a[0] - 2.0).abs() < 1e-6, "scale 1 + input 1, offset 0: {}", a[0]);
-    assert!(a[2559] < 0.0, "scale ramps below zero, offset rises: {}", a[2559]);
+    assert!(
+        (a[0] - 2.0).abs() < 1e-6,
+        "scale 1 + input 1, offset 0: {}",
+        a[0]
+    );
+    assert!(
+        a[2559] < 0.0,
+        "scale ramps below zero, offset rises: {}",
+        a[2559]
+    );
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&a), bits(&b));
 }

@@ -15,8 +15,8 @@ use webaudio_engine::node::oscillator::WaveTableCache;
 use webaudio_engine::node::{ChannelConfig, NodeMessage};
 use webaudio_engine::offline::OfflineBackend;
 use webaudio_engine::param::{NodeParams, ParamId, ParamSlot};
-use webaudio_engine::render::timeline::{AutomationEvent, Timeline};
 use webaudio_engine::render::Renderer;
+use webaudio_engine::render::timeline::{AutomationEvent, Timeline};
 
 use crate::asset::AudioBuffer;
 use crate::backend::{ActiveBackend, AudioBackendError, DeviceInfo, Supervisor};

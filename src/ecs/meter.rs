@@ -8,8 +8,8 @@ use std::sync::Arc;
 use bevy::prelude::*;
 
 use super::engine::AudioEngine;
-use crate::command::Command;
-use crate::render::probe::NodeProbe;
+use webaudio_engine::command::Command;
+use webaudio_engine::render::probe::NodeProbe;
 
 /// Put on a node entity to meter it: the render thread then publishes the node's output
 /// peak and RMS (every [`METER_WINDOW`](crate::render::probe::METER_WINDOW) frames), each
@@ -52,7 +52,7 @@ pub(crate) fn sync_meters(
     mut engine: ResMut<AudioEngine>,
     meters: Query<(Entity, Ref<Metered>)>,
     mut removed: RemovedComponents<Metered>,
-    mut attached: Local<HashMap<Entity, u32>>,
+    mut attached: Local<HashMap<Entity, webaudio_engine::command::RenderId>>,
 ) {
     for entity in removed.read() {
         if let Some(id) = attached.remove(&entity)

@@ -14,12 +14,12 @@ use bevy::prelude::*;
 
 use crate::asset::AudioBuffer;
 use crate::backend::AudioBackendError;
-use webaudio_engine::command::Feedback;
 use crate::context::{AudioContext, AudioContextState, AudioContextStateChanged};
 use crate::error::WebAudioError;
 use crate::node::{AudioNode, ChannelConfig};
 use connection::{AudioConnection, ConnectionFrom, ConnectionTo};
 use engine::{AudioEngine, EdgeRecord, EngineBackend};
+use webaudio_engine::command::Feedback;
 
 /// A scheduled source reached its stop time: a Bevy message, and an observer event on the
 /// node's entity (`On<Ended>`).

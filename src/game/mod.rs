@@ -144,6 +144,3 @@ impl Plugin for GameAudioPlugin {
         }
     }
 }
-
-/// Registers what works without [`GameAudioPlugin`]: despawn on 'ended', one-shot admission
-/// and virtualisation (called by `WebAudioPlugin`).

@@ -311,11 +311,7 @@ fn node_snapshot(
     })
 }
 
-fn param_snapshot(
-    info: &ParamInfo,
-    probe: Option<&NodeProbe>,
-    sample_rate: f32,
-) -> ParamSnapshot {
+fn param_snapshot(info: &ParamInfo, probe: Option<&NodeProbe>, sample_rate: f32) -> ParamSnapshot {
     let (min, max) = info.descriptor.range_at(sample_rate);
     let render = probe
         .map(|p| RenderParam {

@@ -195,6 +195,10 @@ impl AudioNode for AudioBufferSourceNode {
     type Attributes = AudioBufferSourceAttributes;
     const NAME: &'static str = "AudioBufferSourceNode";
 
+    fn register(app: &mut App) {
+        crate::asset::register_buffer_node::<Self>(app);
+    }
+
     fn shape(&self) -> NodeShape {
         NodeShape::SOURCE
     }

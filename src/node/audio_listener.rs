@@ -157,4 +157,3 @@ impl AudioNode for AudioListener {
         ListenerProcessor
     }
 }
-

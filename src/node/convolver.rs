@@ -225,7 +225,10 @@ impl ConvolverNode {
         } else {
             1.0
         };
-        Some(Box::new(Convolution::new(&asset.shared_channels()[..], scale)))
+        Some(Box::new(Convolution::new(
+            &asset.shared_channels()[..],
+            scale,
+        )))
     }
 }
 
@@ -238,7 +241,11 @@ pub fn normalization_scale(buffer: &AudioBuffer) -> f64 {
 /// The spec's `calculateNormalizationScale`, in `f64` as its JavaScript is, with calibration
 /// gain `calibration` ([`SPEC_GAIN_CALIBRATION`] gives the spec's text exactly).
 pub fn normalization_scale_with(buffer: &AudioBuffer, calibration: f64) -> f64 {
-    normalization_scale_of(&buffer.shared_channels()[..], buffer.sample_rate(), calibration)
+    normalization_scale_of(
+        &buffer.shared_channels()[..],
+        buffer.sample_rate(),
+        calibration,
+    )
 }
 
 impl BufferNode for ConvolverNode {
@@ -263,6 +270,10 @@ impl AudioNode for ConvolverNode {
     type Processor = ConvolverProcessor;
     type Attributes = ConvolverAttributes;
     const NAME: &'static str = "ConvolverNode";
+
+    fn register(app: &mut App) {
+        crate::asset::register_buffer_node::<Self>(app);
+    }
 
     fn shape(&self) -> NodeShape {
         NodeShape {

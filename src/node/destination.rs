@@ -6,7 +6,9 @@ use bevy::prelude::*;
 use webaudio_engine::node::destination::DestinationProcessor;
 use webaudio_engine::param::NoParams;
 
-use super::{AudioNode, BuildContext, ChannelConfig, ChannelCountMode, ChannelInterpretation, NodeShape};
+use super::{
+    AudioNode, BuildContext, ChannelConfig, ChannelCountMode, ChannelInterpretation, NodeShape,
+};
 use crate::param::AudioParam;
 
 /// The spec's `AudioDestinationNode`. `channelCount` defaults to the context's channel count,
@@ -38,4 +40,3 @@ impl AudioNode for AudioDestinationNode {
         DestinationProcessor
     }
 }
-

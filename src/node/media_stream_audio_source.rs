@@ -102,6 +102,13 @@ impl AudioNode for MediaStreamAudioSourceNode {
     type Attributes = Option<(u32, u16, [u32; 4])>;
     const NAME: &'static str = "MediaStreamAudioSourceNode";
 
+    fn register(app: &mut App) {
+        app.add_systems(
+            PostUpdate,
+            follow_stream_format.in_set(crate::WebAudioSystems::WriteNodes),
+        );
+    }
+
     fn shape(&self) -> NodeShape {
         NodeShape {
             inputs: 0,

@@ -174,7 +174,12 @@ pub fn build_render_node<T: AudioNode>(
     let mut inits = Vec::new();
     for (position, param) in node.params().to_vec().into_iter().enumerate() {
         // A render node holds its params' states in slot order.
-        debug_assert_eq!(param.slot().index(), position, "{} params out of slot order", T::NAME);
+        debug_assert_eq!(
+            param.slot().index(),
+            position,
+            "{} params out of slot order",
+            T::NAME
+        );
         let p = node.param_mut(param);
         inits.push(p.render_init());
         p.mark_sent();

@@ -97,4 +97,3 @@ impl ScheduledSource {
         self.pending.drain(..)
     }
 }
-

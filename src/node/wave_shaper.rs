@@ -27,18 +27,6 @@ use super::{AudioNode, BuildContext, ChannelConfig, MessageOf, NodeShape};
 use crate::error::WebAudioError;
 use crate::param::AudioParam;
 
-/// The spec's `OverSampleType`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Reflect, Serialize, Deserialize)]
-pub enum OverSampleType {
-    /// `"none"`: the curve is applied to the input samples directly.
-    #[default]
-    None,
-    /// `"2x"`: up-sample ×2, apply the curve, down-sample.
-    X2,
-    /// `"4x"`: up-sample ×4, apply the curve, down-sample.
-    X4,
-}
-
 /// The spec's `WaveShaperNode`.
 ///
 /// # Examples

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bevy::prelude::*;
+use bevy_webaudio::engine::render::bus::AudioBus;
 use bevy_webaudio::node::ProcessContext;
 use bevy_webaudio::prelude::*;
-use bevy_webaudio::engine::render::bus::AudioBus;
 
 use crate::reference::{add_buffer, noise};
 use crate::support::*;

@@ -7,6 +7,7 @@ use std::f64::consts::TAU;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use bevy_webaudio::engine::render::bus::RENDER_QUANTUM;
 use bevy_webaudio::microphone::analysis::{
     AnalysisSettings, Analyzer, MIN_DBFS, VoiceDetector, VoiceEdge, rms_dbfs,
 };
@@ -15,7 +16,6 @@ use bevy_webaudio::microphone::{
 };
 use bevy_webaudio::node::media_stream_audio_source::{MediaStreamSourceProcessor, SourceLatency};
 use bevy_webaudio::prelude::*;
-use bevy_webaudio::engine::render::bus::RENDER_QUANTUM;
 
 use crate::alloc_counter;
 use crate::support::peak_frequency;

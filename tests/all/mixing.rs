@@ -1,10 +1,10 @@
 //! Channel up/down-mixing exactly as the spec's equations, computed channel counts per
 //! channelCountMode, fan-in sums, and the StereoPannerNode's equal-power law.
 
-use bevy_webaudio::node::{ChannelConfig, ChannelCountMode, ChannelInterpretation};
-use bevy_webaudio::prelude::*;
 use bevy_webaudio::engine::render::bus::AudioBus;
 use bevy_webaudio::engine::render::mix::{computed_number_of_channels, mix_into};
+use bevy_webaudio::node::{ChannelConfig, ChannelCountMode, ChannelInterpretation};
+use bevy_webaudio::prelude::*;
 
 use crate::support::*;
 

@@ -8,15 +8,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bevy::prelude::*;
-use bevy_webaudio::engine::command::{self, Command};
+use bevy_webaudio::engine::command::{self, Command, RenderId};
 use bevy_webaudio::engine::graph::{Edge, EdgeTarget, Graph, GraphNode};
-use bevy_webaudio::node::oscillator::WaveTableCache;
-use bevy_webaudio::node::scheduled::ScheduleEvent;
-use bevy_webaudio::node::{AudioNode, BuildContext, ChannelConfig, ProcessContext};
-use bevy_webaudio::prelude::*;
+use bevy_webaudio::engine::node::NodeMessage;
+use bevy_webaudio::engine::node::convolver::ConvolverProcessor;
+use bevy_webaudio::engine::param::NodeParams;
 use bevy_webaudio::engine::render::bus::AudioBus;
 use bevy_webaudio::engine::render::timeline::AutomationEvent;
-use bevy_webaudio::engine::render::{ParamState, RenderNode, Renderer};
+use bevy_webaudio::engine::render::{RenderNode, Renderer};
+use bevy_webaudio::node::oscillator::WaveTableCache;
+use bevy_webaudio::node::scheduled::ScheduleEvent;
+use bevy_webaudio::node::{
+    AudioNode, BuildContext, ChannelConfig, ProcessContext, build_render_node,
+};
+use bevy_webaudio::prelude::*;
 
 use crate::alloc_counter;
 use crate::reference::noise;
@@ -35,26 +40,16 @@ fn build<T: AudioNode>(
         wavetables: cache,
         buffers: Some(buffers),
     };
-    let processor = node.build_processor(&mut ctx);
-    let mut params = Vec::new();
-    node.for_each_param(&mut |_, p| {
-        params.push(ParamState::new(
-            &p.descriptor(),
-            SR,
-            p.value(),
-            p.automation_rate(),
-            64,
-        ));
-    });
+    let render_node = build_render_node(node, &mut ctx, 64);
     let shape = node.shape();
     let graph_node = GraphNode {
         shape,
-        config,
+        config: config.0,
         outputs: (0..shape.outputs)
             .map(|k| node.output_channels(k))
             .collect(),
     };
-    (Box::new(RenderNode::new(processor, params)), graph_node)
+    (render_node, graph_node)
 }
 
 struct Crusher;
@@ -95,6 +90,7 @@ fn convolver_analyser_and_worklet_never_allocate_on_the_render_thread() {
                graph: &mut Graph,
                id,
                built: (Box<RenderNode>, GraphNode)| {
+        let id = RenderId::new(id, 0);
         control.send(Command::AddNode { id, node: built.0 });
         graph.nodes.insert(id, built.1);
     };
@@ -149,17 +145,17 @@ fn convolver_analyser_and_worklet_never_allocate_on_the_render_thread() {
     );
     for (from, to) in [(1, 2), (2, 3), (3, 4), (4, 0)] {
         graph.edges.push(Edge {
-            from,
+            from: RenderId::new(from, 0),
             output: 0,
-            to,
+            to: RenderId::new(to, 0),
             target: EdgeTarget::Input(0),
         });
     }
-    graph.destination = Some(0);
+    graph.destination = Some(RenderId::new(0, 0));
     let (schedule, _) = graph.compile();
     control.send(Command::SetSchedule(Box::new(schedule)));
     control.send(Command::Schedule {
-        node: 1,
+        node: RenderId::new(1, 0),
         event: ScheduleEvent::Start(0.0),
     });
     control.flush();
@@ -197,11 +193,13 @@ fn convolver_analyser_and_worklet_never_allocate_on_the_render_thread() {
             buffers: Some(&assets),
         };
         if let Some(message) = convolver.attributes_message(&mut ctx) {
-            control.send(Command::Message { node: 2, message });
+            let message = NodeMessage::new::<ConvolverProcessor>(message);
+            let node = RenderId::new(2, 0);
+            control.send(Command::Message { node, message });
         }
         control.send(Command::ParamEvent {
-            node: 3,
-            param: 0,
+            node: RenderId::new(3, 0),
+            param: worklet.params()[0].slot(),
             event: AutomationEvent::SetValue {
                 value: 2.0 + (round % 6) as f32,
                 time: 0.0,

@@ -22,7 +22,8 @@ use timeline::{AutomationEvent, Timeline};
 use crate::command::{Command, Feedback, Garbage, RenderChannel, RenderId, RenderShared};
 use crate::node::audio_listener::ListenerValues;
 use crate::node::{
-    AudioProcessor, BoxedProcessor, ChannelInterpretation, ErasedIo, ProcessContext, ProcessPhase, ProcessStatus,
+    AudioProcessor, BoxedProcessor, ChannelInterpretation, ErasedIo, ProcessContext, ProcessPhase,
+    ProcessStatus,
 };
 use crate::param::{AutomationRate, NodeParams, ParamDescriptor, ParamSlot};
 
@@ -380,7 +381,9 @@ impl Renderer {
                 if let Some(n) = self.node_mut(node)
                     && n.processor.update_erased(&mut message).is_err()
                 {
-                    self.shared.message_mismatches.fetch_add(1, Ordering::Relaxed);
+                    self.shared
+                        .message_mismatches
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 self.sink.garbage(Garbage::Message(message));
             }
@@ -456,7 +459,8 @@ impl Renderer {
     }
 
     fn param_mut(&mut self, node: RenderId, param: ParamSlot) -> Option<&mut ParamState> {
-        self.node_mut(node).and_then(|n| n.params.get_mut(param.index()))
+        self.node_mut(node)
+            .and_then(|n| n.params.get_mut(param.index()))
     }
 
     /// Applies every queued command.

@@ -12,8 +12,8 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::MAX_PARAMS;
-use crate::param::ParamSlot;
 use super::bus::{AudioBus, RENDER_QUANTUM};
+use crate::param::ParamSlot;
 
 /// Frames per published peak/RMS reading (8 quanta: 21.3 ms at 48 kHz).
 pub const METER_WINDOW: usize = 8 * RENDER_QUANTUM;

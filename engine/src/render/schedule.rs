@@ -4,8 +4,8 @@
 
 use super::bus::AudioBus;
 use crate::command::RenderId;
-use crate::param::ParamSlot;
 use crate::node::{ChannelConfig, ProcessPhase};
+use crate::param::ParamSlot;
 
 /// What a step does with its node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
