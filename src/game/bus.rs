@@ -16,11 +16,8 @@ use std::collections::{HashMap, HashSet};
 
 use bevy::prelude::*;
 
-use super::play_sound::{Voice, VoiceState};
-use super::voices::VoiceLimit;
 use crate::context::AudioContext;
 use crate::ecs::connection::AudioConnectExt;
-use crate::microphone::Microphone;
 use crate::node::dynamics_compressor::{DynamicsCompressorNode, DynamicsCompressorOptions};
 use crate::node::gain::GainNode;
 
@@ -52,6 +49,49 @@ impl Default for MixBus {
 #[derive(Component, Clone, Copy, Debug, Reflect)]
 #[reflect(Component)]
 pub struct Bus(pub MixBus);
+
+/// Which voice a full bus gives up for a new one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StealPolicy {
+    /// The one started first (always steals).
+    #[default]
+    Oldest,
+    /// The one with the lowest `volume × distance gain`; the new sound is dropped if it would
+    /// be quieter still.
+    Quietest,
+    /// The one farthest from the listener; the new sound is dropped if it is farther still.
+    Farthest,
+    /// The one with the lowest [`PlaySound::priority`] (the oldest among equals); the new
+    /// sound is dropped if its priority is lower.
+    LowestPriority,
+    /// Never steal: drop the new sound.
+    None,
+}
+
+/// A cap on a bus's playing voices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VoiceLimit {
+    /// At most this many voices play at once.
+    pub max: usize,
+    /// Which voice a full bus gives up.
+    pub policy: StealPolicy,
+    /// Fade of a stolen voice, in seconds.
+    pub fade: f64,
+}
+
+impl VoiceLimit {
+    /// Default fade of a stolen voice: 10 ms (linear), short and click-free.
+    pub const DEFAULT_FADE: f64 = 0.01;
+
+    /// `max` voices, stealing by `policy` with the default fade.
+    pub fn new(max: usize, policy: StealPolicy) -> Self {
+        Self {
+            max,
+            policy,
+            fade: Self::DEFAULT_FADE,
+        }
+    }
+}
 
 /// One bus of the mix.
 #[derive(Clone, Debug)]
@@ -240,76 +280,6 @@ fn spawn_bus(commands: &mut Commands, config: &BusConfig, volume: f32, output: E
         }
     }
     gain
-}
-
-/// Whether each ducking rule holds its bus down this frame.
-fn rule_active(
-    rule: &DuckRule,
-    playing: &HashMap<MixBus, usize>,
-    microphone: Option<&Microphone>,
-    flags: &DuckFlags,
-) -> bool {
-    match rule.trigger {
-        DuckTrigger::Bus(bus) => playing.get(&bus).copied().unwrap_or(0) > 0,
-        DuckTrigger::Microphone => microphone.is_some_and(Microphone::voice_active),
-        DuckTrigger::Manual(name) => flags.0.contains(name),
-    }
-}
-
-/// Per bus: the gain it is heading to and its ducking factor.
-#[derive(Default)]
-pub(crate) struct BusTargets(HashMap<MixBus, (f32, f32)>);
-
-/// Turns volume changes and ducking into ramps on the buses' gains. `PostUpdate`, before the
-/// sync.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn drive_bus_gains(
-    buses: Res<MixBuses>,
-    volumes: Res<BusVolumes>,
-    flags: Res<DuckFlags>,
-    microphone: Option<Res<Microphone>>,
-    context: Res<AudioContext>,
-    voices: Query<&Voice>,
-    mut gains: Query<&mut GainNode, With<Bus>>,
-    mut targets: Local<BusTargets>,
-) {
-    let mut playing: HashMap<MixBus, usize> = HashMap::new();
-    for voice in &voices {
-        if voice.state == VoiceState::Playing {
-            *playing.entry(voice.bus).or_default() += 1;
-        }
-    }
-    let now = context.current_time();
-    for config in &buses.configs {
-        let rules = buses.ducking.iter().filter(|r| r.target == config.bus);
-        let active: Vec<&DuckRule> = rules
-            .filter(|r| rule_active(r, &playing, microphone.as_deref(), &flags))
-            .collect();
-        let duck = active.iter().map(|r| r.level).fold(1.0_f32, f32::min);
-        let volume = volumes.get(config.bus);
-        let (old_volume, old_duck) = targets
-            .0
-            .insert(config.bus, (volume, duck))
-            .unwrap_or((volume, 1.0));
-        if (old_volume, old_duck) == (volume, duck) {
-            continue;
-        }
-        let time = if duck < old_duck {
-            active.iter().map(|r| r.attack).fold(0.0, f64::max)
-        } else if duck > old_duck {
-            buses
-                .ducking
-                .iter()
-                .filter(|r| r.target == config.bus)
-                .map(|r| r.release)
-                .fold(0.0, f64::max)
-        } else {
-            VOLUME_GLIDE
-        };
-        if let Some(mut gain) = buses.entity(config.bus).and_then(|e| gains.get_mut(e).ok()) {
-            glide_to(&mut gain, volume * duck, now, time);
-        }
-    }
 }
 
 /// `cancelAndHoldAtTime(now)` then a linear ramp to `value` at `now + time`.

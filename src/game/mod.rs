@@ -15,6 +15,7 @@
 
 pub mod bus;
 pub mod despawn;
+mod ducking;
 pub mod play_sound;
 pub mod suspend;
 pub mod voices;
@@ -24,17 +25,19 @@ use bevy::transform::TransformSystems;
 
 use crate::WebAudioSystems;
 pub use bus::{
-    Bus, BusConfig, BusVolumes, DuckFlags, DuckRule, DuckTrigger, MixBus, MixBuses, VOLUME_GLIDE,
+    Bus, BusConfig, BusVolumes, DuckFlags, DuckRule, DuckTrigger, MixBus, MixBuses, StealPolicy,
+    VOLUME_GLIDE, VoiceLimit,
 };
 pub use despawn::DespawnOnEnded;
 pub use play_sound::{
     PlaySound, PlaySoundExt, SoundControlExt, SoundSettingsExt, Voice, VoiceState,
 };
 pub use suspend::{SuspendPolicy, WindowFocusState};
-pub use voices::{StealPolicy, VoiceLimit};
 
-/// Mix buses, ducking, voice limits and virtualisation (one-shots themselves also work
-/// without it: they then play straight into the destination, with no limit).
+
+/// The game layer, on top of the graph: one-shots ([`PlaySoundExt::play_sound`]) and
+/// [`DespawnOnEnded`], mix buses, ducking, voice limits and virtualisation. `WebAudioPlugin`
+/// alone is the bare graph: without this plugin `PlaySound` requests are never admitted.
 ///
 /// # Examples
 /// ```no_run
@@ -122,7 +125,7 @@ impl Plugin for GameAudioPlugin {
             .add_systems(Last, suspend::apply_suspend_policy)
             .add_systems(
                 PostUpdate,
-                bus::drive_bus_gains
+                ducking::drive_bus_gains
                     .after(GameAudioSystems)
                     .in_set(WebAudioSystems::WriteNodes),
             );

@@ -47,7 +47,7 @@ pub struct PlaySound {
     pub delay: f64,
     /// The bus it plays into.
     pub bus: MixBus,
-    /// For [`StealPolicy::LowestPriority`](super::voices::StealPolicy::LowestPriority):
+    /// For [`StealPolicy::LowestPriority`](super::bus::StealPolicy::LowestPriority):
     /// higher survives.
     pub priority: i32,
     /// A panner that follows the sound entity's `GlobalTransform` (`None`: not spatial).
@@ -130,7 +130,7 @@ pub struct Voice {
     pub state: VoiceState,
     /// Context time at which buffer position 0 plays (the start plus the delay).
     pub started_at: f64,
-    /// Admission order (for [`StealPolicy::Oldest`](super::voices::StealPolicy::Oldest)).
+    /// Admission order (for [`StealPolicy::Oldest`](super::bus::StealPolicy::Oldest)).
     pub sequence: u64,
     /// The voice's `GainNode` (a child) while it has nodes.
     pub gain: Option<Entity>,

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use bevy::prelude::*;
 
-use super::bus::{MixBus, MixBuses};
+use super::bus::{MixBus, MixBuses, StealPolicy};
 use super::play_sound::{
     PlaySound, Voice, VoiceStart, VoiceState, build_voice, bus_output, reject, stop_voice,
 };
@@ -28,49 +28,6 @@ use crate::ecs::{AudioGraphError, Ended};
 use crate::node::audio_buffer_source::AudioBufferSourceNode;
 use crate::node::audio_listener::AudioListener;
 use crate::node::panner::distance_gain;
-
-/// Which voice a full bus gives up for a new one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum StealPolicy {
-    /// The one started first (always steals).
-    #[default]
-    Oldest,
-    /// The one with the lowest `volume × distance gain`; the new sound is dropped if it would
-    /// be quieter still.
-    Quietest,
-    /// The one farthest from the listener; the new sound is dropped if it is farther still.
-    Farthest,
-    /// The one with the lowest [`PlaySound::priority`] (the oldest among equals); the new
-    /// sound is dropped if its priority is lower.
-    LowestPriority,
-    /// Never steal: drop the new sound.
-    None,
-}
-
-/// A cap on a bus's playing voices.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct VoiceLimit {
-    /// At most this many voices play at once.
-    pub max: usize,
-    /// Which voice a full bus gives up.
-    pub policy: StealPolicy,
-    /// Fade of a stolen voice, in seconds.
-    pub fade: f64,
-}
-
-impl VoiceLimit {
-    /// Default fade of a stolen voice: 10 ms (linear), short and click-free.
-    pub const DEFAULT_FADE: f64 = 0.01;
-
-    /// `max` voices, stealing by `policy` with the default fade.
-    pub fn new(max: usize, policy: StealPolicy) -> Self {
-        Self {
-            max,
-            policy,
-            fade: Self::DEFAULT_FADE,
-        }
-    }
-}
 
 /// The ranking a policy compares.
 #[derive(Clone, Copy, Debug)]
