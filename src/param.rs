@@ -47,6 +47,10 @@ pub struct AudioParam {
     sent_value: f32,
     #[reflect(ignore)]
     sent_rate: AutomationRate,
+    /// Whether `descriptor` came from a declaration (`false` when reflection rebuilt the
+    /// param, e.g. from a scene: descriptors are not serialized).
+    #[reflect(ignore)]
+    declared: bool,
 }
 
 impl AudioParam {
@@ -75,6 +79,17 @@ impl AudioParam {
             spans: Vec::new(),
             sent_value: value,
             sent_rate: descriptor.rate,
+            declared: true,
+        }
+    }
+
+    /// Gives a param rebuilt by reflection (a scene load) its descriptor back from its node's
+    /// declaration; a param made by its node keeps its own. Called by the sync when the node
+    /// is added.
+    pub(crate) fn adopt_declaration(&mut self, descriptor: ParamDescriptor) {
+        if !self.declared {
+            self.descriptor = descriptor;
+            self.declared = true;
         }
     }
 

@@ -34,7 +34,6 @@ pub use play_sound::{
 };
 pub use suspend::{SuspendPolicy, WindowFocusState};
 
-
 /// The game layer, on top of the graph: one-shots ([`PlaySoundExt::play_sound`]) and
 /// [`DespawnOnEnded`], mix buses, ducking, voice limits and virtualisation. `WebAudioPlugin`
 /// alone is the bare graph: without this plugin `PlaySound` requests are never admitted.

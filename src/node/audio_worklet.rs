@@ -61,6 +61,7 @@
 //! ```
 
 use std::sync::Arc;
+use webaudio_engine::param::ParamDescriptor;
 
 use bevy::prelude::*;
 
@@ -333,6 +334,11 @@ impl AudioNode for AudioWorkletNode {
     /// panics).
     fn param_mut(&mut self, param: WorkletParamId) -> &mut AudioParam {
         &mut self.params[param.index()].param
+    }
+
+    /// Declared at run time: the param keeps the descriptor its builder gave it.
+    fn param_descriptor(&self, param: WorkletParamId) -> ParamDescriptor {
+        self.params[param.index()].param.descriptor()
     }
 
     /// The declared params only: the first `n` of [`WorkletParamId`]'s slots.

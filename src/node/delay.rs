@@ -5,6 +5,7 @@
 use bevy::prelude::*;
 
 use webaudio_engine::node::delay::{DelayParam, DelayProcessor};
+use webaudio_engine::param::ParamDescriptor;
 
 use super::{AudioNode, BuildContext, ChannelConfig, NodeShape};
 use crate::error::WebAudioError;
@@ -71,6 +72,10 @@ impl AudioNode for DelayNode {
     type Processor = DelayProcessor;
     type Attributes = ();
     const NAME: &'static str = "DelayNode";
+
+    fn param_descriptor(&self, _param: DelayParam) -> ParamDescriptor {
+        DelayParam::delay_time_descriptor(self.max_delay_time)
+    }
 
     fn shape(&self) -> NodeShape {
         NodeShape {

@@ -124,6 +124,13 @@ pub trait AudioNode: Component<Mutability = bevy::ecs::component::Mutable> + Clo
         <ParamsOf<Self> as NodeParams>::ALL
     }
 
+    /// `param`'s descriptor on this node: its declaration's, unless a node setting changes it
+    /// (a `DelayNode`'s `maxDelayTime` bounds `delayTime`). Restores the descriptors of a
+    /// component rebuilt through reflection (a scene), which does not carry them.
+    fn param_descriptor(&self, param: ParamsOf<Self>) -> webaudio_engine::param::ParamDescriptor {
+        param.descriptor()
+    }
+
     /// The current attributes.
     fn attributes(&self) -> Self::Attributes;
 
@@ -170,6 +177,10 @@ pub fn build_render_node<T: AudioNode>(
     ctx: &mut BuildContext,
     capacity: usize,
 ) -> Box<webaudio_engine::render::RenderNode> {
+    for param in node.params().to_vec() {
+        let descriptor = node.param_descriptor(param);
+        node.param_mut(param).adopt_declaration(descriptor);
+    }
     let processor = node.build_processor(ctx);
     let mut inits = Vec::new();
     for (position, param) in node.params().to_vec().into_iter().enumerate() {
