@@ -13,8 +13,9 @@ features=(--features bevy_webaudio/inspector_tests)
 # The engine's real-time rules (no locks, printing, threads or wall clock on the render side)
 # are its clippy.toml, enforced here; its doc tests include the typed-param compile_fail check.
 cargo clippy -p webaudio_engine --all-targets -- -D warnings
-cargo test -p webaudio_engine --doc
 # Everything but the sound-card suite, then that suite alone: it counts xruns on a 14 ms
 # buffer, which two cores shared with the rest of the tests cannot promise.
 cargo test --workspace --all-targets "${features[@]}" -- --skip device_suite
 cargo test "${features[@]}" --test all device_suite
+# Doc examples of both crates (the engine's include the typed-param compile_fail check).
+cargo test --workspace --doc "${features[@]}"

@@ -40,8 +40,9 @@
 #![warn(missing_docs)]
 
 pub mod asset;
-pub mod backend;
+mod backend;
 pub mod context;
+mod device;
 pub mod ecs;
 pub mod game;
 #[cfg(feature = "inspector_panels")]
@@ -60,7 +61,10 @@ use webaudio_engine::{command, render};
 use bevy::prelude::*;
 use bevy::transform::TransformSystems;
 
-pub use backend::{AudioBackendError, AudioOutputConfig, Backend, LatencyHint};
+pub use backend::slot::RenderHooks;
+pub use backend::{
+    ActiveBackend, AudioBackendError, AudioOutputConfig, Backend, DeviceInfo, LatencyHint,
+};
 pub use context::{AudioContext, AudioContextState, AudioContextStateChanged};
 pub use ecs::{AudioBackendFault, AudioGraphError, Ended};
 pub use error::{AudioParamError, WebAudioError};
@@ -422,7 +426,22 @@ impl OfflineRenderExt for App {
 pub mod testing {
     use bevy::prelude::*;
 
+    /// The device layer's sample formats and errors.
+    #[cfg(feature = "cpal")]
+    pub use crate::device::{DeviceError, SampleKind};
+    /// The device layer's bounded tear-down and sample conversions.
+    pub use crate::device::{DeviceSample, RELEASE_TIMEOUT, Release, release};
+
     use crate::ecs::engine::{AudioEngine, EngineBackend};
+
+    /// The stream sample type the output backend opens for a device sample `format` (through
+    /// the same dispatch as the real stream), or its typed error.
+    #[cfg(feature = "cpal")]
+    pub fn output_sample_type(
+        format: cpal::SampleFormat,
+    ) -> Result<&'static str, crate::AudioBackendError> {
+        crate::backend::cpal::output_sample_type(format)
+    }
 
     /// Makes the running output stream report a fatal error, as a device failure would.
     pub fn inject_stream_error(world: &mut World) {

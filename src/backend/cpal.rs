@@ -2,72 +2,42 @@
 //!
 //! The callback takes the renderer from the [`RendererSlot`], fills the device buffer (any
 //! size: whole quanta are rendered and the remainder carried over), converts to the device's
-//! sample format if it is not f32, and puts the renderer back. Health is reported through
-//! atomics that the supervisor polls from the control side.
+//! sample format if it is not f32, and puts the renderer back. Devices, formats, health and
+//! tear-down are the shared device layer's (`crate::device`); this file is the rendering.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
-use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-use cpal::{BufferSize, SampleFormat, SizedSample, StreamConfig, SupportedBufferSize};
+use cpal::{BufferSize, SampleFormat, SizedSample, SupportedBufferSize};
 
 use super::slot::RendererSlot;
 use super::{AudioBackendError, AudioOutputConfig, DeviceInfo, LatencyHint};
 use crate::command::RenderShared;
+pub use crate::device::StreamHealth;
+use crate::device::{self, DeviceSample, Direction, Plan, Request, WithSample};
 
 /// Largest device buffer converted in one go for non-f32 formats (bigger ones are chunked).
 const CONVERT_FRAMES: usize = 4096;
 
-/// What the stream's callbacks report, read by the supervisor.
+/// What the output callback measures besides the stream's health, read by the supervisor.
 #[derive(Debug, Default)]
-pub struct StreamHealth {
-    /// Data callbacks run.
-    pub callbacks: AtomicU64,
+pub struct OutputReadings {
     /// Frames delivered to the device.
     pub frames: AtomicU64,
-    /// Non-xrun stream errors (transient ones included).
-    pub errors: AtomicU64,
-    /// A fatal error happened: the stream must be torn down.
-    pub fatal: AtomicBool,
     /// Frames in the most recent callback.
     pub buffer_frames: AtomicU32,
     /// Output latency (callback to playback) of the most recent callback, in microseconds.
     pub output_latency_us: AtomicU32,
 }
 
-/// A running output stream.
+/// A running output stream (dropping it releases the stream with a bounded wait).
 pub struct CpalBackend {
-    _stream: cpal::Stream,
-    /// The stream's health counters.
-    pub health: Arc<StreamHealth>,
+    pub(super) stream: device::Stream,
+    /// Frames, buffer size and latency.
+    pub readings: Arc<OutputReadings>,
     /// What was opened.
     pub info: DeviceInfo,
-}
-
-fn device_error(message: impl Into<String>) -> AudioBackendError {
-    AudioBackendError::DeviceUnavailable(message.into())
-}
-
-/// Finds the configured device (by name) or the default one.
-fn find_device(config: &AudioOutputConfig) -> Result<cpal::Device, AudioBackendError> {
-    let host = cpal::default_host();
-    match &config.device {
-        None => host.default_output_device().ok_or_else(|| {
-            device_error("no default output device (no sound card or audio server)")
-        }),
-        Some(name) => host
-            .output_devices()
-            .map_err(|e| device_error(e.to_string()))?
-            .find(|d| d.description().is_ok_and(|desc| desc.name() == name))
-            .ok_or_else(|| device_error(format!("no output device named {name:?}"))),
-    }
-}
-
-/// Whether the configured device exists and reports a default format (a quick probe that
-/// does not open a stream).
-pub fn device_available(config: &AudioOutputConfig) -> bool {
-    find_device(config).is_ok_and(|d| d.default_output_config().is_ok())
 }
 
 /// The buffer size for a latency hint within the device's range.
@@ -86,133 +56,110 @@ fn buffer_size(hint: LatencyHint, range: &SupportedBufferSize) -> BufferSize {
 }
 
 impl CpalBackend {
-    /// Opens the output stream. `sample_rate`/`channels` fix the context's format when the
-    /// graph already exists (reopening after a fault); otherwise the config or the device's
-    /// defaults decide. Returns the rate and channel count actually opened.
+    /// Opens the output stream on the configured device (by name, or the default).
+    /// `format` fixes the rate and channels when the graph already exists (reopening after
+    /// a fault, resuming): the renderer runs at the context's rate. Otherwise the config or
+    /// the device's defaults decide.
     ///
     /// # Errors
     /// [`AudioBackendError::DeviceUnavailable`] when there is no device or audio server, or
-    /// [`AudioBackendError::StreamFailed`] when the stream cannot be built or started.
+    /// [`AudioBackendError::StreamFailed`] when the device's sample format is not supported
+    /// or the stream cannot be built or started.
     pub fn open(
         config: &AudioOutputConfig,
         slot: RendererSlot,
         shared: Arc<RenderShared>,
         format: Option<(u32, u16)>,
     ) -> Result<Self, AudioBackendError> {
-        let device = find_device(config)?;
-        let name = device
-            .description()
-            .map(|d| d.name().to_string())
-            .unwrap_or_else(|_| "unknown".into());
-        let default = device
-            .default_output_config()
-            .map_err(|e| device_error(format!("{name}: {e} (no sound card or audio server?)")))?;
-        let sample_rate = format
-            .map(|f| f.0)
-            .or(config.sample_rate)
-            .unwrap_or(default.sample_rate());
-        let channels = format
-            .map(|f| f.1)
-            .or(config.channels)
-            .unwrap_or(default.channels());
-        let stream_config = StreamConfig {
-            channels,
-            sample_rate,
-            buffer_size: buffer_size(config.latency, default.buffer_size()),
+        let request = Request {
+            device: config.device.as_deref(),
+            sample_rate: format.map(|f| f.0).or(config.sample_rate),
+            channels: format.map(|f| f.1).or(config.channels),
         };
+        let plan = device::plan(Direction::Output, request, |range| {
+            buffer_size(config.latency, range)
+        })?;
         let health = Arc::new(StreamHealth::default());
-        let stream = build(
-            &device,
-            &stream_config,
-            default.sample_format(),
-            slot,
-            shared,
-            health.clone(),
-        )?;
-        stream
-            .play()
-            .map_err(|e| AudioBackendError::StreamFailed(e.to_string()))?;
-        let requested = match stream_config.buffer_size {
+        let readings = Arc::new(OutputReadings::default());
+        let stream = with_output_sample(
+            plan.format,
+            OutputStream {
+                plan: &plan,
+                slot,
+                shared,
+                health: health.clone(),
+                readings: readings.clone(),
+            },
+        )??;
+        let stream = device::Stream::play(stream, health, device::OUTPUT, "output")?;
+        let requested = match plan.config.buffer_size {
             BufferSize::Fixed(n) => n,
             BufferSize::Default => 0,
         };
         Ok(Self {
-            _stream: stream,
-            health,
+            stream,
+            readings,
             info: DeviceInfo {
-                name,
-                sample_rate,
-                channels,
+                name: plan.name,
+                sample_rate: plan.config.sample_rate,
+                channels: plan.config.channels,
                 requested_buffer_frames: requested,
-                sample_format: format!("{:?}", default.sample_format()),
+                sample_format: format!("{:?}", plan.format),
             },
         })
     }
 }
 
-fn build(
-    device: &cpal::Device,
-    config: &StreamConfig,
+/// The output's choice of stream sample type for a device `format`: the device layer's one
+/// dispatch, with its error as the backend's. An unsupported format is
+/// [`AudioBackendError::StreamFailed`], never a stream of another type.
+pub(crate) fn with_output_sample<W: WithSample>(
     format: SampleFormat,
-    slot: RendererSlot,
-    shared: Arc<RenderShared>,
-    health: Arc<StreamHealth>,
-) -> Result<cpal::Stream, AudioBackendError> {
-    match format {
-        SampleFormat::I16 => build_typed::<i16>(device, config, slot, shared, health),
-        SampleFormat::U16 => build_typed::<u16>(device, config, slot, shared, health),
-        SampleFormat::I32 => build_typed::<i32>(device, config, slot, shared, health),
-        _ => build_typed::<f32>(device, config, slot, shared, health),
-    }
+    builder: W,
+) -> Result<W::Output, AudioBackendError> {
+    Ok(device::with_sample(format, builder)?)
 }
 
-fn build_typed<T>(
-    device: &cpal::Device,
-    config: &StreamConfig,
+/// Builds the output stream for one sample type.
+struct OutputStream<'a> {
+    plan: &'a Plan,
     slot: RendererSlot,
     shared: Arc<RenderShared>,
     health: Arc<StreamHealth>,
-) -> Result<cpal::Stream, AudioBackendError>
-where
-    T: SizedSample + cpal::FromSample<f32> + Send + 'static,
-{
-    let channels = usize::from(config.channels);
-    let sample_rate = config.sample_rate as f32;
-    let mut scratch = vec![0.0f32; CONVERT_FRAMES * channels];
-    let data_health = health.clone();
-    let error_shared = shared.clone();
-    let data_callback = move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
-        let started = Instant::now();
-        render_callback(data, channels, &slot, &mut scratch);
-        let frames = data.len() / channels.max(1);
-        record(&data_health, &shared, info, frames, started, sample_rate);
-    };
-    let error_callback = move |error: cpal::Error| match error.kind() {
-        cpal::ErrorKind::Xrun => {
-            error_shared.xruns.fetch_add(1, Ordering::Relaxed);
-        }
-        cpal::ErrorKind::DeviceChanged => {}
-        // The device or server is gone for good: tear down now.
-        cpal::ErrorKind::DeviceNotAvailable
-        | cpal::ErrorKind::StreamInvalidated
-        | cpal::ErrorKind::HostUnavailable => {
-            health.errors.fetch_add(1, Ordering::Relaxed);
-            health.fatal.store(true, Ordering::Release);
-        }
-        // Backend hiccups can be transient (a server still starting up): the supervisor only
-        // gives up when errors come and the data callbacks stop.
-        _ => {
-            health.errors.fetch_add(1, Ordering::Relaxed);
-        }
-    };
-    device
-        .build_output_stream::<T, _, _>(*config, data_callback, error_callback, None)
-        .map_err(|e| AudioBackendError::StreamFailed(e.to_string()))
+    readings: Arc<OutputReadings>,
+}
+
+impl WithSample for OutputStream<'_> {
+    type Output = Result<cpal::Stream, AudioBackendError>;
+
+    fn run<T: DeviceSample + SizedSample>(self) -> Self::Output {
+        let Self {
+            plan,
+            slot,
+            shared,
+            health,
+            readings,
+        } = self;
+        let channels = usize::from(plan.config.channels);
+        let sample_rate = plan.config.sample_rate as f32;
+        let mut scratch = vec![0.0f32; CONVERT_FRAMES * channels];
+        let xruns = shared.clone();
+        let render = move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
+            let started = Instant::now();
+            render_callback(data, channels, &slot, &mut scratch);
+            let frames = data.len() / channels.max(1);
+            record(&readings, &shared, info, frames, started, sample_rate);
+        };
+        let on_xrun = move || {
+            xruns.xruns.fetch_add(1, Ordering::Relaxed);
+        };
+        Ok(device::build_output(plan, &health, on_xrun, render)?)
+    }
 }
 
 /// Fills `data` from the renderer (silence if the renderer is elsewhere). Called on the
 /// real-time thread.
-fn render_callback<T: SizedSample + cpal::FromSample<f32>>(
+fn render_callback<T: DeviceSample>(
     data: &mut [T],
     channels: usize,
     slot: &RendererSlot,
@@ -226,14 +173,14 @@ fn render_callback<T: SizedSample + cpal::FromSample<f32>>(
             out.fill(0.0);
         }
         for (d, s) in block.iter_mut().zip(out.iter()) {
-            *d = T::from_sample(*s);
+            *d = T::from_f32(*s);
         }
     }
 }
 
 /// Updates load, latency and counters after a callback. Called on the real-time thread.
 fn record(
-    health: &StreamHealth,
+    readings: &OutputReadings,
     shared: &RenderShared,
     info: &cpal::OutputCallbackInfo,
     frames: usize,
@@ -248,12 +195,26 @@ fn record(
     }
     let ts = info.timestamp();
     if let Some(latency) = ts.playback.checked_duration_since(ts.callback) {
-        health.output_latency_us.store(
+        readings.output_latency_us.store(
             latency.as_micros().min(u128::from(u32::MAX)) as u32,
             Ordering::Relaxed,
         );
     }
-    health.buffer_frames.store(frames as u32, Ordering::Relaxed);
-    health.frames.fetch_add(frames as u64, Ordering::Relaxed);
-    health.callbacks.fetch_add(1, Ordering::Release);
+    readings
+        .buffer_frames
+        .store(frames as u32, Ordering::Relaxed);
+    readings.frames.fetch_add(frames as u64, Ordering::Relaxed);
+}
+
+/// Test hook: the stream sample type the output would open for a device `format` (through
+/// [`with_output_sample`], the dispatch [`CpalBackend::open`] uses), or its error.
+pub(crate) fn output_sample_type(format: SampleFormat) -> Result<&'static str, AudioBackendError> {
+    struct TypeName;
+    impl WithSample for TypeName {
+        type Output = &'static str;
+        fn run<T: DeviceSample + SizedSample>(self) -> &'static str {
+            std::any::type_name::<T>()
+        }
+    }
+    with_output_sample(format, TypeName)
 }

@@ -8,7 +8,11 @@
 //! The [`Supervisor`] owns the renderer's [`slot::RendererSlot`]: when the stream errors or
 //! stops calling back, it stops the stream, takes the renderer (the whole graph, state and
 //! all) and hands it to a null backend, reports one typed [`AudioBackendError`], and later
-//! reopens the default device when one is available again.
+//! reopens the configured device (by name, or the default) when it is available again.
+//!
+//! Finding devices, sample formats, stream health and tear-down are the device layer's
+//! (`crate::device`, shared with the microphone): a stream is always dropped on a helper
+//! thread with a bounded wait, since dropping one whose sound server died can block forever.
 
 #[cfg(feature = "cpal")]
 pub mod cpal;
@@ -135,23 +139,36 @@ pub enum ActiveBackend {
     Offline,
 }
 
+#[cfg(feature = "cpal")]
+impl crate::device::DeviceFault for AudioBackendError {
+    const DIRECTION: crate::device::Direction = crate::device::Direction::Output;
+    fn unavailable(message: String) -> Self {
+        Self::DeviceUnavailable(message)
+    }
+    fn failed(message: String) -> Self {
+        Self::StreamFailed(message)
+    }
+    fn stalled(ms: u64) -> Self {
+        Self::StreamStalled(ms)
+    }
+}
+
+#[cfg(feature = "cpal")]
+impl From<crate::device::DeviceError> for AudioBackendError {
+    fn from(error: crate::device::DeviceError) -> Self {
+        error.into_fault()
+    }
+}
+
+/// What renders now. Replacing or dropping a `Cpal` releases its stream through the device
+/// layer (off this thread, bounded wait).
 enum Active {
     #[cfg(feature = "cpal")]
-    Cpal(cpal::CpalBackend, Instant, u64, u64),
+    Cpal(Box<cpal::CpalBackend>),
     Null(#[allow(dead_code)] null::NullBackend),
     Stopped,
 }
 
-/// How long a stream may go without a callback before it counts as dead.
-#[cfg(feature = "cpal")]
-const STALL: Duration = Duration::from_millis(1500);
-/// How long a new stream may take to call back the first time (a sound server that was just
-/// restarted can take a couple of seconds).
-#[cfg(feature = "cpal")]
-const FIRST_CALLBACK: Duration = Duration::from_secs(5);
-/// Errors with no data callback for this long: the stream is dead.
-#[cfg(feature = "cpal")]
-const ERRORS_AND_NO_DATA: Duration = Duration::from_millis(300);
 /// How often to try reopening the device after falling back.
 #[cfg(feature = "cpal")]
 const RETRY: Duration = Duration::from_secs(2);
@@ -233,8 +250,7 @@ impl Supervisor {
                     .slot
                     .put(Box::new(make_renderer(self.sample_rate, self.channels)));
                 self.info = backend.info.clone();
-                let callbacks = backend.health.callbacks.load(Ordering::Acquire);
-                self.active = Active::Cpal(backend, Instant::now(), callbacks, 0);
+                self.active = Active::Cpal(Box::new(backend));
                 None
             }
             Err(error) => {
@@ -296,9 +312,9 @@ impl Supervisor {
     pub fn device_readings(&self) -> (u32, f64) {
         match &self.active {
             #[cfg(feature = "cpal")]
-            Active::Cpal(b, ..) => (
-                b.health.buffer_frames.load(Ordering::Relaxed),
-                f64::from(b.health.output_latency_us.load(Ordering::Relaxed)) / 1e6,
+            Active::Cpal(b) => (
+                b.readings.buffer_frames.load(Ordering::Relaxed),
+                f64::from(b.readings.output_latency_us.load(Ordering::Relaxed)) / 1e6,
             ),
             _ => (512, 0.0),
         }
@@ -308,7 +324,7 @@ impl Supervisor {
     pub fn device_frames(&self) -> u64 {
         match &self.active {
             #[cfg(feature = "cpal")]
-            Active::Cpal(b, ..) => b.health.frames.load(Ordering::Relaxed),
+            Active::Cpal(b) => b.readings.frames.load(Ordering::Relaxed),
             _ => 0,
         }
     }
@@ -339,35 +355,13 @@ impl Supervisor {
     fn check_stream(&mut self) -> Option<AudioBackendError> {
         let injected = std::mem::take(&mut self.injected_fault);
         #[cfg(feature = "cpal")]
-        if let Active::Cpal(backend, last_seen, last_count, errors_seen) = &mut self.active {
+        if let Active::Cpal(backend) = &mut self.active {
             if injected {
                 return Some(AudioBackendError::StreamFailed(
                     "injected test fault".into(),
                 ));
             }
-            let errors = backend.health.errors.load(Ordering::Relaxed);
-            if backend.health.fatal.load(Ordering::Acquire) {
-                return Some(AudioBackendError::StreamFailed(format!(
-                    "the device went away ({errors} stream errors)"
-                )));
-            }
-            let count = backend.health.callbacks.load(Ordering::Acquire);
-            let silent_for = last_seen.elapsed();
-            if count != *last_count {
-                *last_count = count;
-                *last_seen = Instant::now();
-                *errors_seen = errors;
-            } else if errors > *errors_seen && silent_for > ERRORS_AND_NO_DATA {
-                return Some(AudioBackendError::StreamFailed(format!(
-                    "{} stream errors and no audio for {} ms",
-                    errors - *errors_seen,
-                    silent_for.as_millis()
-                )));
-            } else if silent_for > if count == 0 { FIRST_CALLBACK } else { STALL } {
-                return Some(AudioBackendError::StreamStalled(
-                    silent_for.as_millis() as u64
-                ));
-            }
+            return backend.stream.check().map(crate::device::Death::into_fault);
         }
         let _ = injected;
         None
@@ -376,7 +370,9 @@ impl Supervisor {
     /// Stops the stream (its callback no longer runs), recovers the renderer from the slot,
     /// and starts the null backend with it.
     fn fall_back(&mut self) {
-        self.active = Active::Stopped; // drops the stream: its callback is joined
+        // Releases the stream (its callbacks do nothing more; the drop waits at most
+        // `device::RELEASE_TIMEOUT`, so a stream stuck with a dead server cannot hang us).
+        self.active = Active::Stopped;
         self.retiring = None; // a null thread still handing over keeps rendering no more
         self.last_retry = Instant::now();
         self.start_null();
@@ -389,33 +385,25 @@ impl Supervisor {
                 return;
             }
             self.last_retry = Instant::now();
-            let config = AudioOutputConfig {
-                device: None,
-                ..config.clone()
-            };
+            // The device the user chose (by name, or the default), at the context's rate and
+            // channels: the renderer (the graph, its filters and its clock) runs at that rate.
+            // The null thread keeps rendering until the new stream's first callback claims
+            // the slot (then it stops by itself), so the clock never pauses.
             let format = Some((self.sample_rate, self.channels));
-            // Probe first; the null thread keeps rendering until the new stream's first
-            // callback claims the slot (then it stops by itself), so the clock never pauses.
-            if !cpal::device_available(&config) {
-                return;
-            }
             if let Ok(backend) =
-                cpal::CpalBackend::open(&config, self.slot.clone(), self.shared.clone(), format)
+                cpal::CpalBackend::open(config, self.slot.clone(), self.shared.clone(), format)
             {
                 self.info = backend.info.clone();
-                let count = backend.health.callbacks.load(Ordering::Acquire);
                 // Dropping the old null backend joins its thread, which has stopped or stops
                 // at the claim.
-                let old = std::mem::replace(
-                    &mut self.active,
-                    Active::Cpal(backend, Instant::now(), count, 0),
-                );
+                let old = std::mem::replace(&mut self.active, Active::Cpal(Box::new(backend)));
                 self.retiring = Some(old);
             }
         }
     }
 
-    /// Stops everything and returns the renderer (suspend, or shutting down).
+    /// Stops everything and returns the renderer (suspend, or shutting down). The stream is
+    /// released through the device layer (bounded wait).
     pub fn stop(&mut self) -> Option<Box<Renderer>> {
         self.active = Active::Stopped;
         self.retiring = None;
@@ -437,8 +425,7 @@ impl Supervisor {
                 ) {
                     Ok(backend) => {
                         self.info = backend.info.clone();
-                        let count = backend.health.callbacks.load(Ordering::Acquire);
-                        self.active = Active::Cpal(backend, Instant::now(), count, 0);
+                        self.active = Active::Cpal(Box::new(backend));
                     }
                     Err(_) => self.start_null(),
                 }
@@ -450,6 +437,7 @@ impl Supervisor {
 
 impl Drop for Supervisor {
     fn drop(&mut self) {
+        // Releases the stream through the device layer (bounded wait).
         self.active = Active::Stopped;
     }
 }

@@ -122,7 +122,8 @@ impl EngineBackend {
 /// The control side's record of one node.
 pub(crate) struct NodeRecord {
     pub id: RenderId,
-    /// The component's type (the key of `AudioNodeRegistry`).
+    /// The component's type (the key of `AudioNodeRegistry`, read by tools).
+    #[cfg_attr(not(feature = "inspector_panels"), allow(dead_code))]
     pub kind: std::any::TypeId,
     pub name: &'static str,
     /// Each param's spec name and slot, from the node type's typed ids.

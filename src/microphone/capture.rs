@@ -30,7 +30,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_queue::{ArrayQueue, SegQueue};
 use rtrb::{Producer, RingBuffer};
@@ -42,35 +42,9 @@ pub const MAX_CONSUMERS: usize = 32;
 /// Frames converted per step in the callback (bigger device buffers are processed in chunks).
 const CONVERT_FRAMES: usize = 2048;
 
-/// A device sample format the capture path converts to f32.
-pub trait InputSample: Copy + Send + 'static {
-    /// The sample as f32 in -1.0..=1.0.
-    fn to_f32(self) -> f32;
-}
-
-impl InputSample for f32 {
-    fn to_f32(self) -> f32 {
-        self
-    }
-}
-
-impl InputSample for i16 {
-    fn to_f32(self) -> f32 {
-        f32::from(self) / 32_768.0
-    }
-}
-
-impl InputSample for u16 {
-    fn to_f32(self) -> f32 {
-        (f32::from(self) - 32_768.0) / 32_768.0
-    }
-}
-
-impl InputSample for i32 {
-    fn to_f32(self) -> f32 {
-        (f64::from(self) / 2_147_483_648.0) as f32
-    }
-}
+/// A device sample format the capture path converts to f32 (the device layer's
+/// conversions, shared with the output).
+pub use crate::device::DeviceSample as InputSample;
 
 /// Who reads a ring (for the diagnostics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -117,14 +91,8 @@ pub struct CaptureShared {
     registry: SegQueue<(ConsumerKind, Arc<ConsumerStats>)>,
     /// Frames delivered by the device (kept or not).
     pub(crate) captured: AtomicU64,
-    /// Input callbacks run.
-    pub(crate) callbacks: AtomicU64,
-    /// Stream errors reported by the device (transient ones included).
-    pub(crate) errors: AtomicU64,
-    /// Device-side overruns (cpal `Xrun` on the input stream).
+    /// Device-side overruns (cpal `Xrun` on the input streams, all of them).
     pub(crate) xruns: AtomicU64,
-    /// A fatal stream error happened: the stream must be torn down.
-    pub(crate) fatal: AtomicBool,
     /// Frames in the most recent callback (shared with every reader).
     pub(crate) callback_frames: Arc<AtomicU32>,
     /// Consumers the callback currently feeds.
@@ -143,10 +111,7 @@ impl CaptureShared {
             retired: ArrayQueue::new(MAX_CONSUMERS * 2),
             registry: SegQueue::new(),
             captured: AtomicU64::new(0),
-            callbacks: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
             xruns: AtomicU64::new(0),
-            fatal: AtomicBool::new(false),
             callback_frames: Arc::new(AtomicU32::new(0)),
             active: AtomicUsize::new(0),
             sample_rate: AtomicU32::new(sample_rate),
@@ -352,7 +317,6 @@ impl CaptureCore {
         self.shared
             .captured
             .fetch_add(frames as u64, Ordering::Release);
-        self.shared.callbacks.fetch_add(1, Ordering::Release);
         if self.consumers.is_empty() || frames == 0 {
             return;
         }
@@ -396,135 +360,96 @@ impl CoreSlot {
     }
 }
 
-/// The cpal input stream.
+/// The cpal input stream, on the shared device layer (`crate::device`).
 #[cfg(feature = "cpal")]
 pub(crate) mod device {
+    use std::sync::Arc;
     use std::sync::atomic::Ordering;
 
-    use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-    use cpal::{BufferSize, SampleFormat, StreamConfig};
+    use cpal::{BufferSize, SizedSample};
 
-    use super::{CoreSlot, InputSample, MediaStream};
+    use super::{CoreSlot, MediaStream};
+    use crate::device::{self, DeviceSample, Direction, Plan, Request, StreamHealth, WithSample};
     use crate::microphone::{InputDeviceInfo, MicrophoneConfig, MicrophoneError};
 
-    /// An open input stream (dropping it stops the callback).
+    /// An open input stream, watched. Dropping it releases the stream through the device
+    /// layer (off this thread, bounded wait).
     pub(crate) struct InputStream {
-        _stream: cpal::Stream,
+        pub(crate) stream: device::Stream,
         pub(crate) info: InputDeviceInfo,
     }
 
-    fn find_device(config: &MicrophoneConfig) -> Result<cpal::Device, MicrophoneError> {
-        let host = cpal::default_host();
-        match &config.device {
-            None => host.default_input_device().ok_or_else(|| {
-                MicrophoneError::NoDevice(
-                    "no default input device (no sound card or audio server)".into(),
-                )
-            }),
-            Some(name) => host
-                .input_devices()
-                .map_err(|e| MicrophoneError::NoDevice(e.to_string()))?
-                .find(|d| d.description().is_ok_and(|desc| desc.name() == name))
-                .ok_or_else(|| {
-                    MicrophoneError::NoDevice(format!("no input device named {name:?}"))
-                }),
-        }
-    }
-
-    /// Opens the input device and starts a stream feeding `slot`. `format` fixes the rate
-    /// and channels when reopening (the rings hold frames of the first format).
+    /// Opens the configured input device (by name, or the default) at the rate and channels
+    /// configured, or else those the device gives, and starts a stream feeding `slot`. When
+    /// the format differs from the stream's, its format generation moves on and readers
+    /// rebuild their rings.
     pub(crate) fn open(
         config: &MicrophoneConfig,
         stream: &MediaStream,
         slot: &CoreSlot,
-        format: Option<(u32, u16)>,
     ) -> Result<InputStream, MicrophoneError> {
-        let device = find_device(config)?;
-        let name = device
-            .description()
-            .map(|d| d.name().to_string())
-            .unwrap_or_else(|_| "unknown".into());
-        let default = device.default_input_config().map_err(|e| {
-            MicrophoneError::NoDevice(format!("{name}: {e} (no sound card or audio server?)"))
-        })?;
-        let sample_rate = format
-            .map(|f| f.0)
-            .or(config.sample_rate)
-            .unwrap_or(default.sample_rate());
-        let channels = format
-            .map(|f| f.1)
-            .or(config.channels)
-            .unwrap_or(default.channels());
-        let stream_config = StreamConfig {
-            channels,
-            sample_rate,
-            buffer_size: config
-                .buffer_frames
-                .map_or(BufferSize::Default, BufferSize::Fixed),
+        let request = Request {
+            device: config.device.as_deref(),
+            sample_rate: config.sample_rate,
+            channels: config.channels,
         };
-        stream.shared().set_format(sample_rate, channels);
-        stream.shared().fatal.store(false, Ordering::Release);
-        slot.with(|core| core.prepare(channels))
-            .ok_or_else(|| MicrophoneError::StreamFailed("capture core busy".into()))?;
-        let format = default.sample_format();
-        let cpal_stream = match format {
-            SampleFormat::I16 => build::<i16>(&device, &stream_config, stream, slot),
-            SampleFormat::U16 => build::<u16>(&device, &stream_config, stream, slot),
-            SampleFormat::I32 => build::<i32>(&device, &stream_config, stream, slot),
-            SampleFormat::F32 => build::<f32>(&device, &stream_config, stream, slot),
-            other => Err(MicrophoneError::StreamFailed(format!(
-                "unsupported input sample format {other:?}"
-            ))),
-        }?;
-        cpal_stream
-            .play()
-            .map_err(|e| MicrophoneError::StreamFailed(e.to_string()))?;
+        let plan = device::plan(Direction::Input, request, |_| {
+            config
+                .buffer_frames
+                .map_or(BufferSize::Default, BufferSize::Fixed)
+        })?;
+        let health = Arc::new(StreamHealth::default());
+        let cpal_stream = device::with_sample(
+            plan.format,
+            Capture {
+                plan: &plan,
+                stream,
+                slot,
+                health: &health,
+            },
+        )??;
+        let (sample_rate, channels) = (plan.config.sample_rate, plan.config.channels);
         Ok(InputStream {
-            _stream: cpal_stream,
+            stream: device::Stream::play(cpal_stream, health, device::INPUT, "microphone")?,
             info: InputDeviceInfo {
-                name,
+                name: plan.name,
                 sample_rate,
                 channels,
-                sample_format: format!("{format:?}"),
+                sample_format: format!("{:?}", plan.format),
                 requested_buffer_frames: config.buffer_frames,
             },
         })
     }
 
-    fn build<T>(
-        device: &cpal::Device,
-        config: &StreamConfig,
-        stream: &MediaStream,
-        slot: &CoreSlot,
-    ) -> Result<cpal::Stream, MicrophoneError>
-    where
-        T: cpal::SizedSample + InputSample,
-    {
-        let slot = slot.clone();
-        let shared = stream.clone();
-        let data_callback = move |data: &[T], _: &cpal::InputCallbackInfo| {
-            slot.write(data);
-        };
-        let error_callback = move |error: cpal::Error| {
-            let shared = shared.shared();
-            match error.kind() {
-                cpal::ErrorKind::Xrun => {
-                    shared.xruns.fetch_add(1, Ordering::Relaxed);
-                }
-                cpal::ErrorKind::DeviceChanged => {}
-                cpal::ErrorKind::DeviceNotAvailable
-                | cpal::ErrorKind::StreamInvalidated
-                | cpal::ErrorKind::HostUnavailable => {
-                    shared.errors.fetch_add(1, Ordering::Relaxed);
-                    shared.fatal.store(true, Ordering::Release);
-                }
-                _ => {
-                    shared.errors.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        };
-        device
-            .build_input_stream::<T, _, _>(*config, data_callback, error_callback, None)
-            .map_err(|e| MicrophoneError::StreamFailed(e.to_string()))
+    /// Builds the input stream for one sample type.
+    struct Capture<'a> {
+        plan: &'a Plan,
+        stream: &'a MediaStream,
+        slot: &'a CoreSlot,
+        health: &'a Arc<StreamHealth>,
+    }
+
+    impl WithSample for Capture<'_> {
+        type Output = Result<cpal::Stream, MicrophoneError>;
+
+        fn run<T: DeviceSample + SizedSample>(self) -> Self::Output {
+            let (sample_rate, channels) = (self.plan.config.sample_rate, self.plan.config.channels);
+            self.stream.shared().set_format(sample_rate, channels);
+            self.slot
+                .with(|core| core.prepare(channels))
+                .ok_or_else(|| MicrophoneError::StreamFailed("capture core busy".into()))?;
+            let slot = self.slot.clone();
+            let xruns = self.stream.clone();
+            let on_xrun = move || {
+                xruns.shared().xruns.fetch_add(1, Ordering::Relaxed);
+            };
+            let capture = move |data: &[T]| slot.write(data);
+            Ok(device::build_input(
+                self.plan,
+                self.health,
+                on_xrun,
+                capture,
+            )?)
+        }
     }
 }

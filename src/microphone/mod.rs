@@ -25,9 +25,11 @@
 //!   counters, device health. Voice edges become [`VoiceStarted`] / [`VoiceStopped`] messages
 //!   (and global observer events); device problems a [`MicrophoneFault`] message, logged
 //!   once per outage. With no device the resource reports [`MicrophoneStatus::Unavailable`]
-//!   and the game runs on; the device is retried every two seconds and picked up when it
-//!   appears (a stream that died with its sound server is released on a helper thread, since
-//!   dropping it can block).
+//!   and the game runs on; the configured device (by name, or the default) is retried every
+//!   two seconds and picked up, at the rate it gives, when it appears. Devices, formats,
+//!   stream health and tear-down are the device layer's (`crate::device`, shared with the
+//!   output): a stream is always dropped on a helper thread with a bounded wait, since
+//!   dropping one whose sound server died can block forever.
 //! - The **input→output latency** is measured, not guessed: a [`LatencyProbe`] ([`latency`])
 //!   plays a chirp and finds it coming back through the microphone; the result is on
 //!   [`Microphone::measured_latency`].
@@ -76,8 +78,6 @@ pub use capture::{
 };
 pub use latency::{LatencyMeasurement, LatencyProbe};
 
-/// How long a running input stream may go without a callback before it counts as lost.
-const STALL: Duration = Duration::from_millis(1500);
 /// How often to try (re)opening the device while it is unavailable.
 const RETRY: Duration = Duration::from_secs(2);
 /// The analysis worker's ring: half a second of input.
@@ -192,6 +192,27 @@ pub enum MicrophoneError {
     /// A [`LatencyProbe`] did not hear its chirp come back through the microphone.
     #[error("latency probe: the chirp was not heard back ({0})")]
     ProbeNotHeard(String),
+}
+
+#[cfg(feature = "cpal")]
+impl crate::device::DeviceFault for MicrophoneError {
+    const DIRECTION: crate::device::Direction = crate::device::Direction::Input;
+    fn unavailable(message: String) -> Self {
+        Self::NoDevice(message)
+    }
+    fn failed(message: String) -> Self {
+        Self::StreamFailed(message)
+    }
+    fn stalled(ms: u64) -> Self {
+        Self::Stalled(ms)
+    }
+}
+
+#[cfg(feature = "cpal")]
+impl From<crate::device::DeviceError> for MicrophoneError {
+    fn from(error: crate::device::DeviceError) -> Self {
+        error.into_fault()
+    }
 }
 
 /// Whether the microphone delivers samples.
@@ -336,6 +357,7 @@ pub struct Microphone {
     config: MicrophoneConfig,
     stream: MediaStream,
     slot: CoreSlot,
+    /// The open stream; dropping it releases it through the device layer (bounded wait).
     #[cfg(feature = "cpal")]
     device: SyncCell<Option<capture::device::InputStream>>,
     worker: Option<SyncCell<AnalysisWorker>>,
@@ -349,8 +371,7 @@ pub struct Microphone {
     outage_reported: bool,
     measured_latency: Option<Result<LatencyMeasurement, MicrophoneError>>,
     last_retry: Instant,
-    last_callbacks: u64,
-    last_seen: Instant,
+    /// The format of the device opened last (the simulated input's, for one).
     format: Option<(u32, u16)>,
 }
 
@@ -389,8 +410,6 @@ impl Microphone {
             outage_reported: false,
             measured_latency: None,
             last_retry: Instant::now(),
-            last_callbacks: 0,
-            last_seen: Instant::now(),
             format: None,
         };
         if let MicrophoneInput::Simulated { .. } = mic.config.input {
@@ -421,20 +440,23 @@ impl Microphone {
     #[cfg(feature = "cpal")]
     fn try_open(&mut self) {
         self.last_retry = Instant::now();
-        match capture::device::open(&self.config, &self.stream, &self.slot, self.format) {
+        // The device the user chose, at the rate it gives (or the configured one): a device
+        // that comes back with another format moves the stream's format generation on, and
+        // its readers rebuild.
+        match capture::device::open(&self.config, &self.stream, &self.slot) {
             Ok(input) => {
-                let first_format = self.format.is_none();
-                self.format = Some((input.info.sample_rate, input.info.channels));
+                let format = Some((input.info.sample_rate, input.info.channels));
+                let new_format = self.format != format;
+                self.format = format;
                 self.info = Some(input.info.clone());
                 if self.outage_reported {
                     info!("bevy_webaudio: microphone {:?} is back", input.info.name);
                 }
+                // Replacing a stream releases the old one through the device layer.
                 *self.device.get() = Some(input);
                 self.status = MicrophoneStatus::Running;
                 self.outage_reported = false;
-                self.last_seen = Instant::now();
-                self.last_callbacks = self.stream.shared().callbacks.load(Ordering::Acquire);
-                if first_format || self.worker.is_none() {
+                if new_format || self.worker.is_none() {
                     self.start_worker();
                 }
             }
@@ -468,30 +490,11 @@ impl Microphone {
             return;
         }
         #[cfg(feature = "cpal")]
-        if self.device.get().is_some() {
-            let shared = self.stream.shared();
-            let callbacks = shared.callbacks.load(Ordering::Acquire);
-            let error = if shared.fatal.load(Ordering::Acquire) {
-                Some(MicrophoneError::StreamFailed(format!(
-                    "the input device went away ({} stream errors)",
-                    shared.errors.load(Ordering::Relaxed)
-                )))
-            } else if callbacks != self.last_callbacks {
-                self.last_callbacks = callbacks;
-                self.last_seen = Instant::now();
-                None
-            } else if self.last_seen.elapsed() > STALL * if callbacks == 0 { 3 } else { 1 } {
-                Some(MicrophoneError::Stalled(
-                    self.last_seen.elapsed().as_millis() as u64,
-                ))
-            } else {
-                None
-            };
-            if let Some(error) = error {
-                if let Some(dead) = self.device.get().take() {
-                    release_stream(dead);
-                }
-                self.fail(error);
+        if let Some(input) = self.device.get() {
+            if let Some(death) = input.stream.check() {
+                // Releases the dead stream through the device layer (bounded wait).
+                *self.device.get() = None;
+                self.fail(death.into_fault());
                 self.last_retry = Instant::now();
             }
             return;
@@ -681,22 +684,6 @@ impl Microphone {
     /// a device callback would.
     pub fn simulated_input(&self) -> Option<CoreSlot> {
         matches!(self.config.input, MicrophoneInput::Simulated { .. }).then(|| self.slot.clone())
-    }
-}
-
-/// Drops a failed input stream off the game's thread. Dropping a cpal ALSA stream joins its
-/// thread, and when the sound server died that thread can be stuck for good inside the
-/// PulseAudio ALSA plugin (its mainloop waits on shared memory the dead server never
-/// releases; seen in the device tests). The game must keep running, so the stream is
-/// dropped on a helper thread, which at worst stays blocked with it. The capture core is
-/// back in its slot either way (the stuck thread is not inside the data callback).
-#[cfg(feature = "cpal")]
-fn release_stream(stream: capture::device::InputStream) {
-    let spawned = std::thread::Builder::new()
-        .name("webaudio-mic-release".into())
-        .spawn(move || drop(stream));
-    if let Err(error) = spawned {
-        warn!("bevy_webaudio: could not release the failed microphone stream: {error}");
     }
 }
 

@@ -247,3 +247,37 @@ fn automation_at_current_time_lands_on_the_next_quantum_after_a_partial_render()
     assert!(out[..128].iter().all(|&v| v == 1.0), "{:?}", &out[..128]);
     assert!(out[128..].iter().all(|&v| v == 0.0), "{:?}", &out[128..]);
 }
+
+/// Registering a node type twice changes nothing: no second sync system (which would send
+/// every command twice), no second registry entry.
+#[test]
+fn a_node_type_registered_twice_is_registered_once() {
+    use bevy::ecs::schedule::Schedules;
+    let mut app = offline_app(1);
+    let systems = |app: &mut App| {
+        app.world_mut()
+            .resource_mut::<Schedules>()
+            .get_mut(PostUpdate)
+            .map_or(0, |s| s.systems_len())
+    };
+    let before = systems(&mut app);
+    app.add_audio_node::<GainNode>();
+    assert_eq!(systems(&mut app), before, "no system added");
+    // And the one sync still sends each event once: a ramp from 0 to 1 over 128 frames.
+    let dest = destination(&app);
+    let mut source = ConstantSourceNode::new(1.0);
+    source.start(0.0).unwrap();
+    let mut gain = GainNode::new(0.0);
+    gain.gain
+        .linear_ramp_to_value_at_time(1.0, 128.0 / 48_000.0)
+        .unwrap();
+    {
+        let mut commands = app.world_mut().commands();
+        let gain = commands.spawn(gain).connect(dest).id();
+        commands.spawn(source).connect(gain);
+    }
+    app.update();
+    let out = app.render(256).unwrap().remove(0);
+    assert!((out[64] - 0.5).abs() < 1e-6, "{}", out[64]);
+    assert_eq!(out[200], 1.0);
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bevy::asset::{AssetPlugin, LoadState};
 use bevy::audio::{AudioPlayer, AudioSink, AudioSource, Pitch};
 use bevy::prelude::*;
-use bevy_webaudio::backend::ActiveBackend;
+use bevy_webaudio::ActiveBackend;
 use bevy_webaudio::prelude::*;
 
 use crate::asset_loader::wait_for_load;

@@ -13,8 +13,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use bevy_webaudio::backend::ActiveBackend;
-use bevy_webaudio::backend::slot::RenderHooks;
+use bevy_webaudio::ActiveBackend;
+use bevy_webaudio::RenderHooks;
 use bevy_webaudio::prelude::*;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 

@@ -15,6 +15,7 @@ mod convolver;
 mod delay;
 #[cfg(feature = "cpal")]
 mod device;
+mod device_layer;
 mod doppler;
 mod dynamics_compressor;
 mod game;
@@ -30,6 +31,7 @@ mod panner;
 mod realtime;
 mod realtime_nodes;
 mod reference;
+mod reflected_params;
 mod spatial;
 mod splitter_merger;
 mod support;
