@@ -3,7 +3,12 @@
 //! ```text
 //! cargo bench --bench render            # every case
 //! cargo bench --bench render -- osc     # only cases whose name contains "osc"
+//! FIXED_SECONDS=10 cargo bench --bench render -- granular   # a fixed audio length
 //! ```
+//!
+//! Each case's audio length is calibrated to take about a second; set `FIXED_SECONDS` to compare
+//! two builds at one length (a case such as granular, whose node count grows with its length,
+//! costs more per second in a longer render).
 //!
 //! Without `--bench` in the arguments (as `cargo test --all-targets` runs it, in debug) it is a
 //! smoke test instead: every case renders [`SMOKE_SECONDS`] of audio once, and the run fails if
@@ -425,7 +430,10 @@ impl Row {
 }
 
 fn measure(name: &'static str, time: impl Fn(f64) -> Duration) -> Row {
-    let seconds = calibrate(&time);
+    let seconds = std::env::var("FIXED_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| calibrate(&time));
     let ms = median_ms(&time, seconds);
     Row { name, seconds, ms }
 }
