@@ -323,11 +323,22 @@ impl PannerProcessor {
     }
 }
 
+/// The panner's params in geometry order (position, then orientation), as [`geometry`] takes
+/// them: fixed here by name, whatever the declaration order.
+const GEOMETRY_ORDER: [PannerParam; 6] = [
+    PannerParam::PositionX,
+    PannerParam::PositionY,
+    PannerParam::PositionZ,
+    PannerParam::OrientationX,
+    PannerParam::OrientationY,
+    PannerParam::OrientationZ,
+];
+
 /// The six panner params at sample `i`, position then orientation (a constant param repeats
 /// its value).
 #[inline]
 fn panner_at(params: Params<'_, PannerParam>, i: usize) -> [f32; 6] {
-    std::array::from_fn(|k| params.at(PannerParam::ALL[k], i))
+    std::array::from_fn(|k| params.at(GEOMETRY_ORDER[k], i))
 }
 
 impl PannerProcessor {
