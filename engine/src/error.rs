@@ -30,7 +30,7 @@ pub enum WebAudioError {
     InvalidAccess(String),
 }
 
-/// The error type of [`AudioParam`](crate::param::AudioParam)'s automation methods.
+/// The error type of a host's `AudioParam` automation methods (the spec's checks).
 pub type AudioParamError = WebAudioError;
 
 /// Checks that `value` is finite (`RangeError` otherwise; the spec's WebIDL `float` rejects

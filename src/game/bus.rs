@@ -61,7 +61,7 @@ pub enum StealPolicy {
     Quietest,
     /// The one farthest from the listener; the new sound is dropped if it is farther still.
     Farthest,
-    /// The one with the lowest [`PlaySound::priority`] (the oldest among equals); the new
+    /// The one with the lowest [`PlaySound::priority`](crate::game::PlaySound::priority) (the oldest among equals); the new
     /// sound is dropped if its priority is lower.
     LowestPriority,
     /// Never steal: drop the new sound.
@@ -149,7 +149,7 @@ pub fn default_buses() -> Vec<BusConfig> {
 pub enum DuckTrigger {
     /// The named bus has at least one playing voice.
     Bus(MixBus),
-    /// The microphone's voice activity ([`Microphone::voice_active`]; never active without
+    /// The microphone's voice activity ([`Microphone::voice_active`](crate::microphone::Microphone::voice_active); never active without
     /// the [`MicrophonePlugin`](crate::microphone::MicrophonePlugin)).
     Microphone,
     /// A flag set by the game in [`DuckFlags`].

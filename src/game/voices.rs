@@ -1,6 +1,6 @@
 //! Voice management: which [`PlaySound`] requests get nodes.
 //!
-//! - **Limits.** A bus with a [`VoiceLimit`] never has more than `max` voices playing. A new
+//! - **Limits.** A bus with a [`VoiceLimit`](super::bus::VoiceLimit) never has more than `max` voices playing. A new
 //!   request on a full bus either steals a playing voice, chosen by the [`StealPolicy`], or is
 //!   dropped when every playing voice outranks it. A stolen voice that already renders fades to
 //!   silence over the limit's `fade` (linear, then `stop()`: no click) and stops counting at

@@ -3,10 +3,10 @@
 //! Every panel is a plain function over an [`InspectorSnapshot`] that returns the
 //! [`InspectorEdit`]s the user asked for, so a game's own editor (or a dock of
 //! bevy-inspector-egui) can host them:
-//! - [`graph_view`]: nodes, param ports and wires, laid out by [`layout::layered`];
-//! - [`node_details`]: params (editable), render-side values, node-specific views;
-//! - [`meters`]: output peak/RMS of every [`Metered`](crate::ecs::meter::Metered) node;
-//! - [`engine_panel`]: device, latency, render load, xruns, queue, microphone.
+//! - [`graph_view`](fn@graph_view): nodes, param ports and wires, laid out by [`layout::layered`];
+//! - [`node_details`](fn@node_details): params (editable), render-side values, node-specific views;
+//! - [`meters`](fn@meters): output peak/RMS of every [`Metered`](crate::ecs::meter::Metered) node;
+//! - [`engine_panel`](fn@engine_panel): device, latency, render load, xruns, queue, microphone.
 //!
 //! [`inspector_ui`] lays them all out; [`inspector_frame`] is one whole frame (snapshot,
 //! window, edits applied) on any `egui::Context`. With the `inspector` feature,

@@ -3,7 +3,7 @@
 //!
 //! A node is two halves:
 //! - its **component** (here, in the ECS): plain data with the spec's attributes and
-//!   [`AudioParam`](crate::param::AudioParam)s, implementing [`AudioNode`];
+//!   [`AudioParam`]s, implementing [`AudioNode`];
 //! - its **processor** (in `webaudio_engine::node::<same name>`, with the node's param
 //!   declarations): built from the component on the control thread by
 //!   [`AudioNode::build_processor`], boxed, and sent to the render thread.

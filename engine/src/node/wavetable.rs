@@ -39,8 +39,8 @@
 //!   Blink, and no NaN can appear.
 //!
 //! Tables are built on the control thread (this allocates and runs FFTs) and
-//! are immutable afterwards; [`WaveTable::render`] and
-//! [`WaveTable::render_constant`] only read them and never allocate, lock or
+//! are immutable afterwards; `WaveTable::render` and
+//! `WaveTable::render_constant` only read them and never allocate, lock or
 //! panic, so a `WaveTable` can be shared in an `Arc` with the real-time thread.
 //! One set is `ranges × size` floats (576 KiB at 48 kHz), so the four basic
 //! waveforms are best built once per context and shared, as Blink does.

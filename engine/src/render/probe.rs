@@ -1,7 +1,7 @@
 //! Opt-in read-backs of one node's output level and param values (the inspector's meters).
 //!
 //! A [`NodeProbe`] is a block of atomics shared between the control side (a
-//! [`Metered`](crate::ecs::meter::Metered) component holds it) and the render node it is
+//! `Metered` component holds it in the Bevy layer) and the render node it is
 //! attached to. Only nodes with a probe do any of this work, so an idle graph costs nothing.
 //! Every quantum the render thread adds the node's output to a [`MeterWindow`] (plain fields,
 //! no atomics) and, every [`METER_WINDOW`] frames, publishes the window's peak and RMS; it
