@@ -66,7 +66,7 @@ pub use backend::{
     ActiveBackend, AudioBackendError, AudioOutputConfig, Backend, DeviceInfo, LatencyHint,
 };
 pub use context::{AudioContext, AudioContextState, AudioContextStateChanged};
-pub use ecs::{AudioBackendFault, AudioGraphError, Ended};
+pub use ecs::{AudioBackendFault, AudioGraphError, AudioNodeFault, AudioNodeFaultKind, Ended};
 pub use error::{AudioParamError, WebAudioError};
 
 use backend::Supervisor;
@@ -89,7 +89,9 @@ pub mod prelude {
     pub use crate::ecs::doppler::Doppler;
     pub use crate::ecs::meter::Metered;
     pub use crate::ecs::spatial::SpatialAudio;
-    pub use crate::ecs::{AudioBackendFault, AudioGraphError, Ended};
+    pub use crate::ecs::{
+        AudioBackendFault, AudioGraphError, AudioNodeFault, AudioNodeFaultKind, Ended,
+    };
     pub use crate::error::WebAudioError;
     pub use crate::game::{
         Bus, BusConfig, BusVolumes, DespawnOnEnded, DuckFlags, DuckRule, DuckTrigger,
@@ -182,6 +184,7 @@ impl Plugin for WebAudioPlugin {
             .add_message::<AudioContextStateChanged>()
             .add_message::<AudioGraphError>()
             .add_message::<AudioBackendFault>()
+            .add_message::<AudioNodeFault>()
             .register_type::<ChannelConfig>()
             .register_type::<ecs::connection::ConnectionFrom>()
             .register_type::<ecs::connection::ConnectionTo>()
@@ -215,6 +218,7 @@ impl Plugin for WebAudioPlugin {
                 ),
             );
         asset::register(app);
+        quiet_contained_panics();
         let (engine, context) = start_engine(app.world_mut(), &self.backend, self.render_hooks);
         app.insert_resource(context).insert_resource(engine);
         app.register_type::<ecs::spatial::SpatialAudio>()
@@ -245,6 +249,22 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::panner::PannerNode>()
             .add_audio_node::<node::audio_listener::AudioListener>();
     }
+}
+
+/// Installs (once per process) a panic hook that stays quiet for panics the renderer contains
+/// (inside a processor call: they are reported as [`AudioNodeFault`] instead, and printing
+/// from the render thread would block it) and passes every other panic to the previous hook.
+/// Containment needs unwinding: under `panic = "abort"` a panicking processor ends the process.
+fn quiet_contained_panics() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !webaudio_engine::render::fault::in_processor() {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Opens the backend, spawns the destination, and builds the engine and context resources.

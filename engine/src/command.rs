@@ -198,6 +198,9 @@ pub enum Feedback {
     /// A scheduled source reached its stop time (the id names the node's generation, so an
     /// 'ended' that arrives after its slot was reused never reaches the new node).
     Ended(RenderId),
+    /// A node faulted: its processor panicked (it is silent from now on), or it output
+    /// non-finite samples (scrubbed before the device). Sent once per node and kind.
+    Fault(RenderId, crate::render::fault::NodeFault),
     /// Something to drop.
     Garbage(Garbage),
 }
@@ -229,6 +232,10 @@ pub struct RenderShared {
     /// Processor messages whose type was not the one their processor takes (dropped; zero
     /// unless a host builds messages by hand for the wrong node).
     pub message_mismatches: AtomicU64,
+    /// Nodes whose processor panicked (contained: each is silent from then on).
+    pub faulted_nodes: AtomicU64,
+    /// Quanta whose output had NaN or infinite samples, replaced by 0 before the device.
+    pub non_finite_quanta: AtomicU64,
 }
 
 impl RenderShared {

@@ -20,6 +20,7 @@ use crate::node::{AudioNode, ChannelConfig};
 use connection::{AudioConnection, ConnectionFrom, ConnectionTo};
 use engine::{AudioEngine, EdgeRecord, EngineBackend};
 use webaudio_engine::command::Feedback;
+use webaudio_engine::render::fault::NodeFault;
 
 /// A scheduled source reached its stop time: a Bevy message, and an observer event on the
 /// node's entity (`On<Ended>`).
@@ -37,6 +38,46 @@ pub struct AudioGraphError {
     pub entity: Entity,
     /// What was wrong.
     pub error: WebAudioError,
+}
+
+/// A node faulted on the render thread: its processor panicked (the node outputs silence from
+/// then on; the rest of the graph keeps playing), or it produced NaN or infinite samples
+/// (replaced by silence before the device). Sent once per node and kind, and logged as a
+/// warning.
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+pub struct AudioNodeFault {
+    /// The node's entity.
+    pub entity: Entity,
+    /// Its Web Audio interface name.
+    pub node: &'static str,
+    /// What happened.
+    pub kind: AudioNodeFaultKind,
+}
+
+/// What an [`AudioNodeFault`] was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AudioNodeFaultKind {
+    /// The processor panicked, with this message.
+    Panic(String),
+    /// The node's output had NaN or infinite samples.
+    NonFinite,
+}
+
+impl std::fmt::Display for AudioNodeFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            AudioNodeFaultKind::Panic(message) => write!(
+                f,
+                "{} {} panicked on the render thread and is silent from now on: {message}",
+                self.node, self.entity
+            ),
+            AudioNodeFaultKind::NonFinite => write!(
+                f,
+                "{} {} output NaN or infinite samples (replaced by silence before the device)",
+                self.node, self.entity
+            ),
+        }
+    }
 }
 
 /// The output backend failed; rendering continues on the null backend.
@@ -160,6 +201,7 @@ pub(crate) fn receive_feedback(
     mut context: ResMut<AudioContext>,
     mut ended: MessageWriter<Ended>,
     mut faults: MessageWriter<AudioBackendFault>,
+    mut node_faults: MessageWriter<AudioNodeFault>,
     mut state_changes: MessageWriter<AudioContextStateChanged>,
     mut commands: Commands,
 ) {
@@ -170,6 +212,18 @@ pub(crate) fn receive_feedback(
                 if let Some(&entity) = engine.ids.get(&id) {
                     ended.write(Ended { entity });
                     commands.trigger(Ended { entity });
+                }
+            }
+            Feedback::Fault(id, fault) => {
+                if let Some(&entity) = engine.ids.get(&id) {
+                    let node = engine.nodes.get(&entity).map_or("AudioNode", |r| r.name);
+                    let kind = match fault {
+                        NodeFault::Panic(_) => AudioNodeFaultKind::Panic(fault.message()),
+                        NodeFault::NonFinite => AudioNodeFaultKind::NonFinite,
+                    };
+                    let fault = AudioNodeFault { entity, node, kind };
+                    warn!("{fault}");
+                    node_faults.write(fault);
                 }
             }
             Feedback::Garbage(garbage) => drop(garbage),

@@ -17,6 +17,7 @@ mod delay;
 mod device;
 mod device_layer;
 mod doppler;
+mod faults;
 mod dynamics_compressor;
 mod game;
 mod hrtf;

@@ -261,7 +261,15 @@ fn step(c: &Coefficients, s: &mut [f64; 4], x: f32) -> f32 {
     y
 }
 
-fn flush_denormals(s: &mut [f64; 4]) {
+/// Ends a quantum's run of the difference equation: state that went non-finite (an overflowing
+/// filter such as a peaking one with an enormous gain, or a NaN input) starts again from
+/// silence — the spec would let it stay non-finite for good, so the filter would never recover
+/// when its params come back — and denormals are flushed.
+fn settle(s: &mut [f64; 4]) {
+    if s.iter().any(|v| !v.is_finite()) {
+        *s = [0.0; 4];
+        return;
+    }
     for v in s {
         if v.abs() < f64::from(f32::MIN_POSITIVE) {
             *v = 0.0;
@@ -335,7 +343,7 @@ impl AudioProcessor for BiquadFilterProcessor {
                 };
                 out[i] = step(coef, s, x);
             }
-            flush_denormals(s);
+            settle(s);
         }
         ProcessStatus::Active
     }

@@ -150,8 +150,14 @@ impl AudioProcessor for IIRFilterProcessor {
                 let x = if silent { 0.0 } else { f64::from(inp[i]) };
                 out[i] = self.coefficients.step(h, x) as f32;
             }
-            // A decayed tail: forget it so the node goes silent.
-            if silent && h.y.iter().all(|v| v.abs() < f64::from(f32::MIN_POSITIVE)) {
+            // A decayed tail: forget it so the node goes silent. A history that overflowed (an
+            // unstable filter, which the spec accepts) or took a NaN starts again from silence
+            // instead of staying non-finite for good (the renderer scrubs what got out and
+            // reports the node once).
+            let decayed = silent && h.y.iter().all(|v| v.abs() < f64::from(f32::MIN_POSITIVE));
+            let overflowed = out.iter().any(|v| !v.is_finite())
+                || h.y.iter().chain(&h.x).any(|v| !v.is_finite());
+            if decayed || overflowed {
                 *h = History::default();
             }
         }

@@ -7,6 +7,7 @@
 //! `Renderer`.
 
 pub mod bus;
+pub mod fault;
 pub mod mix;
 pub mod probe;
 pub mod schedule;
@@ -178,6 +179,10 @@ pub struct RenderNode {
     /// The processor returned [`ProcessStatus::Ended`]: it is not run again and its outputs
     /// are one channel of silence from then on.
     ended: bool,
+    /// Its processor panicked: it is never called again and outputs silence.
+    faulted: bool,
+    /// Its non-finite output was reported (once per node).
+    reported_non_finite: bool,
     /// The inspector's read-backs, when the node's entity is `Metered`.
     probe: Option<Arc<probe::NodeProbe>>,
     meter: probe::MeterWindow,
@@ -200,6 +205,8 @@ impl RenderNode {
             processor,
             params,
             ended: false,
+            faulted: false,
+            reported_non_finite: false,
             probe: None,
             meter: probe::MeterWindow::default(),
         }
@@ -273,6 +280,9 @@ impl FeedbackSink {
     }
 }
 
+/// How many quanta after non-finite output every node's output is checked, to name the node.
+const HUNT_QUANTA: u32 = 64;
+
 /// Capacity of the feedback overflow list.
 const OVERFLOW_CAPACITY: usize = 4096;
 
@@ -291,6 +301,9 @@ pub struct Renderer {
     out_pos: usize,
     /// The listener's params this quantum, read by panners.
     listener: Box<ListenerValues>,
+    /// Quanta left in which every node's output is checked for non-finite samples, to name the
+    /// node that made the ones the output had (a producer may make them only now and then).
+    hunt_non_finite: u32,
 }
 
 impl Renderer {
@@ -318,6 +331,7 @@ impl Renderer {
             out: AudioBus::with_capacity(channels),
             out_pos: RENDER_QUANTUM,
             listener: Box::default(),
+            hunt_non_finite: 0,
         }
     }
 
@@ -472,6 +486,7 @@ impl Renderer {
 
     /// Renders one quantum into the internal output bus and advances the clock.
     pub fn render_quantum(&mut self) -> &AudioBus {
+        let _flush = fault::FlushDenormals::new();
         self.drain_commands();
         let ctx = ProcessContext {
             sample_rate: self.sample_rate,
@@ -497,6 +512,14 @@ impl Renderer {
                 ChannelInterpretation::Discrete,
             );
         }
+        // The device never gets a NaN or an infinity; for a while, find who makes them.
+        self.hunt_non_finite = self.hunt_non_finite.saturating_sub(1);
+        if fault::scrub(&mut self.out) {
+            self.hunt_non_finite = HUNT_QUANTA;
+            self.shared
+                .non_finite_quanta
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn run_steps(&mut self, ctx: &ProcessContext) {
@@ -505,6 +528,8 @@ impl Renderer {
             schedule,
             sink,
             listener,
+            hunt_non_finite,
+            shared,
             ..
         } = self;
         let Schedule {
@@ -527,8 +552,9 @@ impl Renderer {
                 }
                 continue;
             };
-            if node.ended {
-                // An ended source stays silent for good: no mixing, params or processing.
+            if node.ended || node.faulted {
+                // An ended source, or a faulted node, stays silent for good: no mixing, params
+                // or processing.
                 for &b in &step.outputs {
                     buffers[b].make_silent(1);
                 }
@@ -559,7 +585,29 @@ impl Renderer {
                 params: &slices[..node.params.len().min(MAX_PARAMS)],
                 listener,
             };
-            let status = node.processor.process_erased(io, ctx, phase);
+            let processor = &mut node.processor;
+            let status = match fault::contain(|| processor.process_erased(io, ctx, phase)) {
+                Ok(status) => status,
+                Err(payload) => {
+                    node.faulted = true;
+                    shared.faulted_nodes.fetch_add(1, Ordering::Relaxed);
+                    sink.push(Feedback::Fault(step.node, fault::NodeFault::Panic(payload)));
+                    // Whatever it left in its outputs is not audio.
+                    for bus in outputs.iter_mut() {
+                        bus.make_silent(1);
+                    }
+                    ProcessStatus::Active
+                }
+            };
+            // The producer: non-finite out of finite inputs (nodes downstream only pass it on).
+            if *hunt_non_finite > 0
+                && !node.reported_non_finite
+                && outputs.iter().any(fault::has_non_finite)
+                && !inputs[..step.inputs.len()].iter().any(fault::has_non_finite)
+            {
+                node.reported_non_finite = true;
+                sink.push(Feedback::Fault(step.node, fault::NodeFault::NonFinite));
+            }
             for (&b, bus) in step.outputs.iter().zip(outputs.drain(..)) {
                 buffers[b] = bus;
             }
