@@ -51,6 +51,25 @@ pub struct AudioContext {
     pub(crate) node_count: usize,
     pub(crate) render_node_count: u64,
     pub(crate) device_frames: u64,
+    pub(crate) counters: RenderCounters,
+}
+
+/// Counters of the render side that should stay at zero, read each frame
+/// ([`AudioContext::counters`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RenderCounters {
+    /// Feedback messages that waited in the render side's overflow queue because the feedback
+    /// ring was full (they arrive later, in order).
+    pub feedback_stalls: u64,
+    /// Garbage the render side could not hand back (ring and overflow full) and leaked rather
+    /// than free on the real-time thread.
+    pub leaked: u64,
+    /// Nodes whose processor panicked (each silent since; see `AudioNodeFault`).
+    pub faulted_nodes: u64,
+    /// Quanta whose output had NaN or infinite samples, replaced by silence.
+    pub non_finite_quanta: u64,
+    /// Processor messages of the wrong type (dropped; zero through the plugin).
+    pub message_mismatches: u64,
 }
 
 impl AudioContext {
@@ -162,6 +181,11 @@ impl AudioContext {
     /// How often commands had to wait a frame because the command queue was full.
     pub fn back_pressure(&self) -> u64 {
         self.back_pressure
+    }
+
+    /// The render side's fault and loss counters.
+    pub fn counters(&self) -> RenderCounters {
+        self.counters
     }
 
     /// Commands waiting on the control side for room in the queue.

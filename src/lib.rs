@@ -65,7 +65,7 @@ pub use backend::slot::RenderHooks;
 pub use backend::{
     ActiveBackend, AudioBackendError, AudioOutputConfig, Backend, DeviceInfo, LatencyHint,
 };
-pub use context::{AudioContext, AudioContextState, AudioContextStateChanged};
+pub use context::{AudioContext, AudioContextState, AudioContextStateChanged, RenderCounters};
 pub use ecs::{AudioBackendFault, AudioGraphError, AudioNodeFault, AudioNodeFaultKind, Ended};
 pub use error::{AudioParamError, WebAudioError};
 
@@ -285,8 +285,12 @@ fn start_engine(
             ARENA_CAPACITY,
         )
     };
-    let mut startup_error = None;
-    let (engine_backend, rate, channels) = match *backend {
+    let (backend, config_error) = backend.validated();
+    if let Some(error) = &config_error {
+        warn!("{error}");
+    }
+    let mut startup_error = config_error;
+    let (engine_backend, rate, channels) = match backend {
         Backend::Offline {
             sample_rate,
             channels,
@@ -295,13 +299,13 @@ fn start_engine(
             sample_rate,
             channels,
         ),
-        ref realtime => {
+        realtime => {
             let (supervisor, error) =
-                Supervisor::start(realtime.clone(), make_renderer, shared.clone(), hooks);
+                Supervisor::start(realtime, make_renderer, shared.clone(), hooks);
             if let Some(error) = &error {
                 backend::warn_fallback(error);
             }
-            startup_error = error;
+            startup_error = startup_error.or(error);
             let (rate, channels) = (supervisor.sample_rate(), supervisor.channels());
             let backend = EngineBackend::Realtime {
                 supervisor: Box::new(supervisor),
@@ -341,6 +345,7 @@ fn start_engine(
         node_count: 0,
         render_node_count: 0,
         device_frames: 0,
+        counters: Default::default(),
     };
     let mut engine = AudioEngine::new(
         control,

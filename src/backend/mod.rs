@@ -111,6 +111,55 @@ pub enum AudioBackendError {
     /// The stream stopped calling back (the device or server went away).
     #[error("audio stream stalled: no callback for {0} ms")]
     StreamStalled(u64),
+    /// The spec's `NotSupportedError` for a context option: a sample rate outside 3 to 768 kHz
+    /// or a channel count outside 1 to 32 (the context uses 48 kHz stereo instead).
+    #[error("NotSupportedError: {0}")]
+    NotSupported(String),
+}
+
+impl Backend {
+    /// The backend with its sample rate and channel count checked as the spec checks an
+    /// `AudioContext`'s options: a bad value is replaced by 48 kHz / 2 channels, and the error
+    /// says what was wrong.
+    pub(crate) fn validated(&self) -> (Self, Option<AudioBackendError>) {
+        let (Self::Null {
+            sample_rate,
+            channels,
+        }
+        | Self::Offline {
+            sample_rate,
+            channels,
+        }) = *self
+        else {
+            return (self.clone(), None);
+        };
+        let rate_ok = (3_000..=768_000).contains(&sample_rate);
+        let channels_ok = (1..=32).contains(&channels);
+        if rate_ok && channels_ok {
+            return (self.clone(), None);
+        }
+        let error = AudioBackendError::NotSupported(format!(
+            "sample rate {sample_rate} Hz (3000..=768000) and {channels} channels (1..=32): \
+             using {} Hz and {} channels",
+            if rate_ok { sample_rate } else { 48_000 },
+            if channels_ok { channels } else { 2 }
+        ));
+        let (sample_rate, channels) = (
+            if rate_ok { sample_rate } else { 48_000 },
+            if channels_ok { channels } else { 2 },
+        );
+        let fixed = match self {
+            Self::Null { .. } => Self::Null {
+                sample_rate,
+                channels,
+            },
+            _ => Self::Offline {
+                sample_rate,
+                channels,
+            },
+        };
+        (fixed, Some(error))
+    }
 }
 
 /// What was opened.

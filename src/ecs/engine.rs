@@ -122,8 +122,7 @@ impl EngineBackend {
 /// The control side's record of one node.
 pub(crate) struct NodeRecord {
     pub id: RenderId,
-    /// The component's type (the key of `AudioNodeRegistry`, read by tools).
-    #[cfg_attr(not(feature = "inspector_panels"), allow(dead_code))]
+    /// The component's type (the key of `AudioNodeRegistry`; one node type per entity).
     pub kind: std::any::TypeId,
     pub name: &'static str,
     /// Each param's spec name and slot, from the node type's typed ids.
@@ -173,6 +172,8 @@ pub(crate) struct AudioEngine {
     pub startup_error: Option<AudioBackendError>,
     /// `AudioListener` entities in the order they were added; the first is the listener.
     pub listeners: Vec<Entity>,
+    /// Nodes the last compiled schedule mutes (a cycle without a `DelayNode`).
+    muted: Vec<Entity>,
 }
 
 impl AudioEngine {
@@ -202,6 +203,7 @@ impl AudioEngine {
             offline_frames: 0,
             startup_error: None,
             listeners: Vec::new(),
+            muted: Vec::new(),
         }
     }
 
@@ -273,9 +275,12 @@ impl AudioEngine {
         self.dirty = true;
     }
 
-    /// Forgets a node; its slot is freed after the next schedule no longer uses it.
-    pub fn remove_node(&mut self, entity: Entity) {
-        if let Some(record) = self.nodes.remove(&entity) {
+    /// Forgets the node of type `kind` on `entity` (another type's node there stays); its slot
+    /// is freed after the next schedule no longer uses it.
+    pub fn remove_node(&mut self, entity: Entity, kind: std::any::TypeId) {
+        if self.nodes.get(&entity).is_some_and(|r| r.kind == kind)
+            && let Some(record) = self.nodes.remove(&entity)
+        {
             self.listeners.retain(|&l| l != entity);
             self.ids.remove(&record.id);
             self.pending_removals.push(record.id);
@@ -475,17 +480,31 @@ impl AudioEngine {
     }
 
     /// Compiles and sends a new schedule if the graph changed, then frees removed slots.
-    pub fn commit(&mut self) {
+    /// Returns the nodes newly muted for sitting in a cycle without a `DelayNode`.
+    pub fn commit(&mut self) -> Vec<Entity> {
+        let mut newly_muted = Vec::new();
         if self.dirty {
-            let (schedule, _report) = self.graph().compile();
+            let (schedule, report) = self.graph().compile();
             self.send(Command::SetSchedule(Box::new(schedule)));
             self.dirty = false;
+            let muted: Vec<Entity> = report
+                .muted
+                .iter()
+                .filter_map(|id| self.ids.get(id).copied())
+                .collect();
+            newly_muted = muted
+                .iter()
+                .copied()
+                .filter(|e| !self.muted.contains(e))
+                .collect();
+            self.muted = muted;
         }
         let removals = std::mem::take(&mut self.pending_removals);
         for id in removals {
             self.send(Command::RemoveNode { id });
             self.render_ids.free(id);
         }
+        newly_muted
     }
 
     /// Pushes queued commands to the render thread (real time only; offline applies them in

@@ -100,13 +100,27 @@ pub(crate) fn sync_nodes<T: AudioNode>(
     buffers: Option<Res<Assets<AudioBuffer>>>,
 ) {
     let buffers = buffers.as_deref();
+    let kind = std::any::TypeId::of::<T>();
     for entity in removed.read() {
-        engine.remove_node(entity);
+        engine.remove_node(entity, kind);
         sent.remove(&entity);
     }
     let now = context.current_time();
     for (entity, mut node, config) in &mut nodes {
         let node = node.bypass_change_detection();
+        // One node type per entity: a second node component there would share the first's
+        // render node (its param events landing on the other's params).
+        if let Some(other) = engine.nodes.get(&entity).filter(|r| r.kind != kind) {
+            if sent.insert(entity, node.attributes()).is_none() {
+                let error = WebAudioError::InvalidState(format!(
+                    "{} on an entity that already is a {}: put each node on its own entity",
+                    T::NAME,
+                    other.name
+                ));
+                errors.write(AudioGraphError { entity, error });
+            }
+            continue;
+        }
         let valid = match node.validate_channels(&config) {
             Ok(()) => Some(config.0),
             Err(error) => {
@@ -190,8 +204,14 @@ pub(crate) fn sync_connections(
 }
 
 /// Compiles the schedule if anything changed and pushes the commands out.
-pub(crate) fn commit(mut engine: ResMut<AudioEngine>) {
-    engine.commit();
+pub(crate) fn commit(mut engine: ResMut<AudioEngine>, mut errors: MessageWriter<AudioGraphError>) {
+    for entity in engine.commit() {
+        let error = WebAudioError::NotSupported(
+            "in a cycle without a DelayNode: the cycle outputs silence, as the spec says".into(),
+        );
+        warn!("{entity}: {error}");
+        errors.write(AudioGraphError { entity, error });
+    }
     engine.flush();
 }
 
@@ -288,4 +308,12 @@ fn refresh_context(engine: &mut AudioEngine, context: &mut AudioContext) {
     context.command_backlog = control.backlog_len();
     context.node_count = engine.nodes.len();
     context.render_node_count = shared.live_nodes.load(std::sync::atomic::Ordering::Relaxed);
+    let read = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    context.counters = crate::context::RenderCounters {
+        feedback_stalls: read(&shared.feedback_stalls),
+        leaked: read(&shared.leaked),
+        faulted_nodes: read(&shared.faulted_nodes),
+        non_finite_quanta: read(&shared.non_finite_quanta),
+        message_mismatches: read(&shared.message_mismatches),
+    };
 }

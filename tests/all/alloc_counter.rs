@@ -30,9 +30,14 @@ pub const NODES_TEST: usize = 4;
 pub const SHAPER_TEST: usize = 5;
 /// The panner/listener render test.
 pub const SPATIAL_TEST: usize = 6;
+/// The render test of the buffer source, delay, filters, stereo panner, splitter, merger and
+/// media element processors.
+pub const MORE_NODES_TEST: usize = 7;
+/// The contained-panic test: the fault path's allocations, counted apart.
+pub const FAULT_TEST: usize = 8;
 
-static ALLOCS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
-static FREES: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
+static ALLOCS: [AtomicU64; 9] = [const { AtomicU64::new(0) }; 9];
+static FREES: [AtomicU64; 9] = [const { AtomicU64::new(0) }; 9];
 
 fn tag() -> usize {
     TAG.try_with(Cell::get).unwrap_or(NONE)

@@ -9,6 +9,7 @@ use bevy_webaudio::engine::render::bus::AudioBus;
 use bevy_webaudio::node::ProcessContext;
 use bevy_webaudio::prelude::*;
 
+use crate::alloc_counter;
 use crate::support::*;
 
 /// Outputs 0.25 on its first two quanta, then panics on its third.
@@ -204,5 +205,211 @@ fn an_unstable_iir_filter_is_contained() {
     assert!(
         shared_quanta < 375,
         "most quanta carry signal: {shared_quanta} silent"
+    );
+}
+
+/// The one place a render thread allocates is the fault path: unwinding a panic (its payload,
+/// the unwinder). Counted apart here: zero before and after, some only in the quantum that
+/// panics, and the payload is freed on the control side, not here.
+#[test]
+fn only_the_quantum_that_panics_allocates_on_the_render_thread() {
+    use bevy_webaudio::engine::command::{self, Command, Feedback, RenderId};
+    use bevy_webaudio::engine::graph::{Edge, EdgeTarget, Graph, GraphNode};
+    use bevy_webaudio::engine::node::oscillator::WaveTableCache;
+    use bevy_webaudio::engine::render::Renderer;
+    use bevy_webaudio::node::{AudioNode, BuildContext, ChannelConfig, build_render_node};
+
+    let (mut control, channel) = command::channel(64, 64);
+    let mut renderer = Renderer::new(channel, command::shared(), 48_000.0, 1, 8);
+    let mut cache = WaveTableCache::default();
+    let mut graph = Graph::default();
+    let (dest, worklet) = (RenderId::new(0, 0), RenderId::new(1, 0));
+    let mut build = |node: &mut dyn FnMut(&mut BuildContext) -> _, id| {
+        let mut ctx = BuildContext {
+            sample_rate: 48_000.0,
+            max_channels: 1,
+            wavetables: &mut cache,
+            buffers: None,
+        };
+        let (render_node, graph_node) = node(&mut ctx);
+        control.send(Command::AddNode {
+            id,
+            node: render_node,
+        });
+        graph.nodes.insert(id, graph_node);
+    };
+    fn parts<T: AudioNode>(
+        mut node: T,
+        ctx: &mut BuildContext,
+    ) -> (Box<bevy_webaudio::engine::render::RenderNode>, GraphNode) {
+        let render_node = build_render_node(&mut node, ctx, 4);
+        let shape = node.shape();
+        let outputs = (0..shape.outputs)
+            .map(|k| node.output_channels(k))
+            .collect();
+        let config = ChannelConfig::default().0;
+        (
+            render_node,
+            GraphNode {
+                shape,
+                config,
+                outputs,
+            },
+        )
+    }
+    build(&mut |ctx| parts(AudioDestinationNode::default(), ctx), dest);
+    build(&mut |ctx| parts(panicking_worklet(), ctx), worklet);
+    graph.destination = Some(dest);
+    graph.edges.push(Edge {
+        from: worklet,
+        output: 0,
+        to: dest,
+        target: EdgeTarget::Input(0),
+    });
+    control.send(Command::SetSchedule(Box::new(graph.compile().0)));
+    for command in control.take_backlog() {
+        renderer.apply(command);
+    }
+    let mut counted = |quanta: usize| {
+        let before = alloc_counter::counts(alloc_counter::FAULT_TEST);
+        alloc_counter::mark(alloc_counter::FAULT_TEST);
+        for _ in 0..quanta {
+            renderer.render_quantum();
+        }
+        alloc_counter::unmark();
+        let after = alloc_counter::counts(alloc_counter::FAULT_TEST);
+        (after.0 - before.0, after.1 - before.1)
+    };
+    assert_eq!(counted(2), (0, 0), "two clean quanta");
+    let (fault_allocs, fault_frees) = counted(1);
+    println!("the panicking quantum: {fault_allocs} allocations, {fault_frees} frees");
+    assert!(
+        fault_allocs > 0,
+        "unwinding allocates (the payload at least)"
+    );
+    assert_eq!(counted(200), (0, 0), "nothing after the fault");
+    let faults: Vec<_> = std::iter::from_fn(|| control.receive())
+        .filter_map(|f| match f {
+            Feedback::Fault(id, fault) => Some((id, fault.message())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(faults, vec![(worklet, "boom on quantum 3".to_owned())]);
+}
+
+fn graph_errors(app: &App) -> Vec<AudioGraphError> {
+    let messages = app.world().resource::<Messages<AudioGraphError>>();
+    let mut cursor = messages.get_cursor();
+    cursor.read(messages).cloned().collect()
+}
+
+#[test]
+fn two_node_components_on_one_entity_are_an_error_not_a_cross_wiring() {
+    let mut app = offline_app(1);
+    let dest = destination(&app);
+    let mut source = ConstantSourceNode::new(0.5);
+    source.start(0.0).unwrap();
+    let mut gain = GainNode::new(1.0);
+    // Were the two cross-wired, this ramp (slot 0 of the gain) would move the offset.
+    gain.gain.linear_ramp_to_value_at_time(4.0, 0.01).unwrap();
+    let both = app
+        .world_mut()
+        .commands()
+        .spawn((source, gain))
+        .connect(dest)
+        .id();
+    app.update();
+    let out = app.render(1024).unwrap().remove(0);
+    app.update();
+    let errors = graph_errors(&app);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].entity, both);
+    assert!(matches!(errors[0].error, WebAudioError::InvalidState(_)));
+    // Whichever synced first is the node; the other changed nothing.
+    let constant = out.iter().all(|&v| v == 0.5);
+    let silent = out.iter().all(|&v| v == 0.0);
+    assert!(constant || silent, "one node, untouched by the other: {}", out[600]);
+}
+
+#[test]
+fn a_cycle_without_a_delay_is_reported() {
+    let mut app = offline_app(1);
+    let dest = destination(&app);
+    let (a, b) = {
+        let mut commands = app.world_mut().commands();
+        let a = commands.spawn(GainNode::new(0.5)).connect(dest).id();
+        let b = commands.spawn(GainNode::new(0.5)).connect(a).id();
+        commands.entity(a).connect(b);
+        (a, b)
+    };
+    app.update();
+    app.update();
+    let mut muted: Vec<Entity> = graph_errors(&app)
+        .into_iter()
+        .filter(|e| matches!(e.error, WebAudioError::NotSupported(_)))
+        .map(|e| e.entity)
+        .collect();
+    muted.sort();
+    let mut expected = vec![a, b];
+    expected.sort();
+    assert_eq!(muted, expected, "both nodes of the loop, once");
+}
+
+#[test]
+fn a_context_sample_rate_of_zero_falls_back_with_a_typed_error() {
+    for backend in [
+        Backend::Offline {
+            sample_rate: 0,
+            channels: 1,
+        },
+        Backend::Null {
+            sample_rate: 0,
+            channels: 0,
+        },
+    ] {
+        let mut app = App::new();
+        app.add_plugins((
+            MinimalPlugins,
+            WebAudioPlugin {
+                backend,
+                ..default()
+            },
+        ));
+        app.update();
+        let context = app.world().resource::<AudioContext>();
+        assert_eq!(context.sample_rate(), 48_000.0);
+        let messages = app.world().resource::<Messages<AudioBackendFault>>();
+        let mut cursor = messages.get_cursor();
+        let faults: Vec<_> = cursor.read(messages).cloned().collect();
+        assert!(
+            matches!(
+                faults.as_slice(),
+                [AudioBackendFault(AudioBackendError::NotSupported(_))]
+            ),
+            "{faults:?}"
+        );
+    }
+}
+
+#[test]
+fn the_render_counters_are_read_back() {
+    let mut app = offline_app(1);
+    let dest = destination(&app);
+    let mut source = ConstantSourceNode::new(1.0);
+    source.start(0.0).unwrap();
+    let iir = IIRFilterNode::new(&[1.0], &[1.0, -2.5, 1.5]).unwrap();
+    {
+        let mut commands = app.world_mut().commands();
+        let iir = commands.spawn(iir).connect(dest).id();
+        commands.spawn(source).connect(iir);
+    }
+    app.update();
+    app.render(4800).unwrap();
+    app.update();
+    let counters = app.world().resource::<AudioContext>().counters();
+    assert!(counters.non_finite_quanta > 0, "{counters:?}");
+    assert_eq!(
+        (counters.leaked, counters.faulted_nodes, counters.message_mismatches),
+        (0, 0, 0)
     );
 }

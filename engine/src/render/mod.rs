@@ -603,7 +603,9 @@ impl Renderer {
             if *hunt_non_finite > 0
                 && !node.reported_non_finite
                 && outputs.iter().any(fault::has_non_finite)
-                && !inputs[..step.inputs.len()].iter().any(fault::has_non_finite)
+                && !inputs[..step.inputs.len()]
+                    .iter()
+                    .any(fault::has_non_finite)
             {
                 node.reported_non_finite = true;
                 sink.push(Feedback::Fault(step.node, fault::NodeFault::NonFinite));
