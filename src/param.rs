@@ -55,22 +55,52 @@ pub struct AudioParam {
 
 impl AudioParam {
     /// The render side's starting state of this param (descriptor, value, rate).
+    /// A non-finite value (only reflection can store one: a scene, an inspector edit) starts
+    /// at the default instead, so no NaN reaches the render thread.
     pub fn render_init(&self) -> webaudio_engine::render::ParamInit {
+        let value = if self.value.is_finite() {
+            self.value
+        } else {
+            self.descriptor.default_value
+        };
         webaudio_engine::render::ParamInit {
             descriptor: self.descriptor(),
-            value: self.value(),
+            value,
             rate: self.automation_rate(),
         }
     }
 
     /// A param at its default value.
     pub fn new(descriptor: ParamDescriptor) -> Self {
-        Self::with_value(descriptor, descriptor.default_value)
+        Self::unchecked(descriptor, descriptor.default_value)
     }
 
     /// A param with an initial value (a node option such as `GainOptions::gain`). The initial
     /// value is the intrinsic value before any automation, not an event.
+    ///
+    /// A non-finite `value` (which the spec's `float` option rejects) is replaced by the
+    /// descriptor's default, with a warning; [`AudioParam::try_with_value`] returns the error
+    /// instead.
     pub fn with_value(descriptor: ParamDescriptor, value: f32) -> Self {
+        Self::try_with_value(descriptor, value).unwrap_or_else(|error| {
+            warn!("{error}; using the default {}", descriptor.default_value);
+            Self::new(descriptor)
+        })
+    }
+
+    /// As [`AudioParam::with_value`], checked.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite value (the spec's WebIDL `TypeError`).
+    pub fn try_with_value(
+        descriptor: ParamDescriptor,
+        value: f32,
+    ) -> Result<Self, AudioParamError> {
+        error::finite("initial param value", f64::from(value))?;
+        Ok(Self::unchecked(descriptor, value))
+    }
+
+    fn unchecked(descriptor: ParamDescriptor, value: f32) -> Self {
         Self {
             value,
             automation_rate: descriptor.rate,
@@ -113,8 +143,8 @@ impl AudioParam {
     }
 
     /// Assigns `values` to `params` in order (the deprecated vector setters of `PannerNode` and
-    /// `AudioListener`: `setPosition`, `setOrientation`), stopping at the first error as the
-    /// spec's sequence of `value` assignments does.
+    /// `AudioListener`: `setPosition`, `setOrientation`). Every argument is checked first, as
+    /// WebIDL converts them all before the method runs: on an error no param changes.
     ///
     /// # Errors
     /// `RangeError` for a non-finite value.
@@ -122,6 +152,9 @@ impl AudioParam {
         params: [&mut AudioParam; N],
         values: [f32; N],
     ) -> Result<(), AudioParamError> {
+        for value in values {
+            error::finite("value", f64::from(value))?;
+        }
         for (param, value) in params.into_iter().zip(values) {
             param.set_value(value)?;
         }

@@ -52,7 +52,9 @@ impl AudioBuffer {
     /// A buffer holding `channels` (each the same length).
     ///
     /// # Errors
-    /// As [`AudioBuffer::new`], and `NotSupportedError` when channel lengths differ.
+    /// As [`AudioBuffer::new`], `NotSupportedError` when channel lengths differ, and
+    /// `RangeError` for a non-finite sample (a NaN would play as NaN; the spec's
+    /// `Float32Array` would take it, this crate refuses it).
     pub fn from_samples(channels: Vec<Vec<f32>>, sample_rate: f32) -> Result<Self, WebAudioError> {
         let length = channels.first().map_or(0, Vec::len);
         check_shape(channels.len(), length, sample_rate)?;
@@ -60,6 +62,14 @@ impl AudioBuffer {
             return Err(WebAudioError::NotSupported(
                 "every channel must have the same length".into(),
             ));
+        }
+        for (c, channel) in channels.iter().enumerate() {
+            if let Some(i) = channel.iter().position(|v| !v.is_finite()) {
+                return Err(WebAudioError::Range(format!(
+                    "samples must be finite, got {} at channel {c}, frame {i}",
+                    channel[i]
+                )));
+            }
         }
         Ok(Self {
             channels: channels.into_iter().map(Vec::into_boxed_slice).collect(),
@@ -106,9 +116,22 @@ impl AudioBuffer {
         self.length as f64 / f64::from(self.sample_rate)
     }
 
-    /// `getChannelData(channel)`.
+    /// `getChannelData(channel)` (`None` for a channel that does not exist).
     pub fn channel_data(&self, channel: usize) -> Option<&[f32]> {
         self.channels.get(channel).map(|c| &**c)
+    }
+
+    /// `getChannelData(channel)` with the spec's error.
+    ///
+    /// # Errors
+    /// `IndexSizeError` when `channel` is not below `numberOfChannels`.
+    pub fn get_channel_data(&self, channel: usize) -> Result<&[f32], WebAudioError> {
+        self.channel_data(channel).ok_or_else(|| {
+            WebAudioError::IndexSize(format!(
+                "channel {channel} of a buffer with {} channels",
+                self.channels.len()
+            ))
+        })
     }
 
     /// The shared sample storage (what a processor holds; cloning is an `Arc` clone).

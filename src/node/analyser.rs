@@ -153,7 +153,7 @@ impl AnalyserNode {
     /// Sets `minDecibels`.
     ///
     /// # Errors
-    /// `IndexSizeError` when not below `maxDecibels`.
+    /// `IndexSizeError` when not below `maxDecibels` or not finite.
     pub fn set_min_decibels(&mut self, value: f64) -> Result<&mut Self, WebAudioError> {
         check_decibels(value, self.max_decibels)?;
         self.min_decibels = value;
@@ -168,7 +168,7 @@ impl AnalyserNode {
     /// Sets `maxDecibels`.
     ///
     /// # Errors
-    /// `IndexSizeError` when not above `minDecibels`.
+    /// `IndexSizeError` when not above `minDecibels` or not finite.
     pub fn set_max_decibels(&mut self, value: f64) -> Result<&mut Self, WebAudioError> {
         check_decibels(self.min_decibels, value)?;
         self.max_decibels = value;
@@ -251,12 +251,15 @@ impl AnalyserNode {
     }
 }
 
+/// `minDecibels < maxDecibels`, both finite (an infinite bound would turn the byte
+/// conversion's scale into NaN). Non-finite values are an `IndexSizeError` like NaN
+/// `smoothingTimeConstant` (the spec's WebIDL `double` would raise a `TypeError`).
 fn check_decibels(min: f64, max: f64) -> Result<(), WebAudioError> {
-    if min < max {
+    if min.is_finite() && max.is_finite() && min < max {
         Ok(())
     } else {
         Err(WebAudioError::IndexSize(format!(
-            "minDecibels ({min}) must be below maxDecibels ({max})"
+            "minDecibels ({min}) must be below maxDecibels ({max}), both finite"
         )))
     }
 }

@@ -78,9 +78,10 @@ pub struct AudioBufferSourceNode {
     pub detune: AudioParam,
     /// The spec's `loop` attribute (`loop` is a Rust keyword).
     pub looping: bool,
-    /// `loopStart` in seconds of buffer time.
+    /// `loopStart` in seconds of buffer time (a non-finite value, which only a direct field
+    /// write can store, counts as 0; [`AudioBufferSourceNode::set_loop_start`] rejects it).
     pub loop_start: f64,
-    /// `loopEnd` in seconds of buffer time (0: the buffer's end).
+    /// `loopEnd` in seconds of buffer time (0: the buffer's end; non-finite counts as 0).
     pub loop_end: f64,
     buffer: Option<Handle<AudioBuffer>>,
     offset: f64,
@@ -138,18 +139,41 @@ impl AudioBufferSourceNode {
         Ok(self)
     }
 
+    /// Sets `loopStart` (seconds of buffer time; a negative value loops from 0, as the spec
+    /// says).
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite value (the spec's WebIDL `TypeError`).
+    pub fn set_loop_start(&mut self, seconds: f64) -> Result<&mut Self, WebAudioError> {
+        error::finite("loopStart", seconds)?;
+        self.loop_start = seconds;
+        Ok(self)
+    }
+
+    /// Sets `loopEnd` (seconds of buffer time; 0 or less, or past the buffer's end, means the
+    /// buffer's end, as the spec says).
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite value (the spec's WebIDL `TypeError`).
+    pub fn set_loop_end(&mut self, seconds: f64) -> Result<&mut Self, WebAudioError> {
+        error::finite("loopEnd", seconds)?;
+        self.loop_end = seconds;
+        Ok(self)
+    }
+
     /// `start(when, offset, duration)`: play from `offset` seconds into the buffer, for at most
     /// `duration` seconds of buffer content (`None`: no limit).
     ///
     /// # Errors
-    /// `RangeError` for a negative or non-finite `when`, `offset` or `duration`;
-    /// `InvalidStateError` if `start` was already called.
+    /// `InvalidStateError` if `start` was already called (checked first, as the spec's steps
+    /// do); `RangeError` for a negative or non-finite `when`, `offset` or `duration`.
     pub fn start_with(
         &mut self,
         when: f64,
         offset: f64,
         duration: Option<f64>,
     ) -> Result<&mut Self, WebAudioError> {
+        self.source.check_not_started()?;
         error::time("when", when)?;
         error::time("offset", offset)?;
         if let Some(d) = duration {
@@ -164,8 +188,8 @@ impl AudioBufferSourceNode {
     fn settings(&self) -> BufferSettings {
         BufferSettings {
             looping: self.looping,
-            loop_start: self.loop_start,
-            loop_end: self.loop_end,
+            loop_start: finite_or_zero(self.loop_start),
+            loop_end: finite_or_zero(self.loop_end),
             offset: self.offset,
             duration: self.duration,
         }
@@ -184,6 +208,11 @@ impl AudioBufferSourceNode {
             settings: self.settings(),
         }
     }
+}
+
+/// A loop point as the processor sees it: a non-finite one is 0 (the spec's defaults).
+fn finite_or_zero(seconds: f64) -> f64 {
+    if seconds.is_finite() { seconds } else { 0.0 }
 }
 
 /// The node's attributes as compared by the sync: the buffer's id and generation, loop
@@ -215,8 +244,8 @@ impl AudioNode for AudioBufferSourceNode {
             self.buffer.as_ref().map(Handle::id),
             self.buffer_generation,
             [
-                self.loop_start,
-                self.loop_end,
+                finite_or_zero(self.loop_start),
+                finite_or_zero(self.loop_end),
                 self.offset,
                 self.duration.unwrap_or(-1.0),
             ],

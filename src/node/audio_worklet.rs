@@ -253,7 +253,9 @@ impl AudioWorkletNodeBuilder {
     /// is 0 or above 32, a param name repeats, or more than 16 params are declared;
     /// `IndexSizeError` when `outputChannelCount`'s length is not `numberOfOutputs` (or a
     /// count exceeds 32 inputs/outputs); `InvalidStateError` when a default lies outside its
-    /// range; `NotSupportedError` for `param_value` of an undeclared name.
+    /// range; `RangeError` for a non-finite `defaultValue`, `minValue` or `maxValue` (the
+    /// spec's WebIDL `TypeError`) or `param_value`; `NotSupportedError` for `param_value` of an
+    /// undeclared name.
     pub fn build(self) -> Result<AudioWorkletNode, WebAudioError> {
         let mut node = self.node;
         if node.number_of_inputs == 0 && node.number_of_outputs == 0 {
@@ -293,7 +295,15 @@ impl AudioWorkletNodeBuilder {
                     d.name
                 )));
             }
-            // NaN fails too.
+            if let Some(v) = [d.default_value, d.min_value, d.max_value]
+                .into_iter()
+                .find(|v| !v.is_finite())
+            {
+                return Err(WebAudioError::Range(format!(
+                    "param {:?}: defaultValue, minValue and maxValue must be finite, got {v}",
+                    d.name
+                )));
+            }
             if !(d.min_value <= d.default_value && d.default_value <= d.max_value) {
                 return Err(WebAudioError::InvalidState(format!(
                     "param {:?}: defaultValue {} is outside [{}, {}]",

@@ -75,7 +75,31 @@ impl BiquadFilterNode {
         }
     }
 
-    /// `BiquadFilterOptions { type, frequency, Q, gain }`.
+    /// `new BiquadFilterNode(ctx, { type, frequency, Q, gain })`, checked.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite `frequency`, `Q` or `gain` (the spec's WebIDL
+    /// `TypeError`).
+    pub fn try_with_options(
+        filter_type: BiquadFilterType,
+        frequency: f32,
+        q: f32,
+        gain: f32,
+    ) -> Result<Self, WebAudioError> {
+        Ok(Self {
+            frequency: AudioParam::try_with_value(
+                BiquadFilterParam::Frequency.descriptor(),
+                frequency,
+            )?,
+            q: AudioParam::try_with_value(BiquadFilterParam::Q.descriptor(), q)?,
+            gain: AudioParam::try_with_value(BiquadFilterParam::Gain.descriptor(), gain)?,
+            ..Self::new(filter_type)
+        })
+    }
+
+    /// `BiquadFilterOptions { type, frequency, Q, gain }` (a non-finite value becomes that
+    /// param's default, with a warning; [`BiquadFilterNode::try_with_options`] returns the
+    /// error).
     pub fn with_options(filter_type: BiquadFilterType, frequency: f32, q: f32, gain: f32) -> Self {
         Self {
             frequency: AudioParam::with_value(BiquadFilterParam::Frequency.descriptor(), frequency),
@@ -90,7 +114,8 @@ impl BiquadFilterNode {
     /// give NaN.
     ///
     /// # Errors
-    /// `InvalidAccessError` when the three slices differ in length.
+    /// `InvalidAccessError` when the three slices differ in length; `NotSupportedError` for
+    /// a `sample_rate` that is not finite and positive (no context has it).
     pub fn get_frequency_response(
         &self,
         sample_rate: f32,
@@ -98,6 +123,7 @@ impl BiquadFilterNode {
         mag_response: &mut [f32],
         phase_response: &mut [f32],
     ) -> Result<(), WebAudioError> {
+        super::check_context_rate(sample_rate)?;
         let c = intrinsic_coefficients(
             self.filter_type,
             sample_rate,

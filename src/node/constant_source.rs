@@ -7,6 +7,7 @@ use webaudio_engine::param::NodeParams;
 
 use super::scheduled::{AudioScheduledSourceNode, ScheduledSource};
 use super::{AudioNode, BuildContext, ChannelConfig, NodeShape, OutputChannels};
+use crate::error::WebAudioError;
 use crate::param::AudioParam;
 
 /// The spec's `ConstantSourceNode`: outputs `offset` (a-rate, default 1) between `start` and
@@ -28,12 +29,25 @@ impl Default for ConstantSourceNode {
 }
 
 impl ConstantSourceNode {
-    /// A constant source with `ConstantSourceOptions { offset }`.
+    /// A constant source with `ConstantSourceOptions { offset }` (a non-finite `offset`
+    /// becomes the default 1, with a warning; [`ConstantSourceNode::try_new`] returns the
+    /// error).
     pub fn new(offset: f32) -> Self {
         Self {
             offset: AudioParam::with_value(ConstantSourceParam::Offset.descriptor(), offset),
             source: ScheduledSource::default(),
         }
+    }
+
+    /// `new ConstantSourceNode(ctx, { offset })`, checked.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite `offset` (the spec's WebIDL `TypeError`).
+    pub fn try_new(offset: f32) -> Result<Self, WebAudioError> {
+        Ok(Self {
+            offset: AudioParam::try_with_value(ConstantSourceParam::Offset.descriptor(), offset)?,
+            source: ScheduledSource::default(),
+        })
     }
 }
 

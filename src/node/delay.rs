@@ -40,15 +40,17 @@ impl DelayNode {
     /// `new DelayNode(ctx, { maxDelayTime })`.
     ///
     /// # Errors
-    /// `NotSupportedError` unless `0 < max_delay_time < 180`.
+    /// `NotSupportedError` unless `0 < max_delay_time < 180` (NaN included).
     pub fn new(max_delay_time: f64) -> Result<Self, WebAudioError> {
         Self::with_delay(max_delay_time, 0.0)
     }
 
-    /// `new DelayNode(ctx, { maxDelayTime, delayTime })`.
+    /// `new DelayNode(ctx, { maxDelayTime, delayTime })`. A `delayTime` outside
+    /// `0..=maxDelayTime` is kept and clamped when computed (the param's nominal range).
     ///
     /// # Errors
-    /// As [`DelayNode::new`].
+    /// As [`DelayNode::new`], and `RangeError` for a non-finite `delayTime` (the spec's WebIDL
+    /// `TypeError`).
     pub fn with_delay(max_delay_time: f64, delay_time: f32) -> Result<Self, WebAudioError> {
         if !(max_delay_time > 0.0 && max_delay_time < 180.0) {
             return Err(WebAudioError::NotSupported(format!(
@@ -57,7 +59,7 @@ impl DelayNode {
         }
         let descriptor = DelayParam::delay_time_descriptor(max_delay_time);
         Ok(Self {
-            delay_time: AudioParam::with_value(descriptor, delay_time),
+            delay_time: AudioParam::try_with_value(descriptor, delay_time)?,
             max_delay_time,
         })
     }

@@ -87,7 +87,26 @@ impl Default for DynamicsCompressorNode {
 }
 
 impl DynamicsCompressorNode {
-    /// `new DynamicsCompressorNode(ctx, options)`.
+    /// `new DynamicsCompressorNode(ctx, options)`, checked. Values outside a param's nominal
+    /// range are kept and clamped when computed, as the spec says.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite option (the spec's WebIDL `TypeError`).
+    pub fn try_new(options: DynamicsCompressorOptions) -> Result<Self, WebAudioError> {
+        let p =
+            |id: DynamicsCompressorParam, v: f32| AudioParam::try_with_value(id.descriptor(), v);
+        Ok(Self {
+            threshold: p(DynamicsCompressorParam::Threshold, options.threshold)?,
+            knee: p(DynamicsCompressorParam::Knee, options.knee)?,
+            ratio: p(DynamicsCompressorParam::Ratio, options.ratio)?,
+            attack: p(DynamicsCompressorParam::Attack, options.attack)?,
+            release: p(DynamicsCompressorParam::Release, options.release)?,
+            meter: ReductionMeter::default(),
+        })
+    }
+
+    /// `new DynamicsCompressorNode(ctx, options)` (a non-finite option becomes that param's
+    /// default, with a warning; [`DynamicsCompressorNode::try_new`] returns the error).
     pub fn new(options: DynamicsCompressorOptions) -> Self {
         Self {
             threshold: AudioParam::with_value(

@@ -6,6 +6,7 @@ use webaudio_engine::node::gain::{GainParam, GainProcessor};
 use webaudio_engine::param::NodeParams;
 
 use super::{AudioNode, BuildContext, ChannelConfig, NodeShape};
+use crate::error::WebAudioError;
 use crate::param::AudioParam;
 
 /// The spec's `GainNode`: output = input × `gain` (a-rate, default 1).
@@ -33,11 +34,22 @@ impl Default for GainNode {
 }
 
 impl GainNode {
-    /// A gain node with `GainOptions { gain }`.
+    /// A gain node with `GainOptions { gain }` (a non-finite `gain` becomes the default 1,
+    /// with a warning; [`GainNode::try_new`] returns the error).
     pub fn new(gain: f32) -> Self {
         Self {
             gain: AudioParam::with_value(GainParam::Gain.descriptor(), gain),
         }
+    }
+
+    /// `new GainNode(ctx, { gain })`, checked.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite `gain` (the spec's WebIDL `TypeError`).
+    pub fn try_new(gain: f32) -> Result<Self, WebAudioError> {
+        Ok(Self {
+            gain: AudioParam::try_with_value(GainParam::Gain.descriptor(), gain)?,
+        })
     }
 }
 

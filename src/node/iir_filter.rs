@@ -112,7 +112,8 @@ impl IIRFilterNode {
     /// `sample_rate`. Frequencies outside `0..=sample_rate/2` give NaN.
     ///
     /// # Errors
-    /// `InvalidAccessError` when the three slices differ in length.
+    /// `InvalidAccessError` when the three slices differ in length; `NotSupportedError` for
+    /// a `sample_rate` that is not finite and positive (no context has it).
     pub fn get_frequency_response(
         &self,
         sample_rate: f32,
@@ -120,6 +121,7 @@ impl IIRFilterNode {
         mag_response: &mut [f32],
         phase_response: &mut [f32],
     ) -> Result<(), WebAudioError> {
+        super::check_context_rate(sample_rate)?;
         frequency_response(
             sample_rate,
             frequency_hz,

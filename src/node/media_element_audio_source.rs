@@ -61,7 +61,10 @@ pub struct MediaElementAudioSourceNode {
     pub looping: bool,
     /// The element's `paused`: output silence and hold the playhead.
     pub paused: bool,
-    /// The ring's length in seconds (read when playback starts or seeks).
+    /// The ring's length in seconds (read when playback starts or seeks). Used within
+    /// [`MAX_BUFFER_SECONDS`]: a value that is not finite and positive means the default 1 s,
+    /// a larger one the maximum ([`MediaElementAudioSourceNode::set_buffer_seconds`] rejects
+    /// both).
     pub buffer_seconds: f32,
     seek_to: f64,
     seek_generation: u32,
@@ -80,7 +83,34 @@ impl Default for MediaElementAudioSourceNode {
     }
 }
 
+/// The longest ring a [`MediaElementAudioSourceNode`] allocates, in seconds.
+pub const MAX_BUFFER_SECONDS: f32 = 60.0;
+
 impl MediaElementAudioSourceNode {
+    /// Sets [`buffer_seconds`](Self::buffer_seconds).
+    ///
+    /// # Errors
+    /// `RangeError` unless `0 < seconds <= MAX_BUFFER_SECONDS`.
+    pub fn set_buffer_seconds(&mut self, seconds: f32) -> Result<&mut Self, WebAudioError> {
+        if !(seconds > 0.0 && seconds <= MAX_BUFFER_SECONDS) {
+            return Err(WebAudioError::Range(format!(
+                "buffer_seconds must be in (0, {MAX_BUFFER_SECONDS}], got {seconds}"
+            )));
+        }
+        self.buffer_seconds = seconds;
+        Ok(self)
+    }
+
+    /// The ring length used: `buffer_seconds` within (0, [`MAX_BUFFER_SECONDS`]], else 1 s.
+    fn ring_seconds(&self) -> f32 {
+        let s = self.buffer_seconds;
+        if s.is_finite() && s > 0.0 {
+            s.min(MAX_BUFFER_SECONDS)
+        } else {
+            1.0
+        }
+    }
+
     /// A node streaming the file at `path` (a file-system path, not an asset path), playing
     /// from its start.
     ///
@@ -132,7 +162,7 @@ impl MediaElementAudioSourceNode {
         if !always && element.started_generation() == self.seek_generation {
             return None;
         }
-        let frames = (f64::from(self.buffer_seconds.max(0.0)) * f64::from(sample_rate)) as usize;
+        let frames = (f64::from(self.ring_seconds()) * f64::from(sample_rate)) as usize;
         Some(element.start(
             self.seek_to,
             sample_rate,

@@ -36,6 +36,7 @@ use webaudio_engine::param::NoParams;
 use webaudio_engine::stream::{CaptureConsumer, CaptureSource};
 
 use super::{AudioNode, BuildContext, ChannelConfig, MessageOf, NodeShape, OutputChannels};
+use crate::error::WebAudioError;
 use crate::microphone::capture::{ConsumerKind, MediaStream};
 use crate::param::AudioParam;
 
@@ -77,10 +78,34 @@ impl MediaStreamAudioSourceNode {
         }
     }
 
-    /// With other latency settings.
+    /// With other latency settings (used as [`sanitize_latency`] says; see
+    /// [`MediaStreamAudioSourceNode::try_with_latency`] for the checked form).
     pub fn with_latency(mut self, latency: SourceLatency) -> Self {
         self.latency = latency;
         self
+    }
+
+    /// With other latency settings, checked.
+    ///
+    /// # Errors
+    /// `RangeError` when a value is not finite, is negative, or exceeds
+    /// [`MAX_LATENCY_MS`].
+    pub fn try_with_latency(mut self, latency: SourceLatency) -> Result<Self, WebAudioError> {
+        let l = &latency;
+        for (name, v) in [
+            ("min_target_ms", l.min_target_ms),
+            ("max_target_ms", l.max_target_ms),
+            ("step_ms", l.step_ms),
+            ("ring_ms", l.ring_ms),
+        ] {
+            if !(0.0..=MAX_LATENCY_MS).contains(&v) {
+                return Err(WebAudioError::Range(format!(
+                    "{name} must be in 0..={MAX_LATENCY_MS} ms, got {v}"
+                )));
+            }
+        }
+        self.latency = latency;
+        Ok(self)
     }
 
     /// The stream it plays (`mediaStream`); `None` for a default-constructed (silent) node.
@@ -91,7 +116,11 @@ impl MediaStreamAudioSourceNode {
     /// Builds the render-side processor directly (tests and custom hosts; the ECS sync does
     /// this through [`AudioNode::build_processor`]). Connects a new ring on the stream.
     pub fn processor(&self, output_rate: f32) -> MediaStreamSourceProcessor {
-        MediaStreamSourceProcessor::new(self.stream.as_ref(), output_rate, self.latency)
+        MediaStreamSourceProcessor::new(
+            self.stream.as_ref(),
+            output_rate,
+            sanitize_latency(self.latency),
+        )
     }
 }
 
@@ -144,6 +173,29 @@ impl AudioNode for MediaStreamAudioSourceNode {
                 .as_ref()
                 .map_or(1, |s| usize::from(s.channels())),
         )
+    }
+}
+
+/// The largest latency setting, in milliseconds (a ring of a minute).
+pub const MAX_LATENCY_MS: f32 = 60_000.0;
+
+/// The latency a processor is built with: each value that is not finite or is negative (a
+/// direct field write can store one) is the default's, and each is at most
+/// [`MAX_LATENCY_MS`] (an infinite ring would be an impossible allocation).
+pub fn sanitize_latency(latency: SourceLatency) -> SourceLatency {
+    let d = SourceLatency::default();
+    let fix = |v: f32, default: f32| {
+        if v.is_finite() && v >= 0.0 {
+            v.min(MAX_LATENCY_MS)
+        } else {
+            default
+        }
+    };
+    SourceLatency {
+        min_target_ms: fix(latency.min_target_ms, d.min_target_ms),
+        max_target_ms: fix(latency.max_target_ms, d.max_target_ms),
+        step_ms: fix(latency.step_ms, d.step_ms),
+        ring_ms: fix(latency.ring_ms, d.ring_ms),
     }
 }
 

@@ -70,6 +70,19 @@ impl ChannelConfig {
     }
 }
 
+/// A context sample rate given to a node method (`getFrequencyResponse`): finite and
+/// positive, or the spec's `NotSupportedError` for an unsupported rate (a rate of 0 would
+/// make every response NaN).
+pub(crate) fn check_context_rate(sample_rate: f32) -> Result<(), WebAudioError> {
+    if sample_rate.is_finite() && sample_rate > 0.0 {
+        Ok(())
+    } else {
+        Err(WebAudioError::NotSupported(format!(
+            "sample rate must be finite and positive, got {sample_rate}"
+        )))
+    }
+}
+
 /// What a node needs to know to build its processor (on the control thread).
 pub struct BuildContext<'a> {
     /// The context's sample rate in Hz.

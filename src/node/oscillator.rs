@@ -46,10 +46,15 @@ impl Default for OscillatorNode {
 
 impl OscillatorNode {
     /// An oscillator with `OscillatorOptions { type, frequency }` (`type` must not be
-    /// `Custom`: use [`OscillatorNode::with_periodic_wave`]).
+    /// `Custom`: use [`OscillatorNode::with_periodic_wave`]). `Custom` without a wave plays a
+    /// sine and a non-finite `frequency` the default 440 Hz, each with a warning;
+    /// [`OscillatorNode::try_new`] returns the spec's errors instead.
     pub fn new(oscillator_type: OscillatorType, frequency: f32) -> Self {
         let oscillator_type = match oscillator_type {
-            OscillatorType::Custom => OscillatorType::Sine,
+            OscillatorType::Custom => {
+                warn!("OscillatorNode type 'custom' without a PeriodicWave plays a sine");
+                OscillatorType::Sine
+            }
             t => t,
         };
         Self {
@@ -61,7 +66,42 @@ impl OscillatorNode {
         }
     }
 
-    /// An oscillator playing a custom wave (`OscillatorOptions { periodicWave }`).
+    /// `new OscillatorNode(ctx, { type, frequency })`, checked.
+    ///
+    /// # Errors
+    /// `InvalidStateError` for `Custom` (the spec requires a `periodicWave` with it: use
+    /// [`OscillatorNode::try_with_periodic_wave`]); `RangeError` for a non-finite
+    /// `frequency` (the spec's WebIDL `TypeError`).
+    pub fn try_new(oscillator_type: OscillatorType, frequency: f32) -> Result<Self, WebAudioError> {
+        if oscillator_type == OscillatorType::Custom {
+            return Err(WebAudioError::InvalidState(
+                "type 'custom' needs a periodicWave".into(),
+            ));
+        }
+        Ok(Self {
+            frequency: AudioParam::try_with_value(
+                OscillatorParam::Frequency.descriptor(),
+                frequency,
+            )?,
+            ..Self::new(oscillator_type, 440.0)
+        })
+    }
+
+    /// `new OscillatorNode(ctx, { periodicWave, frequency })`, checked.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite `frequency`.
+    pub fn try_with_periodic_wave(
+        wave: PeriodicWave,
+        frequency: f32,
+    ) -> Result<Self, WebAudioError> {
+        let mut osc = Self::try_new(OscillatorType::Sine, frequency)?;
+        osc.set_periodic_wave(wave);
+        Ok(osc)
+    }
+
+    /// An oscillator playing a custom wave (`OscillatorOptions { periodicWave }`; a
+    /// non-finite `frequency` is handled as by [`OscillatorNode::new`]).
     pub fn with_periodic_wave(wave: PeriodicWave, frequency: f32) -> Self {
         let mut osc = Self::new(OscillatorType::Sine, frequency);
         osc.set_periodic_wave(wave);

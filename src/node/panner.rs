@@ -92,12 +92,44 @@ impl PannerNode {
         }
     }
 
-    /// Initial position (`PannerOptions.positionX/Y/Z`): the params' intrinsic values.
+    /// Initial position (`PannerOptions.positionX/Y/Z`): the params' intrinsic values (a
+    /// non-finite one becomes 0, with a warning; [`PannerNode::try_with_position`] returns the
+    /// error).
     pub fn with_position(mut self, x: f32, y: f32, z: f32) -> Self {
         self.position_x = AudioParam::with_value(PannerParam::PositionX.descriptor(), x);
         self.position_y = AudioParam::with_value(PannerParam::PositionY.descriptor(), y);
         self.position_z = AudioParam::with_value(PannerParam::PositionZ.descriptor(), z);
         self
+    }
+
+    /// Initial position, checked.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite coordinate (the spec's WebIDL `TypeError`).
+    pub fn try_with_position(mut self, x: f32, y: f32, z: f32) -> Result<Self, WebAudioError> {
+        let p = |id: PannerParam, v: f32| AudioParam::try_with_value(id.descriptor(), v);
+        let (px, py, pz) = (
+            p(PannerParam::PositionX, x)?,
+            p(PannerParam::PositionY, y)?,
+            p(PannerParam::PositionZ, z)?,
+        );
+        (self.position_x, self.position_y, self.position_z) = (px, py, pz);
+        Ok(self)
+    }
+
+    /// Initial orientation, checked.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite component (the spec's WebIDL `TypeError`).
+    pub fn try_with_orientation(mut self, x: f32, y: f32, z: f32) -> Result<Self, WebAudioError> {
+        let p = |id: PannerParam, v: f32| AudioParam::try_with_value(id.descriptor(), v);
+        let (ox, oy, oz) = (
+            p(PannerParam::OrientationX, x)?,
+            p(PannerParam::OrientationY, y)?,
+            p(PannerParam::OrientationZ, z)?,
+        );
+        (self.orientation_x, self.orientation_y, self.orientation_z) = (ox, oy, oz);
+        Ok(self)
     }
 
     /// Initial orientation (`PannerOptions.orientationX/Y/Z`).

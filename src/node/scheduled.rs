@@ -54,15 +54,11 @@ impl ScheduledSource {
     /// `start(when)`.
     ///
     /// # Errors
-    /// `InvalidStateError` if `start` was already called; `RangeError` for a negative or
-    /// non-finite `when`.
+    /// `InvalidStateError` if `start` was already called (checked first, as the spec's steps
+    /// do); `RangeError` for a negative or non-finite `when`.
     pub fn start(&mut self, when: f64) -> Result<(), WebAudioError> {
+        self.check_not_started()?;
         error::time("when", when)?;
-        if self.started {
-            return Err(WebAudioError::InvalidState(
-                "start() may only be called once".into(),
-            ));
-        }
         self.started = true;
         self.pending.push(ScheduleEvent::Start(when));
         Ok(())
@@ -71,16 +67,30 @@ impl ScheduledSource {
     /// `stop(when)`; calling it again replaces the stop time.
     ///
     /// # Errors
-    /// `InvalidStateError` if `start` was not called; `RangeError` for a negative or
-    /// non-finite `when`.
+    /// `InvalidStateError` if `start` was not called (checked first); `RangeError` for a
+    /// negative or non-finite `when`.
     pub fn stop(&mut self, when: f64) -> Result<(), WebAudioError> {
-        error::time("when", when)?;
         if !self.started {
             return Err(WebAudioError::InvalidState(
                 "stop() called before start()".into(),
             ));
         }
+        error::time("when", when)?;
         self.pending.push(ScheduleEvent::Stop(when));
+        Ok(())
+    }
+
+    /// The spec's first step of `start`: `InvalidStateError` if `start` was already called
+    /// (checked before the arguments).
+    ///
+    /// # Errors
+    /// `InvalidStateError` after `start`.
+    pub fn check_not_started(&self) -> Result<(), WebAudioError> {
+        if self.started {
+            return Err(WebAudioError::InvalidState(
+                "start() may only be called once".into(),
+            ));
+        }
         Ok(())
     }
 

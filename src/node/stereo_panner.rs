@@ -29,11 +29,23 @@ impl Default for StereoPannerNode {
 }
 
 impl StereoPannerNode {
-    /// A panner with `StereoPannerOptions { pan }`.
+    /// A panner with `StereoPannerOptions { pan }` (a non-finite `pan` becomes the default 0,
+    /// with a warning; [`StereoPannerNode::try_new`] returns the error). A `pan` outside
+    /// −1..=1 is kept and clamped when computed, as the spec's nominal range says.
     pub fn new(pan: f32) -> Self {
         Self {
             pan: AudioParam::with_value(StereoPannerParam::Pan.descriptor(), pan),
         }
+    }
+
+    /// `new StereoPannerNode(ctx, { pan })`, checked.
+    ///
+    /// # Errors
+    /// `RangeError` for a non-finite `pan` (the spec's WebIDL `TypeError`).
+    pub fn try_new(pan: f32) -> Result<Self, WebAudioError> {
+        Ok(Self {
+            pan: AudioParam::try_with_value(StereoPannerParam::Pan.descriptor(), pan)?,
+        })
     }
 
     /// The spec's constraints on this node's channel configuration.

@@ -58,7 +58,8 @@ impl WaveShaperNode {
     /// `new WaveShaperNode(ctx, { curve, oversample })`.
     ///
     /// # Errors
-    /// `InvalidStateError` when `curve` has fewer than 2 values.
+    /// As [`WaveShaperNode::set_curve`]: `InvalidStateError` when `curve` has fewer than 2
+    /// values, `RangeError` for a non-finite value.
     pub fn new(curve: Option<&[f32]>, oversample: OverSampleType) -> Result<Self, WebAudioError> {
         let mut node = Self {
             oversample,
@@ -77,7 +78,9 @@ impl WaveShaperNode {
     ///
     /// # Errors
     /// `InvalidStateError` when the curve has fewer than 2 values, or when a curve was already
-    /// set (the spec's `[[curve set]]`; setting `None` is always allowed).
+    /// set (the spec's `[[curve set]]`; setting `None` is always allowed); `RangeError` for a
+    /// non-finite value (the constructor's `sequence<float>` raises WebIDL's `TypeError`; the
+    /// attribute's `Float32Array` would take NaN and output it, which this crate refuses).
     pub fn set_curve(&mut self, curve: Option<&[f32]>) -> Result<&mut Self, WebAudioError> {
         if let Some(curve) = curve {
             if curve.len() < 2 {
@@ -90,6 +93,11 @@ impl WaveShaperNode {
                 return Err(WebAudioError::InvalidState(
                     "the WaveShaperNode curve was already set".into(),
                 ));
+            }
+            if let Some(v) = curve.iter().find(|v| !v.is_finite()) {
+                return Err(WebAudioError::Range(format!(
+                    "WaveShaperNode curve values must be finite, got {v}"
+                )));
             }
             self.curve_set = true;
         }

@@ -328,7 +328,11 @@ fn two_node_components_on_one_entity_are_an_error_not_a_cross_wiring() {
     // Whichever synced first is the node; the other changed nothing.
     let constant = out.iter().all(|&v| v == 0.5);
     let silent = out.iter().all(|&v| v == 0.0);
-    assert!(constant || silent, "one node, untouched by the other: {}", out[600]);
+    assert!(
+        constant || silent,
+        "one node, untouched by the other: {}",
+        out[600]
+    );
 }
 
 #[test]
@@ -409,7 +413,11 @@ fn the_render_counters_are_read_back() {
     let counters = app.world().resource::<AudioContext>().counters();
     assert!(counters.non_finite_quanta > 0, "{counters:?}");
     assert_eq!(
-        (counters.leaked, counters.faulted_nodes, counters.message_mismatches),
+        (
+            counters.leaked,
+            counters.faulted_nodes,
+            counters.message_mismatches
+        ),
         (0, 0, 0)
     );
 }

@@ -8,6 +8,7 @@ mod asset_resample;
 mod audio_buffer_source;
 mod audio_worklet;
 mod automation;
+mod bad_input;
 mod bevy_audio;
 mod biquad_filter;
 mod context_state;
