@@ -28,6 +28,10 @@ pub enum WebAudioError {
     /// (`getFrequencyResponse`).
     #[error("InvalidAccessError: {0}")]
     InvalidAccess(String),
+    /// The spec's `EncodingError`: audio data that cannot be decoded (`decodeAudioData`; here
+    /// also a buffer asset whose file failed to load).
+    #[error("EncodingError: {0}")]
+    Encoding(String),
 }
 
 /// The error type of a host's `AudioParam` automation methods (the spec's checks).

@@ -54,12 +54,44 @@ pub(crate) fn register_buffer_node<T: BufferNode>(app: &mut App) {
     if app.world().contains_resource::<AssetServer>() {
         app.add_systems(
             PostUpdate,
-            resync_buffer_nodes::<T>
+            (resync_buffer_nodes::<T>, fail_buffer_nodes::<T>)
                 .after(bevy::asset::AssetEventSystems)
                 .in_set(crate::WebAudioSystems::WriteNodes)
                 .before(check_buffer_nodes::<T>),
         );
     }
+}
+
+/// Marks the nodes of type `T` whose buffer's file just failed to load as changed, so
+/// [`check_buffer_nodes`] reports them (once) and makes them play as nodes without a buffer.
+pub fn fail_buffer_nodes<T: BufferNode>(
+    mut failures: MessageReader<bevy::asset::AssetLoadFailedEvent<AudioBuffer>>,
+    mut nodes: Query<&mut T>,
+) {
+    let failed: Vec<AssetId<AudioBuffer>> = failures.read().map(|f| f.id).collect();
+    if failed.is_empty() {
+        return;
+    }
+    for mut node in &mut nodes {
+        if node.buffer_id().is_some_and(|id| failed.contains(&id)) {
+            node.set_changed();
+        }
+    }
+}
+
+fn fail<T: BufferNode>(
+    entity: Entity,
+    node: &mut T,
+    message: &str,
+    errors: &mut MessageWriter<crate::ecs::AudioGraphError>,
+) {
+    node.buffer_failed();
+    // The loader's error, without the backtrace Bevy's error type appends.
+    let message = message.lines().next().unwrap_or_default();
+    errors.write(crate::ecs::AudioGraphError {
+        entity,
+        error: WebAudioError::Encoding(format!("the buffer failed to load: {message}")),
+    });
 }
 
 /// A node component that holds a `Handle<AudioBuffer>` and needs to hear when its asset
@@ -72,6 +104,11 @@ pub trait BufferNode: Component<Mutability = bevy::ecs::component::Mutable> {
     /// The asset was added, loaded, modified or removed: change the node's attributes so the
     /// sync sends the samples again.
     fn buffer_changed(&mut self);
+
+    /// The asset's file failed to load: the node behaves as if it had no buffer (a source then
+    /// ends as soon as it would play, so a one-shot of a missing file cleans up after itself).
+    /// Default: nothing (a node without a buffer is silent).
+    fn buffer_failed(&mut self) {}
 
     /// The node's synchronous checks on a buffer (the spec's `NotSupportedError`s).
     ///
@@ -113,13 +150,14 @@ pub fn resync_buffer_nodes<T: BufferNode>(
 /// and reports a failure as an [`AudioGraphError`](crate::ecs::AudioGraphError) (the node then
 /// behaves as if it had no buffer).
 pub fn check_buffer_nodes<T: BufferNode>(
-    nodes: Query<(Entity, &T), Changed<T>>,
+    mut nodes: Query<(Entity, &mut T), Changed<T>>,
     buffers: Res<Assets<AudioBuffer>>,
+    server: Option<Res<AssetServer>>,
     context: Res<crate::context::AudioContext>,
     mut checked: Local<std::collections::HashMap<Entity, AssetId<AudioBuffer>>>,
     mut errors: MessageWriter<crate::ecs::AudioGraphError>,
 ) {
-    for (entity, node) in &nodes {
+    for (entity, mut node) in &mut nodes {
         let Some(id) = node.buffer_id() else {
             checked.remove(&entity);
             continue;
@@ -128,6 +166,18 @@ pub fn check_buffer_nodes<T: BufferNode>(
             continue;
         }
         let Some(buffer) = buffers.get(id) else {
+            // A node spawned with a handle whose load has already failed.
+            if let Some(bevy::asset::LoadState::Failed(error)) =
+                server.as_ref().map(|s| s.load_state(id))
+            {
+                checked.insert(entity, id);
+                fail(
+                    entity,
+                    node.bypass_change_detection(),
+                    &error.to_string(),
+                    &mut errors,
+                );
+            }
             continue;
         };
         if buffer.needs_resample(context.sample_rate()).is_some() {

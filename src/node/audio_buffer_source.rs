@@ -90,6 +90,9 @@ pub struct AudioBufferSourceNode {
     /// so the attributes change and the samples are sent again.
     #[reflect(ignore)]
     buffer_generation: u32,
+    /// The buffer's file failed to load: play as a source without a buffer (it ends at once).
+    #[reflect(ignore)]
+    load_failed: bool,
     /// start/stop state.
     pub source: ScheduledSource,
 }
@@ -106,6 +109,7 @@ impl Default for AudioBufferSourceNode {
             offset: 0.0,
             duration: None,
             buffer_generation: 0,
+            load_failed: false,
             source: ScheduledSource::default(),
         }
     }
@@ -204,7 +208,7 @@ impl AudioBufferSourceNode {
             buffer: asset.map(AudioBuffer::shared_channels),
             sample_rate: asset.map_or(f64::from(ctx.sample_rate), |b| f64::from(b.sample_rate())),
             length: asset.map_or(0, AudioBuffer::length),
-            has_handle: self.buffer.is_some(),
+            has_handle: self.buffer.is_some() && !self.load_failed,
             settings: self.settings(),
         }
     }
@@ -277,6 +281,11 @@ impl crate::asset::BufferNode for AudioBufferSourceNode {
 
     fn buffer_changed(&mut self) {
         self.buffer_generation = self.buffer_generation.wrapping_add(1);
+    }
+
+    fn buffer_failed(&mut self) {
+        self.load_failed = true;
+        self.buffer_changed();
     }
 }
 

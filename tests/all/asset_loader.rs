@@ -501,3 +501,60 @@ fn repository_sounds_decode_with_their_rates_and_layouts() {
         assert!(loudest > 0.05 && loudest <= 1.0, "{file}: peak {loudest}");
     }
 }
+
+/// A source whose file fails to load ends (it plays as a source without a buffer), so a
+/// one-shot of a missing or broken file cleans up after itself; the failure is an
+/// `EncodingError` naming the node. Both orders: spawned before and after the load fails.
+#[test]
+fn a_source_whose_file_fails_to_load_ends() {
+    let dir = temp_dir("failed-source");
+    std::fs::write(dir.join("readme.wav"), b"just text").unwrap();
+    let mut app = asset_app(&dir, 48_000);
+    let server = app.world().resource::<AssetServer>().clone();
+    let dest = app.world().resource::<AudioContext>().destination();
+    let spawn = |app: &mut App, handle: Handle<AudioBuffer>| {
+        let mut source = AudioBufferSourceNode::new(handle);
+        source.start(0.0).unwrap();
+        app.world_mut().commands().spawn(source).connect(dest).id()
+    };
+    let broken: Handle<AudioBuffer> = server.load("readme.wav");
+    let early = spawn(&mut app, broken.clone());
+    assert!(matches!(
+        wait_for_load(&mut app, &broken),
+        LoadState::Failed(_)
+    ));
+    let late = spawn(&mut app, broken.clone());
+    let mut ended = Vec::new();
+    let mut errors = Vec::new();
+    let mut ended_cursor = app.world().resource::<Messages<Ended>>().get_cursor();
+    let mut error_cursor = app
+        .world()
+        .resource::<Messages<AudioGraphError>>()
+        .get_cursor();
+    for _ in 0..8 {
+        app.update();
+        app.render(256).unwrap();
+        let world = app.world();
+        ended.extend(
+            ended_cursor
+                .read(world.resource::<Messages<Ended>>())
+                .map(|e| e.entity),
+        );
+        errors.extend(
+            error_cursor
+                .read(world.resource::<Messages<AudioGraphError>>())
+                .cloned(),
+        );
+    }
+    ended.sort();
+    let mut both = vec![early, late];
+    both.sort();
+    assert_eq!(ended, both, "both sources ended");
+    let mut failed: Vec<Entity> = errors
+        .iter()
+        .filter(|e| matches!(e.error, WebAudioError::Encoding(_)))
+        .map(|e| e.entity)
+        .collect();
+    failed.sort();
+    assert_eq!(failed, both, "{errors:?}");
+}
