@@ -71,7 +71,22 @@ pub enum AudioLoadError {
     /// sample rate outside 3–768 kHz).
     #[error("EncodingError: the decoded audio is not a valid AudioBuffer: {0}")]
     InvalidBuffer(WebAudioError),
+    /// The decoded audio would exceed [`MAX_DECODED_SAMPLES`] (a small, highly compressible
+    /// file can decode to more memory than a machine has): stream such a file with a
+    /// `MediaElementAudioSourceNode` instead.
+    #[error(
+        "EncodingError: the decoded audio would exceed {limit} samples ({} MiB of f32); stream it with a MediaElementAudioSourceNode",
+        limit * 4 / (1024 * 1024)
+    )]
+    TooLarge {
+        /// The limit, in samples (frames × channels).
+        limit: usize,
+    },
 }
+
+/// The most samples (frames × channels, 4 bytes each) a file may decode to: 1 GiB of audio,
+/// about 46 minutes of 48 kHz stereo.
+pub const MAX_DECODED_SAMPLES: usize = 1 << 28;
 
 /// The file extensions [`AudioLoader`] claims.
 pub const EXTENSIONS: &[&str] = &["wav", "wave", "flac", "ogg", "oga", "mp3"];
@@ -120,12 +135,42 @@ pub fn decode_audio_data(
         return Err(AudioLoadError::Empty);
     }
     let mut stream = OpenStream::open(Box::new(Cursor::new(bytes)), extension)?;
+    let too_large = AudioLoadError::TooLarge {
+        limit: MAX_DECODED_SAMPLES,
+    };
+    // A header that states more than the limit fails before anything is decoded.
+    if stream
+        .n_frames
+        .unwrap_or(0)
+        .saturating_mul(stream.channels as u64)
+        > MAX_DECODED_SAMPLES as u64
+    {
+        return Err(too_large);
+    }
+    // Exact formats (PCM, FLAC) time their packets in frames: a frame lost to corruption
+    // (skipped by the decoder, or by the reader resyncing) leaves a gap, filled with silence so
+    // the rest keeps its place; a file that ends early is `Truncated`.
+    let exact = stream.promised_frames().is_some();
     let mut channels: Vec<Vec<f32>> = Vec::new();
-    while let Some(frames) = stream.next_frames()? {
+    let mut samples = 0usize;
+    let mut gaps = 0u64;
+    while let Some((start, frames)) = stream.next_frames_at()? {
         if channels.is_empty() {
             channels = vec![Vec::new(); frames.len()];
         }
+        let written = channels.first().map_or(0, Vec::len) as u64;
+        let gap = if exact {
+            start.saturating_sub(written)
+        } else {
+            0
+        };
+        samples += (gap as usize + frames.first().map_or(0, |c| c.len())) * frames.len();
+        if samples > MAX_DECODED_SAMPLES {
+            return Err(too_large);
+        }
+        gaps += gap;
         for (out, data) in channels.iter_mut().zip(frames) {
+            out.resize(out.len() + gap as usize, 0.0);
             out.extend_from_slice(data);
         }
     }
@@ -135,8 +180,17 @@ pub fn decode_audio_data(
     {
         return Err(AudioLoadError::Truncated { expected, decoded });
     }
+    if stream.skipped_packets > 0 || gaps > 0 {
+        bevy::log::warn!(
+            "corrupt audio data: {} packet(s) skipped, {gaps} frames of silence in their place",
+            stream.skipped_packets
+        );
+    }
     AudioBuffer::decoded(channels, stream.sample_rate as f32).map_err(AudioLoadError::InvalidBuffer)
 }
+
+/// A packet's frames (one slice per channel) and where they start in the stream, in frames.
+pub(crate) type TimedFrames<'a> = (u64, Vec<&'a [f32]>);
 
 /// A probed file with a decoder for its first audio track, yielding planar f32 frames.
 pub(crate) struct OpenStream {
@@ -156,6 +210,10 @@ pub(crate) struct OpenStream {
     skip: usize,
     /// Frames decoded so far.
     pub decoded: usize,
+    /// Corrupt packets skipped so far.
+    pub skipped_packets: usize,
+    /// Where the last packet read starts, in frames (its timestamp).
+    packet_start: u64,
 }
 
 impl OpenStream {
@@ -203,11 +261,18 @@ impl OpenStream {
             scratch: None,
             skip: 0,
             decoded: 0,
+            skipped_packets: 0,
+            packet_start: 0,
         })
     }
 
     /// The next packet's frames (one slice per channel), `None` at the end of the stream.
     pub(crate) fn next_frames(&mut self) -> Result<Option<Vec<&[f32]>>, AudioLoadError> {
+        Ok(self.next_frames_at()?.map(|(_, frames)| frames))
+    }
+
+    /// [`OpenStream::next_frames`] with where its packet starts, in frames (its timestamp).
+    pub(crate) fn next_frames_at(&mut self) -> Result<Option<(u64, Vec<&[f32]>)>, AudioLoadError> {
         let skip = loop {
             let packet = match self.format.next_packet() {
                 Ok(packet) => packet,
@@ -220,8 +285,15 @@ impl OpenStream {
             if packet.track_id() != self.track {
                 continue;
             }
+            self.packet_start = packet.ts();
             let decoded = match self.decoder.decode(&packet) {
                 Ok(decoded) => decoded,
+                // One corrupt packet (a bad checksum, a damaged frame) is skipped, as
+                // symphonia recommends, not the whole file: the rest still plays.
+                Err(SymphoniaError::DecodeError(_)) => {
+                    self.skipped_packets += 1;
+                    continue;
+                }
                 Err(e) => return Err(decode_error(e, self.decoded)),
             };
             let frames = convert(&mut self.scratch, &decoded);
@@ -236,9 +308,10 @@ impl OpenStream {
             return Ok(None);
         };
         let channels = scratch.spec().channels.count();
-        Ok(Some(
+        Ok(Some((
+            self.packet_start + skip as u64,
             (0..channels).map(|c| &scratch.chan(c)[skip..]).collect(),
-        ))
+        )))
     }
 
     /// The frame count the header states, for formats where it is exact (PCM and FLAC; lossy

@@ -353,14 +353,9 @@ fn corrupt_and_truncated_flac_are_errors() {
     for b in &mut corrupt[middle..middle + 64] {
         *b ^= 0x5a;
     }
-    let error = decode_audio_data(corrupt, Some("flac")).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            AudioLoadError::Corrupt { .. } | AudioLoadError::Truncated { .. }
-        ),
-        "{error:?}"
-    );
+    // A corrupt frame is skipped (silence in its place), not the whole file.
+    let buffer = decode_audio_data(corrupt, Some("flac")).unwrap();
+    assert_eq!(buffer.length(), 44_100);
     let mut truncated = bytes;
     truncated.truncate(middle);
     let error = decode_audio_data(truncated, Some("flac")).unwrap_err();
@@ -557,4 +552,63 @@ fn a_source_whose_file_fails_to_load_ends() {
         .collect();
     failed.sort();
     assert_eq!(failed, both, "{errors:?}");
+}
+
+/// A WAV whose header states more audio than the decode limit fails at once with a typed error
+/// (a small, highly compressible file must not decode to more memory than the machine has).
+#[test]
+fn a_file_that_would_decode_past_the_limit_is_too_large() {
+    use bevy_webaudio::asset::loader::MAX_DECODED_SAMPLES;
+    let mut wav = good_wav();
+    // The RIFF and data chunks' size fields: claim 4 GiB of 16-bit mono.
+    wav[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let data = wav.windows(4).position(|w| w == b"data").unwrap() + 4;
+    wav[data..data + 4].copy_from_slice(&(u32::MAX - 64).to_le_bytes());
+    let error = decode_audio_data(wav, Some("wav")).unwrap_err();
+    assert!(
+        matches!(error, AudioLoadError::TooLarge { limit } if limit == MAX_DECODED_SAMPLES),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("MediaElementAudioSourceNode"),
+        "{error}"
+    );
+}
+
+/// One corrupt FLAC frame (its checksum fails) is skipped, silence in its place; the rest of
+/// the file decodes, in its place.
+#[test]
+fn one_corrupt_packet_does_not_fail_the_whole_file() {
+    let dir = temp_dir("corrupt-flac");
+    let original = signal(1, 48_000, 48_000);
+    let input = dir.join("in.wav");
+    let output = dir.join("out.flac");
+    std::fs::write(&input, int_wav(&original, 48_000, 16)).unwrap();
+    let (i, o) = (input.to_str().unwrap(), output.to_str().unwrap());
+    if encode("flac", &["-s", "-f", "--blocksize=1152", "-o", o, i]).is_none() {
+        return;
+    }
+    let mut bytes = std::fs::read(&output).unwrap();
+    // Damage a few bytes in the middle of the audio frames.
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 8] {
+        *b ^= 0x5a;
+    }
+    let buffer = decode_audio_data(bytes, Some("flac")).expect("decodes around the bad frame");
+    assert_eq!(buffer.length(), 48_000, "every frame keeps its place");
+    let data = buffer.get_channel_data(0).unwrap();
+    let silent_blocks = data
+        .chunks(1152)
+        .filter(|b| b.iter().all(|&v| v == 0.0))
+        .count();
+    assert!(
+        (1..=2).contains(&silent_blocks),
+        "{silent_blocks} blocks lost"
+    );
+    // Away from the damage the samples are the original's (16-bit quantized).
+    let exact = data[..1152]
+        .iter()
+        .zip(&original[0][..1152])
+        .all(|(a, b)| (a - b).abs() < 1e-4);
+    assert!(exact, "the first block is intact");
 }
