@@ -272,7 +272,7 @@ impl OpenStream {
     }
 
     /// [`OpenStream::next_frames`] with where its packet starts, in frames (its timestamp).
-    pub(crate) fn next_frames_at(&mut self) -> Result<Option<(u64, Vec<&[f32]>)>, AudioLoadError> {
+    pub(crate) fn next_frames_at(&mut self) -> Result<Option<TimedFrames<'_>>, AudioLoadError> {
         let skip = loop {
             let packet = match self.format.next_packet() {
                 Ok(packet) => packet,
