@@ -17,5 +17,6 @@ cargo clippy -p webaudio_engine --all-targets -- -D warnings
 # buffer, which two cores shared with the rest of the tests cannot promise.
 cargo test --workspace --all-targets "${features[@]}" -- --skip device_suite
 cargo test "${features[@]}" --test all device_suite
+cargo run "${features[@]}" --example soak -- --seconds 60  # busy graph, stalls, no loss/leak/growth
 # Doc examples of both crates (the engine's include the typed-param compile_fail check).
 cargo test --workspace --doc "${features[@]}"

@@ -30,6 +30,7 @@ mod microphone;
 mod mixing;
 mod oscillator;
 mod panner;
+mod properties;
 mod realtime;
 mod realtime_more_nodes;
 mod realtime_nodes;
