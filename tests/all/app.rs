@@ -69,12 +69,6 @@ fn ended_arrives_as_message_and_observer() {
     assert_eq!(got, vec![entity]);
 }
 
-fn graph_errors(app: &App) -> Vec<AudioGraphError> {
-    let messages = app.world().resource::<Messages<AudioGraphError>>();
-    let mut cursor = messages.get_cursor();
-    cursor.read(messages).cloned().collect()
-}
-
 #[test]
 fn bad_connections_are_typed_errors_and_are_removed() {
     let mut app = offline_app(1);
@@ -91,7 +85,7 @@ fn bad_connections_are_typed_errors_and_are_removed() {
         (src, gain)
     };
     app.update();
-    let errors = graph_errors(&app);
+    let errors = messages::<AudioGraphError>(&app);
     assert_eq!(errors.len(), 3, "{errors:?}");
     let index = errors
         .iter()
@@ -133,7 +127,7 @@ fn an_invalid_channel_config_is_reported() {
         ))
         .id();
     app.update();
-    let errors = graph_errors(&app);
+    let errors = messages::<AudioGraphError>(&app);
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].entity, panner);
     assert!(matches!(errors[0].error, WebAudioError::NotSupported(_)));

@@ -41,12 +41,6 @@ fn panicking_worklet() -> AudioWorkletNode {
         .unwrap()
 }
 
-fn node_faults(app: &App) -> Vec<AudioNodeFault> {
-    let messages = app.world().resource::<Messages<AudioNodeFault>>();
-    let mut cursor = messages.get_cursor();
-    cursor.read(messages).cloned().collect()
-}
-
 /// worklet (panics on quantum 3) + constant source 0.5 → destination.
 fn spawn_graph(app: &mut App) -> Entity {
     let dest = destination(app);
@@ -67,7 +61,7 @@ fn a_panicking_processor_goes_silent_and_the_rest_plays_on() {
     assert!(out[..256].iter().all(|&v| v == 0.75), "{}", out[0]);
     assert!(out[256..].iter().all(|&v| v == 0.5), "{}", out[300]);
     app.update();
-    let faults = node_faults(&app);
+    let faults = messages::<AudioNodeFault>(&app);
     assert_eq!(
         faults,
         vec![AudioNodeFault {
@@ -82,7 +76,7 @@ fn a_panicking_processor_goes_silent_and_the_rest_plays_on() {
     assert!(out.iter().all(|&v| v == 0.5));
     app.update();
     assert!(app.world().resource::<AudioContext>().current_time() > before + 0.99);
-    assert_eq!(node_faults(&app).len(), 1, "reported once");
+    assert_eq!(messages::<AudioNodeFault>(&app).len(), 1, "reported once");
 }
 
 #[test]
@@ -149,7 +143,7 @@ fn non_finite_output_never_reaches_the_destination_and_the_filter_recovers() {
         "no NaN or infinity at the output"
     );
     app.update();
-    let faults = node_faults(&app);
+    let faults = messages::<AudioNodeFault>(&app);
     assert_eq!(faults.len(), 1, "{faults:?}");
     assert_eq!(
         (faults[0].entity, &faults[0].kind),
@@ -195,7 +189,7 @@ fn an_unstable_iir_filter_is_contained() {
         "but not silenced: it still rings"
     );
     app.update();
-    let faults = node_faults(&app);
+    let faults = messages::<AudioNodeFault>(&app);
     assert_eq!(faults.len(), 1, "reported once: {faults:?}");
     assert_eq!(faults[0].entity, iir);
     let shared_quanta = out
@@ -297,12 +291,6 @@ fn only_the_quantum_that_panics_allocates_on_the_render_thread() {
     assert_eq!(faults, vec![(worklet, "boom on quantum 3".to_owned())]);
 }
 
-fn graph_errors(app: &App) -> Vec<AudioGraphError> {
-    let messages = app.world().resource::<Messages<AudioGraphError>>();
-    let mut cursor = messages.get_cursor();
-    cursor.read(messages).cloned().collect()
-}
-
 #[test]
 fn two_node_components_on_one_entity_are_an_error_not_a_cross_wiring() {
     let mut app = offline_app(1);
@@ -321,7 +309,7 @@ fn two_node_components_on_one_entity_are_an_error_not_a_cross_wiring() {
     app.update();
     let out = app.render(1024).unwrap().remove(0);
     app.update();
-    let errors = graph_errors(&app);
+    let errors = messages::<AudioGraphError>(&app);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].entity, both);
     assert!(matches!(errors[0].error, WebAudioError::InvalidState(_)));
@@ -348,7 +336,7 @@ fn a_cycle_without_a_delay_is_reported() {
     };
     app.update();
     app.update();
-    let mut muted: Vec<Entity> = graph_errors(&app)
+    let mut muted: Vec<Entity> = messages::<AudioGraphError>(&app)
         .into_iter()
         .filter(|e| matches!(e.error, WebAudioError::NotSupported(_)))
         .map(|e| e.entity)

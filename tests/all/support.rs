@@ -85,3 +85,10 @@ pub fn zero_crossing_frequency(signal: &[f32], sample_rate: f64) -> f64 {
 pub fn peak(signal: &[f32]) -> f32 {
     signal.iter().fold(0.0f32, |m, v| m.max(v.abs()))
 }
+
+/// Every message of type `M` still held by the app (the last two updates' worth).
+pub fn messages<M: Message + Clone>(app: &App) -> Vec<M> {
+    let messages = app.world().resource::<Messages<M>>();
+    let mut cursor = messages.get_cursor();
+    cursor.read(messages).cloned().collect()
+}
