@@ -1,5 +1,5 @@
 //! Conformance runner for `bevy_webaudio`: reads a Web Audio graph case (the JSON format of
-//! `../shared/conformance/FORMAT.md`), builds it **through the crate's public API** (node
+//! `tests/conformance/FORMAT.md`), builds it **through the crate's public API** (node
 //! entities with their components, connection entities, `AudioParam` methods, in a Bevy `App`
 //! with `WebAudioPlugin::offline`), renders it offline, and measures it against Chromium's
 //! reference renders with the metrics of the conformance README.

@@ -1,9 +1,8 @@
 //! Renders every conformance case the crate supports and checks it against Chromium's
 //! reference with its limit from thresholds.json.
 //!
-//! The case folder is `$WEBAUDIO_CONFORMANCE_DIR`, else `<repo>/tests/conformance`, else
-//! `../shared/conformance` next to the repository (read-only). Without one the test prints a
-//! note and passes.
+//! The case folder is `$WEBAUDIO_CONFORMANCE_DIR`, else `<repo>/tests/conformance` (committed,
+//! with Chromium's renders).
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +19,6 @@ fn conformance_dir() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("WEBAUDIO_CONFORMANCE_DIR").map(PathBuf::from),
         Some(manifest.join("../tests/conformance")),
-        Some(manifest.join("../../shared/conformance")),
     ];
     candidates.into_iter().flatten().find(|d| {
         d.join("thresholds.json").is_file()

@@ -8,7 +8,7 @@ pub(crate) mod engine;
 pub mod meter;
 pub mod spatial;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bevy::prelude::*;
 
@@ -84,6 +84,23 @@ impl std::fmt::Display for AudioNodeFault {
 #[derive(Message, Clone, Debug, PartialEq, Eq)]
 pub struct AudioBackendFault(pub AudioBackendError);
 
+/// What `sync_nodes::<T>` remembers between frames.
+pub(crate) struct SyncedNodes<T: AudioNode> {
+    /// Each node's attributes as last sent (a change sends a message).
+    sent: HashMap<Entity, T::Attributes>,
+    /// Entities whose `T` was refused (another node type is there), reported once.
+    rejected: HashSet<Entity>,
+}
+
+impl<T: AudioNode> Default for SyncedNodes<T> {
+    fn default() -> Self {
+        Self {
+            sent: HashMap::new(),
+            rejected: HashSet::new(),
+        }
+    }
+}
+
 /// Mirrors one node type: adds new nodes, sends param events, start/stop, attributes and
 /// channel configuration changes, and removes despawned ones.
 #[allow(clippy::type_complexity)]
@@ -94,7 +111,7 @@ pub(crate) fn sync_nodes<T: AudioNode>(
         (Entity, &mut T, Ref<ChannelConfig>),
         Or<(Changed<T>, Changed<ChannelConfig>)>,
     >,
-    mut sent: Local<HashMap<Entity, T::Attributes>>,
+    mut seen: Local<SyncedNodes<T>>,
     mut removed: RemovedComponents<T>,
     mut errors: MessageWriter<AudioGraphError>,
     buffers: Option<Res<Assets<AudioBuffer>>>,
@@ -103,7 +120,8 @@ pub(crate) fn sync_nodes<T: AudioNode>(
     let kind = std::any::TypeId::of::<T>();
     for entity in removed.read() {
         engine.remove_node(entity, kind);
-        sent.remove(&entity);
+        seen.sent.remove(&entity);
+        seen.rejected.remove(&entity);
     }
     let now = context.current_time();
     for (entity, mut node, config) in &mut nodes {
@@ -111,7 +129,7 @@ pub(crate) fn sync_nodes<T: AudioNode>(
         // One node type per entity: a second node component there would share the first's
         // render node (its param events landing on the other's params).
         if let Some(other) = engine.nodes.get(&entity).filter(|r| r.kind != kind) {
-            if sent.insert(entity, node.attributes()).is_none() {
+            if seen.rejected.insert(entity) {
                 let error = WebAudioError::InvalidState(format!(
                     "{} on an entity that already is a {}: put each node on its own entity",
                     T::NAME,
@@ -133,15 +151,15 @@ pub(crate) fn sync_nodes<T: AudioNode>(
         if !engine.nodes.contains_key(&entity) {
             let config = valid.unwrap_or_else(|| fallback_config(node).0);
             engine.add_node(entity, node, config, buffers);
-            sent.insert(entity, node.attributes());
+            seen.sent.insert(entity, node.attributes());
         } else {
             if let Some(config) = valid {
                 engine.set_config(entity, config);
             }
             let attributes = node.attributes();
-            if sent.get(&entity) != Some(&attributes) {
+            if seen.sent.get(&entity) != Some(&attributes) {
                 engine.update_attributes(entity, node, buffers);
-                sent.insert(entity, attributes);
+                seen.sent.insert(entity, attributes);
             }
         }
         engine.drain_params(entity, node, now);

@@ -371,7 +371,7 @@ fn errors() {
     ));
 }
 
-// --- Chromium's renders (../shared/conformance) ---------------------------------------------
+// --- Chromium's renders (tests/conformance) --------------------------------------------------
 
 fn conformance(name: &str, channels: usize, out: &[Vec<f32>], limit: f64) {
     let Some(reference) = reference::load(name, channels) else {

@@ -1,19 +1,17 @@
-//! The conformance suite's buffer generators (../shared/conformance/FORMAT.md) and its
+//! The conformance suite's buffer generators (tests/conformance/FORMAT.md) and its
 //! reference renders, for node tests that compare with Chromium's output.
 
 use bevy::prelude::*;
 use bevy_webaudio::prelude::*;
 
-/// Where the Chromium reference renders may live, in order: `$WEBAUDIO_CONFORMANCE/reference`,
-/// the repository's `tests/conformance/reference` (the `.f32` files are not committed), and the
-/// shared folder the references come from.
+/// Where the Chromium reference renders live, in order: `$WEBAUDIO_CONFORMANCE/reference`, then
+/// the repository's `tests/conformance/reference`.
 fn reference_dirs() -> Vec<std::path::PathBuf> {
     let mut dirs: Vec<std::path::PathBuf> = Vec::new();
     if let Some(dir) = std::env::var_os("WEBAUDIO_CONFORMANCE") {
         dirs.push(std::path::PathBuf::from(dir).join("reference"));
     }
     dirs.push(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance/reference").into());
-    dirs.push("/work/shared/conformance/reference".into());
     dirs
 }
 

@@ -846,7 +846,10 @@ mod tests {
 
     /// Chromium's render of a case, if the conformance folder is present.
     fn chromium_reference(name: &str) -> Option<Vec<f32>> {
-        let path = format!("/work/shared/conformance/reference/{name}.f32");
+        let path = format!(
+            "{}/../tests/conformance/reference/{name}.f32",
+            env!("CARGO_MANIFEST_DIR")
+        );
         match std::fs::read(&path) {
             Ok(bytes) => Some(
                 bytes
