@@ -4,10 +4,11 @@
 //! - **equalpower**: the spec's algorithm exactly (azimuth, elevation, distance and cone gain
 //!   per sample whenever a panner or listener param is automated this quantum, once per
 //!   quantum otherwise), in `f64`.
-//! - **HRTF**: see [`hrtf`] — an analytic spherical-head model (Brown–Duda) computed in
-//!   Rust, no data files. As the spec says, its params are effectively k-rate: position and
-//!   orientation are sampled at each quantum's first frame, and the renderer glides between
-//!   quanta so motion is click-free.
+//! - **HRTF**: see [`hrtf`] — the browsers' measured set (IRCAM LISTEN "Composite", public
+//!   domain, stored in the crate) and their scheme: per-ear frame delay plus FFT convolution,
+//!   kernels every 1.875° of azimuth and 15° of elevation, a crossfade when the direction
+//!   changes. As the spec says, its params are effectively k-rate: position and orientation
+//!   are sampled at each quantum's first frame.
 //! - Distance (`linear`, `inverse`, `exponential`) and cone gains follow the spec's
 //!   formulas. The cone uses the listener-minus-source vector, as browsers do: the spec's
 //!   pseudo-code writes `sourcePosition.diff(listenerPosition)`, which would put a source
