@@ -70,6 +70,17 @@ pub struct RenderCounters {
     pub non_finite_quanta: u64,
     /// Processor messages of the wrong type (dropped; zero through the plugin).
     pub message_mismatches: u64,
+    /// Automation events dropped because their param's render-side timeline was full (each
+    /// node reported once as an `AudioNodeFault`; zero through the plugin, which grows a
+    /// timeline before sending the events that need the room).
+    pub automation_dropped: u64,
+    /// Render quanta that applied their budget of commands
+    /// ([`COMMAND_BUDGET`](crate::engine::render::COMMAND_BUDGET)) and left the rest for the
+    /// next quanta: a burst, as after resuming a context whose commands piled up while it was
+    /// suspended. Not a loss: the commands follow, in order.
+    pub deferred_command_quanta: u64,
+    /// The most commands the render side applied before one quantum (at most the budget).
+    pub peak_commands_per_quantum: u64,
 }
 
 impl AudioContext {

@@ -236,6 +236,14 @@ pub struct RenderShared {
     pub faulted_nodes: AtomicU64,
     /// Quanta whose output had NaN or infinite samples, replaced by 0 before the device.
     pub non_finite_quanta: AtomicU64,
+    /// Automation events dropped because their param's timeline was full (zero through the
+    /// Bevy layer, which grows a timeline before sending the events that need the room).
+    pub automation_dropped: AtomicU64,
+    /// Quanta that applied [`crate::render::COMMAND_BUDGET`] commands and left the rest in
+    /// the ring for the next quantum (a burst, e.g. after resuming a suspended context).
+    pub deferred_quanta: AtomicU64,
+    /// The most commands applied before one quantum (at most the budget).
+    pub peak_commands_per_quantum: AtomicU64,
 }
 
 impl RenderShared {

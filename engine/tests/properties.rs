@@ -662,6 +662,7 @@ impl Host {
                     let what = match fault {
                         NodeFault::Panic(_) => "panicked",
                         NodeFault::NonFinite => "output non-finite samples",
+                        NodeFault::AutomationDropped => "dropped automation",
                     };
                     return Err(TestCaseError::fail(format!("node {id} {what}")));
                 }

@@ -261,6 +261,7 @@ pub(crate) fn sync_doppler(
     if dt <= 0.0 {
         return;
     }
+    let suspended = context.state() == crate::context::AudioContextState::Suspended;
     let listener = listener_position(listeners.iter().next());
     for (mut doppler, (o, b)) in &mut sources {
         let Ok(emitter) = transforms.get(doppler.emitter) else {
@@ -270,7 +271,9 @@ pub(crate) fn sync_doppler(
             continue;
         };
         let cents = 1200.0 * ratio.log2();
-        if (cents - doppler.sent_cents).abs() < MIN_CHANGE_CENTS {
+        // Suspended: the clock stands still, and each glide would be superseded by the next;
+        // the motion is still tracked, and the first frame after resuming glides once.
+        if suspended || (cents - doppler.sent_cents).abs() < MIN_CHANGE_CENTS {
             continue;
         }
         if let Some(p) = detune(o, b) {

@@ -61,6 +61,10 @@ pub enum AudioNodeFaultKind {
     Panic(String),
     /// The node's output had NaN or infinite samples.
     NonFinite,
+    /// An automation event for one of its params was dropped because the param's render-side
+    /// timeline was full. The plugin grows timelines before sending events, so this only
+    /// happens to commands built by hand; counted in `RenderCounters::automation_dropped`.
+    AutomationDropped,
 }
 
 impl std::fmt::Display for AudioNodeFault {
@@ -74,6 +78,11 @@ impl std::fmt::Display for AudioNodeFault {
             AudioNodeFaultKind::NonFinite => write!(
                 f,
                 "{} {} output NaN or infinite samples (replaced by silence before the device)",
+                self.node, self.entity
+            ),
+            AudioNodeFaultKind::AutomationDropped => write!(
+                f,
+                "{} {} dropped an automation event: its param's timeline was full",
                 self.node, self.entity
             ),
         }
@@ -258,6 +267,7 @@ pub(crate) fn receive_feedback(
                     let kind = match fault {
                         NodeFault::Panic(_) => AudioNodeFaultKind::Panic(fault.message()),
                         NodeFault::NonFinite => AudioNodeFaultKind::NonFinite,
+                        NodeFault::AutomationDropped => AudioNodeFaultKind::AutomationDropped,
                     };
                     let fault = AudioNodeFault { entity, node, kind };
                     warn!("{fault}");
@@ -333,5 +343,8 @@ fn refresh_context(engine: &mut AudioEngine, context: &mut AudioContext) {
         faulted_nodes: read(&shared.faulted_nodes),
         non_finite_quanta: read(&shared.non_finite_quanta),
         message_mismatches: read(&shared.message_mismatches),
+        automation_dropped: read(&shared.automation_dropped),
+        deferred_command_quanta: read(&shared.deferred_quanta),
+        peak_commands_per_quantum: read(&shared.peak_commands_per_quantum),
     };
 }

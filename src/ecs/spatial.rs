@@ -7,14 +7,18 @@
 //! then `linearRampToValueAtTime(new, now + frame delta)`: the value glides from wherever it
 //! is to the new one over one frame, so fast motion does not zipper, and the render side needs
 //! no smoothing of its own (explicit automation of the same params behaves exactly as the
-//! spec says). The first sync of an entity sets the values directly.
+//! spec says). The first sync of an entity sets the values directly. While the context is
+//! suspended, moves are held back and the first frame after resuming sends one glide per
+//! entity that moved (no pile of superseded commands).
 //!
 //! Mapping: a panner's position is the entity's translation and its orientation Bevy's
 //! forward (−Z); the listener's position is its translation, forward −Z and up +Y.
 
+use bevy::ecs::change_detection::Tick;
+use bevy::ecs::system::SystemChangeTick;
 use bevy::prelude::*;
 
-use crate::context::AudioContext;
+use crate::context::{AudioContext, AudioContextState};
 use crate::node::audio_listener::AudioListener;
 use crate::node::panner::PannerNode;
 use crate::param::AudioParam;
@@ -63,25 +67,53 @@ fn glide_all<const N: usize>(
 }
 
 /// Turns changed transforms of spatial panners and of listeners into param events.
+///
+/// While the context is suspended its clock stands still and nothing renders, so a glide per
+/// frame would only pile up commands that later ones supersede: moves are held back (a node
+/// added meanwhile still gets its first position) and, on the first frame after resuming,
+/// each entity that moved during the suspension gets one glide to where it is now.
 #[allow(clippy::type_complexity)]
 pub(crate) fn sync_spatial(
     context: Res<AudioContext>,
     time: Option<Res<Time>>,
-    mut panners: Query<
-        (Ref<GlobalTransform>, &mut PannerNode),
-        (
-            With<SpatialAudio>,
-            Or<(Changed<GlobalTransform>, Added<PannerNode>)>,
-        ),
-    >,
-    mut listeners: Query<
-        (Ref<GlobalTransform>, &mut AudioListener),
-        Or<(Changed<GlobalTransform>, Added<AudioListener>)>,
-    >,
+    mut panners: Query<(Ref<GlobalTransform>, Mut<PannerNode>), With<SpatialAudio>>,
+    mut listeners: Query<(Ref<GlobalTransform>, Mut<AudioListener>)>,
+    ticks: SystemChangeTick,
+    mut suspended_since: Local<Option<Tick>>,
 ) {
     let (now, end) = glide_window(&context, time.as_deref());
+    let suspended = context.state() == AudioContextState::Suspended;
+    // On the first frame after a suspension: every move since it began.
+    let since = match (*suspended_since, suspended) {
+        (None, true) => {
+            *suspended_since = Some(ticks.last_run());
+            None
+        }
+        (Some(tick), false) => {
+            *suspended_since = None;
+            Some(tick)
+        }
+        _ => None,
+    };
+    let moved = |transform: &Ref<GlobalTransform>, first: bool| {
+        if first {
+            return true;
+        }
+        if suspended {
+            return false;
+        }
+        match since {
+            Some(tick) => transform
+                .last_changed()
+                .is_newer_than(tick, ticks.this_run()),
+            None => transform.is_changed(),
+        }
+    };
     for (transform, mut panner) in &mut panners {
         let first = panner.is_added();
+        if !moved(&transform, first) {
+            continue;
+        }
         let p = transform.translation();
         let f = transform.forward();
         let panner = &mut *panner;
@@ -102,6 +134,9 @@ pub(crate) fn sync_spatial(
     }
     for (transform, mut listener) in &mut listeners {
         let first = listener.is_added();
+        if !moved(&transform, first) {
+            continue;
+        }
         let (p, f, u) = (transform.translation(), transform.forward(), transform.up());
         glide_all(
             listener.params_mut(),

@@ -48,6 +48,9 @@ pub enum NodeFault {
     Panic(Box<dyn Any + Send>),
     /// It output a NaN or an infinity (scrubbed before the device).
     NonFinite,
+    /// An automation event for one of its params was dropped: the param's timeline was full
+    /// (the host did not send a larger one first). Counted in `RenderShared::automation_dropped`.
+    AutomationDropped,
 }
 
 impl NodeFault {
@@ -60,6 +63,9 @@ impl NodeFault {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic with a non-text payload".to_owned()),
             Self::NonFinite => "output non-finite samples (NaN or infinity)".to_owned(),
+            Self::AutomationDropped => {
+                "dropped an automation event: the param's timeline was full".to_owned()
+            }
         }
     }
 }
@@ -69,6 +75,7 @@ impl std::fmt::Debug for NodeFault {
         match self {
             Self::Panic(_) => write!(f, "Panic({:?})", self.message()),
             Self::NonFinite => f.write_str("NonFinite"),
+            Self::AutomationDropped => f.write_str("AutomationDropped"),
         }
     }
 }

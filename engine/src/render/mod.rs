@@ -31,6 +31,11 @@ use crate::param::{AutomationRate, NodeParams, ParamDescriptor, ParamSlot};
 /// The most params one node may have.
 pub const MAX_PARAMS: usize = 16;
 
+/// The most commands applied from the ring before one render quantum; the rest wait for the
+/// next quanta, in order (see [`RenderShared::deferred_quanta`]). Offline rendering applies
+/// its backlog directly, without a budget.
+pub const COMMAND_BUDGET: usize = 1024;
+
 /// Node slots, indexed by [`RenderId::slot`].
 pub type NodeArena = Vec<Option<Box<RenderNode>>>;
 
@@ -183,6 +188,8 @@ pub struct RenderNode {
     faulted: bool,
     /// Its non-finite output was reported (once per node).
     reported_non_finite: bool,
+    /// A dropped automation event was reported (once per node).
+    reported_dropped_automation: bool,
     /// The inspector's read-backs, when the node's entity is `Metered`.
     probe: Option<Arc<probe::NodeProbe>>,
     meter: probe::MeterWindow,
@@ -207,6 +214,7 @@ impl RenderNode {
             ended: false,
             faulted: false,
             reported_non_finite: false,
+            reported_dropped_automation: false,
             probe: None,
             meter: probe::MeterWindow::default(),
         }
@@ -381,10 +389,17 @@ impl Renderer {
                 param,
                 mut timeline,
             } => {
-                if let Some(state) = self.param_mut(node, param) {
-                    state.timeline.move_into(&mut timeline);
-                }
+                let Self { nodes, sink, .. } = self;
+                let mut garbage = |values| sink.garbage(Garbage::Curve(values));
+                let dropped = node_in(nodes, node)
+                    .and_then(|n| n.params.get_mut(param.index()))
+                    .map_or(0, |state| {
+                        state.timeline.move_into(&mut timeline, &mut garbage)
+                    });
                 self.sink.garbage(Garbage::Timeline(timeline));
+                if dropped > 0 {
+                    self.automation_dropped(node, dropped as u64);
+                }
             }
             Command::Schedule { node, event } => {
                 if let Some(n) = self.node_mut(node) {
@@ -448,12 +463,31 @@ impl Renderer {
             .and_then(|n| n.params.get_mut(param.index()));
         let mut garbage = |values| sink.garbage(Garbage::Curve(values));
         match state {
-            Some(state) => state.timeline.insert(event, now, &mut garbage),
+            Some(state) => {
+                if !state.timeline.insert(event, now, &mut garbage) {
+                    self.automation_dropped(node, 1);
+                }
+            }
             None => {
                 if let AutomationEvent::SetValueCurve { values, .. } = event {
                     garbage(values);
                 }
             }
+        }
+    }
+
+    /// Counts `count` automation events of `node` that a full timeline could not take, and
+    /// reports the node once.
+    fn automation_dropped(&mut self, node: RenderId, count: u64) {
+        self.shared
+            .automation_dropped
+            .fetch_add(count, Ordering::Relaxed);
+        if let Some(n) = node_in(&mut self.nodes, node)
+            && !n.reported_dropped_automation
+        {
+            n.reported_dropped_automation = true;
+            self.sink
+                .push(Feedback::Fault(node, fault::NodeFault::AutomationDropped));
         }
     }
 
@@ -477,11 +511,26 @@ impl Renderer {
             .and_then(|n| n.params.get_mut(param.index()))
     }
 
-    /// Applies every queued command.
+    /// Applies queued commands, in order, at most [`COMMAND_BUDGET`] per quantum: a burst (the
+    /// ring filled up while the context was suspended) is spread over the next quanta instead
+    /// of making one quantum miss its deadline. A command applied a quantum late keeps its
+    /// absolute times: an event whose time already passed takes effect at once (as for any
+    /// command that reaches the render side late).
     fn drain_commands(&mut self) {
-        while let Ok(command) = self.commands.pop() {
+        let mut applied = 0;
+        while applied < COMMAND_BUDGET {
+            let Ok(command) = self.commands.pop() else {
+                break;
+            };
             self.apply(command);
+            applied += 1;
         }
+        if applied == COMMAND_BUDGET && !self.commands.is_empty() {
+            self.shared.deferred_quanta.fetch_add(1, Ordering::Relaxed);
+        }
+        self.shared
+            .peak_commands_per_quantum
+            .fetch_max(applied as u64, Ordering::Relaxed);
     }
 
     /// Renders one quantum into the internal output bus and advances the clock.

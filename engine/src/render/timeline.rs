@@ -244,14 +244,28 @@ impl Timeline {
     /// Moves this timeline's events into `bigger` (which has more capacity) and keeps that
     /// storage; `bigger` is left holding the old, empty storage, to be dropped on the control
     /// side. Called on the real-time thread.
-    pub fn move_into(&mut self, bigger: &mut Timeline) {
+    ///
+    /// Returns how many events did not fit (dropped; never through the Bevy layer, which only
+    /// ever sends a larger timeline). A dropped event's curve goes to `garbage`.
+    pub fn move_into(
+        &mut self,
+        bigger: &mut Timeline,
+        garbage: &mut impl FnMut(Box<[f32]>),
+    ) -> usize {
         bigger.events.clear();
+        let mut dropped = 0;
         while let Some(e) = self.events.pop_front() {
             if bigger.events.len() < bigger.events.capacity() {
                 bigger.events.push_back(e);
+            } else {
+                dropped += 1;
+                if let AutomationEvent::SetValueCurve { values, .. } = e {
+                    garbage(values);
+                }
             }
         }
         std::mem::swap(&mut self.events, &mut bigger.events);
+        dropped
     }
 
     /// The value right now (`t` = the current time), for the "current value" of ramps and
@@ -268,12 +282,17 @@ impl Timeline {
     /// Inserts an event (or applies a cancel) at `now` seconds. `garbage` receives any heap
     /// data that leaves the timeline. Called on the real-time thread; never allocates as long as
     /// the control side sized the timeline (it does, see the module docs).
+    ///
+    /// Returns `false` if the timeline was full and the event was dropped (rather than
+    /// allocating here); the renderer counts and reports that. Never through the Bevy layer,
+    /// which grows a timeline before it can fill.
+    #[must_use = "a dropped event must be counted and reported"]
     pub fn insert(
         &mut self,
         event: AutomationEvent,
         now: f64,
         garbage: &mut impl FnMut(Box<[f32]>),
-    ) {
+    ) -> bool {
         let event = if event.time() < now {
             event.with_time(now)
         } else {
@@ -281,7 +300,8 @@ impl Timeline {
         };
         match event {
             AutomationEvent::CancelScheduledValues { cancel_time } => {
-                self.cancel_from(cancel_time, garbage)
+                self.cancel_from(cancel_time, garbage);
+                true
             }
             AutomationEvent::CancelAndHold { cancel_time } => {
                 self.cancel_and_hold(cancel_time, now, garbage)
@@ -293,15 +313,22 @@ impl Timeline {
 
     /// Inserts after every event at the same time (spec). If the control side's sizing was
     /// ever wrong and the timeline is full, the event is dropped (its curve data, if any, goes
-    /// to `garbage`) rather than allocating here.
-    fn insert_sorted(&mut self, event: AutomationEvent, garbage: &mut impl FnMut(Box<[f32]>)) {
+    /// to `garbage`) rather than allocating here, and `false` is returned.
+    fn insert_sorted(
+        &mut self,
+        event: AutomationEvent,
+        garbage: &mut impl FnMut(Box<[f32]>),
+    ) -> bool {
         let t = event.time();
         let index = self.events.partition_point(|e| e.time() <= t);
         if self.events.len() < self.events.capacity() {
             self.events.insert(index, event);
-        } else if let AutomationEvent::SetValueCurve { values, .. } = event {
+            return true;
+        }
+        if let AutomationEvent::SetValueCurve { values, .. } = event {
             garbage(values);
         }
+        false
     }
 
     /// A ramp starts from the previous event; with none, from the current value now; after a
@@ -311,10 +338,17 @@ impl Timeline {
         ramp: AutomationEvent,
         now: f64,
         garbage: &mut impl FnMut(Box<[f32]>),
-    ) {
+    ) -> bool {
         let t = ramp.time();
         let index = self.events.partition_point(|e| e.time() <= t);
         let previous = index.checked_sub(1).map(|i| &self.events[i]);
+        // Room for the ramp and the start point it may need, or neither goes in.
+        let needs_start = previous.is_none()
+            && (!self.has_history || matches!(self.segment, Segment::Target { .. }));
+        let needed = if needs_start { 2 } else { 1 };
+        if self.events.len() + needed > self.events.capacity() {
+            return false;
+        }
         match previous {
             None if !self.has_history => {
                 let value = self.value_at_now(now);
@@ -336,7 +370,7 @@ impl Timeline {
             }
             _ => {}
         }
-        self.insert_sorted(ramp, garbage);
+        self.insert_sorted(ramp, garbage)
     }
 
     /// The value the timeline has at `t` from the events before `index` alone.
@@ -409,7 +443,7 @@ impl Timeline {
         cancel_time: f64,
         now: f64,
         garbage: &mut impl FnMut(Box<[f32]>),
-    ) {
+    ) -> bool {
         let hold = self.value_at_time(cancel_time, now);
         let index = self.events.partition_point(|e| e.time() <= cancel_time);
         // A ramp in progress at `cancel_time` is cut short and ends at the held value.
@@ -431,7 +465,7 @@ impl Timeline {
             value: hold,
             time: cancel_time,
         });
-        self.insert_sorted(hold_event, garbage);
+        self.insert_sorted(hold_event, garbage)
     }
 
     fn cancel_from_index(&mut self, index: usize, garbage: &mut impl FnMut(Box<[f32]>)) {
