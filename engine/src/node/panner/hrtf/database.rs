@@ -26,7 +26,7 @@
 //! the set's right channels are exactly its mirrored left channels), so only left kernels are
 //! stored.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
@@ -203,8 +203,8 @@ fn measured_kernel(
     let delay = remove_group_delay(&mut analysis);
     let mut response = inverse(planner, &analysis);
     let fade = ((sample_rate / 4410.0) as usize).min(half);
-    for i in half - fade..half {
-        response[i] *= 1.0 - (i - (half - fade)) as f64 / fade as f64;
+    for (k, v) in response[half - fade..half].iter_mut().enumerate() {
+        *v *= 1.0 - k as f64 / fade as f64;
     }
     response.resize(fft_size, 0.0);
     (forward(planner, &response), delay)
@@ -345,15 +345,16 @@ impl HrtfDatabase {
     /// The shared database for `sample_rate`, built on first use (control thread only: may
     /// allocate, lock and take some milliseconds).
     pub fn for_sample_rate(sample_rate: f32) -> Arc<Self> {
-        static CACHE: OnceLock<Mutex<Vec<Arc<HrtfDatabase>>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
-        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(db) = cache.iter().find(|db| db.sample_rate == sample_rate) {
-            return Arc::clone(db);
+        // Lock-free cache: a few write-once slots, one sample rate each (a context rarely
+        // changes rate; past the slots each panner builds its own).
+        static CACHE: [OnceLock<Arc<HrtfDatabase>>; 8] = [const { OnceLock::new() }; 8];
+        for slot in &CACHE {
+            let db = slot.get_or_init(|| Arc::new(Self::new(sample_rate)));
+            if db.sample_rate == sample_rate {
+                return Arc::clone(db);
+            }
         }
-        let db = Arc::new(Self::new(sample_rate));
-        cache.push(Arc::clone(&db));
-        db
+        Arc::new(Self::new(sample_rate))
     }
 
     /// Index of `(elevation index, azimuth index)` for ear `ear` (0 left, 1 right): the
