@@ -13,8 +13,10 @@
 //!   runs a second such up/down pair inside the first. Neither compensates its latency: `2x`
 //!   delays the signal by 128 frames, `4x` by 192, as in Chromium.
 //! - All filter state is allocated on the control thread for the 32 channels an input may
-//!   carry; switching `oversample` sends freshly zeroed state (Blink resets its resamplers
-//!   too), and the previous curve and state come back to be freed off the render thread.
+//!   carry. As in Blink, the resamplers are created once and kept when `oversample` changes
+//!   (the ×2 pair is the outer stage of `4x` too, so `4x` → `2x` continues seamlessly);
+//!   freshly zeroed state is taken only when there was none, and whatever is not used, like
+//!   the previous curve, comes back to be freed off the render thread.
 
 use serde::{Deserialize, Serialize};
 
@@ -408,8 +410,14 @@ impl AudioProcessor for WaveShaperProcessor {
         self.zero_output = update.zero_output;
         if update.oversample != self.oversample {
             self.oversample = update.oversample;
-            std::mem::swap(&mut self.bank, &mut update.bank);
-            self.channels = MAX_CHANNELS;
+            // Like Blink, the resamplers are created once and kept across changes: the ×2
+            // pair is the outer stage of `4x` too, so `4x` → `2x` goes on without a gap (fresh
+            // state would output ~170 frames of near-silence). Fresh state only when there
+            // was none; an unused one goes back in the message to be freed.
+            if self.bank.is_none() && update.bank.is_some() {
+                std::mem::swap(&mut self.bank, &mut update.bank);
+                self.channels = MAX_CHANNELS;
+            }
             self.silent_quanta = 0;
         }
     }
