@@ -8,7 +8,9 @@
 //!   `buffer.sampleRate / context.sampleRate` so a buffer at another rate is resampled on the
 //!   fly;
 //! - linear interpolation between neighbouring frames, as the browsers do (at the last frame of
-//!   a non-looping buffer, Blink extrapolates from the last two frames; so does this node);
+//!   a non-looping buffer, Blink extrapolates from the last two frames; so does this node; at
+//!   a loop's last frame the next one is the frame a loop length back, so the loop end is
+//!   spliced to its start, as Blink reads it);
 //! - a sub-sample accurate start: the first frame is rendered at `ceil(when × sampleRate)` and
 //!   the playhead is advanced by the fraction of a frame between `when` and that frame;
 //! - `loop`, `loopStart`, `loopEnd` with the spec's rules (invalid loop points mean the whole
@@ -140,10 +142,44 @@ struct PlayState {
     finished: bool,
 }
 
-/// One channel's value at `position` (≥ 0, < length), linearly interpolated as Blink does.
-/// `wrap` is the loop length in frames when the frame after the last one wraps to the loop.
+/// The loop region a playhead interpolates across: `(start, end)` in buffer frames.
+#[derive(Clone, Copy)]
+struct Seam {
+    start: f64,
+    end: f64,
+}
+
+/// The frame that follows frame `i0` (the one under `position`) for linear interpolation, as
+/// Blink reads it: across the loop end (`i0` before it, `i0 + 1` at or past it) the next frame
+/// is the one a loop length back, `floor(position + 1 − (end − start))`, so the loop's last
+/// frame is spliced to its beginning ("as if the looped audio occurred in sequential,
+/// non-looped regions of the buffer", the spec's looping section); past the buffer's last
+/// frame there is none (`None`).
 #[inline]
-fn interpolate(channel: &[f32], position: f64, wrap: Option<f64>) -> f32 {
+fn next_frame(i0: usize, position: f64, length: usize, seam: Option<Seam>) -> Option<usize> {
+    let i1 = i0 + 1;
+    if let Some(Seam { start, end }) = seam
+        && (i0 as f64) < end
+        && i1 as f64 >= end
+    {
+        let delta = end - start;
+        let wrapped = if delta >= 1.0 {
+            position + 1.0 - delta
+        } else if delta > 0.0 {
+            start + (position + 1.0 - start) % delta
+        } else {
+            start
+        };
+        // `as` saturates: a negative index reads frame 0.
+        return Some((wrapped as usize).min(length.saturating_sub(1)));
+    }
+    (i1 < length).then_some(i1)
+}
+
+/// One channel's value at `position` (≥ 0, < length), linearly interpolated as Blink does.
+/// `seam` is the loop region while looping (see [`next_frame`]).
+#[inline]
+fn interpolate(channel: &[f32], position: f64, seam: Option<Seam>) -> f32 {
     let i0 = position as usize;
     let frac = position - i0 as f64;
     let Some(&s0) = channel.get(i0) else {
@@ -152,16 +188,11 @@ fn interpolate(channel: &[f32], position: f64, wrap: Option<f64>) -> f32 {
     if frac == 0.0 {
         return s0;
     }
-    let next = match channel.get(i0 + 1) {
-        Some(&s1) => Some(s1),
-        None => wrap.and_then(|delta| {
-            let j = (position + 1.0 - delta).max(0.0) as usize;
-            channel.get(j).copied()
-        }),
-    };
-    let value = match next {
-        Some(s1) => (1.0 - frac) * f64::from(s0) + frac * f64::from(s1),
-        // The last frame of a non-looping buffer: extrapolate from the last two frames.
+    let next = next_frame(i0, position, channel.len(), seam).filter(|&i1| i1 != i0);
+    let value = match next.and_then(|i1| channel.get(i1)) {
+        Some(&s1) => (1.0 - frac) * f64::from(s0) + frac * f64::from(s1),
+        // The last frame of a non-looping buffer (or a loop a frame long): extrapolate from
+        // the last two frames.
         None => match i0.checked_sub(1).and_then(|k| channel.get(k)) {
             Some(&prev) => f64::from(s0) + (f64::from(s0) - f64::from(prev)) * frac,
             None => f64::from(s0),
@@ -255,7 +286,8 @@ impl PlayState {
         }
         let mut limit = self.length as f64 - 1.0;
         if self.settings.looping && self.position < loop_end {
-            limit = limit.min(loop_end);
+            // The frame after the playhead must be before the loop end too (it wraps there).
+            limit = limit.min(loop_end - 1.0);
         }
         let frames = ((limit - self.position) / step).floor() - 1.0;
         if frames >= 1.0 {
@@ -401,10 +433,13 @@ impl AudioProcessor for AudioBufferSourceProcessor {
                 continue;
             }
             if play.position >= 0.0 && play.position < length {
-                let wrap = (looping && play.entered_loop).then_some(loop_end - loop_start);
+                let seam = looping.then_some(Seam {
+                    start: loop_start,
+                    end: loop_end,
+                });
                 for (out, data) in output.channels_mut().iter_mut().zip(buffer) {
                     if let Some(o) = out.get_mut(i) {
-                        *o = interpolate(data, play.position, wrap);
+                        *o = interpolate(data, play.position, seam);
                     }
                 }
             }
@@ -536,6 +571,28 @@ mod tests {
         assert_eq!(run(&mut p, 1.0, 0, &mut out), ProcessStatus::Active);
         assert_eq!(&out.channel(0)[..7], &[1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0]);
         assert_eq!(p.readout(), Some((RENDER_QUANTUM_F % 3.0) / 48_000.0));
+    }
+
+    #[test]
+    fn the_frame_after_the_loop_end_is_the_loop_start() {
+        // Loop 1 .. 3.5 frames at rate 0.25: at position 3.25 the frame after frame 3 is past
+        // the loop end, so the interpolation reads floor(3.25 + 1 − 2.5) = frame 1 (Blink),
+        // not frame 4.
+        let looping = BufferSettings {
+            looping: true,
+            loop_start: 1.0 / 48_000.0,
+            loop_end: 3.5 / 48_000.0,
+            ..BufferSettings::default()
+        };
+        let mut p = source(vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0], looping);
+        let mut out = AudioBus::with_capacity(1);
+        run(&mut p, 0.25, 0, &mut out);
+        // (Position 3.5 is at the loop end up to the rounding of 3.5 / 48000 × 48000.)
+        let got = &out.channel(0)[11..14];
+        let want = [2.75, 3.0, 0.75 * 3.0 + 0.25 * 1.0];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{got:?} != {want:?}");
+        }
     }
 
     const RENDER_QUANTUM_F: f32 = crate::render::bus::RENDER_QUANTUM as f32;
