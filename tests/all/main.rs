@@ -35,6 +35,7 @@ mod realtime;
 mod realtime_more_nodes;
 mod realtime_nodes;
 mod reference;
+mod reliability_more;
 mod reflected_params;
 mod spatial;
 mod splitter_merger;

@@ -298,6 +298,12 @@ impl Timeline {
         } else {
             event
         };
+        if self.events.len() + 2 > self.events.capacity() {
+            // Nearly full (many events sent while nothing rendered, e.g. a suspended context):
+            // the ones already due make room. Passing them now is exactly what the next quantum
+            // would do first, so the output is the same.
+            self.advance_to(now, garbage);
+        }
         match event {
             AutomationEvent::CancelScheduledValues { cancel_time } => {
                 self.cancel_from(cancel_time, garbage);

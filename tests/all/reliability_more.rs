@@ -1,0 +1,195 @@
+//! Reliability, continued: a burst of commands after a suspension is applied a budget per
+//! quantum and the graph ends right; moves of spatial entities are held back while suspended;
+//! automation that piles up is never dropped (and a drop would be counted and reported); a
+//! looping stream with nothing decodable ends with an error; microphone edges survive an app
+//! that stops updating; taps that cannot be served are counted.
+
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy_webaudio::prelude::*;
+
+use crate::support::*;
+
+fn context(app: &mut App) -> Mut<'_, AudioContext> {
+    app.world_mut().resource_mut::<AudioContext>()
+}
+
+/// A constant source (offset 0) into the destination; returns the source.
+fn constant_source(app: &mut App) -> Entity {
+    let dest = destination(app);
+    let mut source = ConstantSourceNode::new(0.0);
+    source.start(0.0).unwrap();
+    app.world_mut().commands().spawn(source).connect(dest).id()
+}
+
+#[test]
+fn automation_that_piles_up_while_suspended_is_all_applied_in_order() {
+    let mut app = offline_app(1);
+    let source = constant_source(&mut app);
+    app.update();
+    app.render(256).unwrap();
+    context(&mut app).suspend().unwrap();
+    app.update();
+    // 300 frames of `setValueAtTime(k, now)` while nothing renders: the last one wins.
+    for k in 0..300 {
+        let now = app.world().resource::<AudioContext>().current_time();
+        let mut node = app
+            .world_mut()
+            .get_mut::<ConstantSourceNode>(source)
+            .unwrap();
+        if k % 2 == 0 {
+            node.offset.set_value_at_time(k as f32, now).unwrap();
+        } else {
+            // The reflected value (an inspector or a scene edits it).
+            node.offset.set_value(k as f32).unwrap();
+        }
+        app.update();
+    }
+    context(&mut app).resume().unwrap();
+    app.update();
+    let out = app.render(128).unwrap().remove(0);
+    app.update();
+    let counters = app.world().resource::<AudioContext>().counters();
+    assert_eq!(counters.automation_dropped, 0);
+    assert!(out.iter().all(|&v| v == 299.0), "{}", out[0]);
+    assert!(messages::<AudioNodeFault>(&app).is_empty());
+}
+
+fn null_app() -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        WebAudioPlugin {
+            backend: Backend::Null {
+                sample_rate: 48_000,
+                channels: 1,
+            },
+            render_hooks: None,
+        },
+    ));
+    app
+}
+
+/// Updates `app` every 5 ms until `done` or `limit` passes; returns whether `done` held.
+fn update_until(app: &mut App, limit: Duration, mut done: impl FnMut(&mut App) -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        app.update();
+        if done(app) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn a_burst_after_resume_is_applied_a_budget_per_quantum_and_ends_right() {
+    let mut app = null_app();
+    let dest = destination(&app);
+    let analyser = app
+        .world_mut()
+        .commands()
+        .spawn(AnalyserNode::default())
+        .connect(dest)
+        .id();
+    let mut source = ConstantSourceNode::new(0.0);
+    source.start(0.0).unwrap();
+    let source = app
+        .world_mut()
+        .commands()
+        .spawn(source)
+        .connect(analyser)
+        .id();
+    let rendering = |app: &mut App| app.world().resource::<AudioContext>().current_frame() > 0;
+    assert!(update_until(&mut app, Duration::from_secs(5), rendering));
+    context(&mut app).suspend().unwrap();
+    app.update();
+    assert_eq!(
+        app.world().resource::<AudioContext>().state(),
+        AudioContextState::Suspended
+    );
+    // 30 frames of 100 `setValueAtTime(k, now)` each: 3,000 commands wait in the ring.
+    for frame in 0..30 {
+        let now = app.world().resource::<AudioContext>().current_time();
+        let mut node = app
+            .world_mut()
+            .get_mut::<ConstantSourceNode>(source)
+            .unwrap();
+        for k in 0..100 {
+            node.offset
+                .set_value_at_time((frame * 100 + k) as f32, now)
+                .unwrap();
+        }
+        app.update();
+    }
+    let before = app.world().resource::<AudioContext>().counters();
+    assert!(before.peak_commands_per_quantum < 1024, "{before:?}");
+    context(&mut app).resume().unwrap();
+    let settled = |app: &mut App| {
+        let mut data = vec![0.0; 2048];
+        let node = app.world().get::<AnalyserNode>(analyser).unwrap();
+        node.get_float_time_domain_data(&mut data);
+        data.iter().all(|&v| v == 2999.0)
+    };
+    assert!(
+        update_until(&mut app, Duration::from_secs(10), settled),
+        "the last value applied wins"
+    );
+    let counters = app.world().resource::<AudioContext>().counters();
+    assert_eq!(counters.peak_commands_per_quantum, 1024, "{counters:?}");
+    assert!(counters.deferred_command_quanta >= 2, "{counters:?}");
+    assert_eq!(counters.automation_dropped, 0);
+    assert_eq!(app.world().resource::<AudioContext>().command_backlog(), 0);
+}
+
+#[test]
+fn spatial_moves_are_held_back_while_suspended_and_sent_once_on_resume() {
+    let mut app = offline_app(2);
+    let dest = destination(&app);
+    let panner = app
+        .world_mut()
+        .commands()
+        .spawn((
+            PannerNode::default(),
+            SpatialAudio,
+            GlobalTransform::from_xyz(-10.0, 0.0, 0.0),
+        ))
+        .connect(dest)
+        .id();
+    let mut source = ConstantSourceNode::new(1.0);
+    source.start(0.0).unwrap();
+    app.world_mut().commands().spawn(source).connect(panner);
+    app.update();
+    app.render(1024).unwrap();
+    context(&mut app).suspend().unwrap();
+    app.update();
+    let backlog = |app: &App| app.world().resource::<AudioContext>().command_backlog();
+    let held = backlog(&app);
+    // 50 frames of motion while nothing renders: no command piles up.
+    for k in 0..50 {
+        let x = -10.0 + 0.4 * (k + 1) as f32;
+        *app.world_mut().get_mut::<GlobalTransform>(panner).unwrap() =
+            GlobalTransform::from_xyz(x, 0.0, 0.0);
+        app.update();
+    }
+    assert_eq!(backlog(&app), held, "nothing sent while suspended");
+    context(&mut app).resume().unwrap();
+    // (The backlog is read at the start of a frame: what a frame sends shows the next one.)
+    app.update();
+    app.update();
+    // One glide on resume: cancelAndHold + linearRamp for each of the six params.
+    assert_eq!(backlog(&app), held + 12);
+    app.update();
+    assert_eq!(backlog(&app), held + 12, "unmoved since: nothing more");
+    // The glide ends on the right (x = +10): the left channel goes silent.
+    let out = app.render(48_000).unwrap();
+    let tail = 40_000..48_000;
+    assert!(
+        out[0][tail.clone()].iter().all(|v| v.abs() < 1e-6),
+        "{}",
+        out[0][47_999]
+    );
+    assert!(out[1][tail].iter().all(|&v| v > 0.05), "{}", out[1][47_999]);
+}
