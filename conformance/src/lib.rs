@@ -10,6 +10,7 @@
 pub mod build;
 pub mod case;
 pub mod generators;
+pub mod inventory;
 pub mod metrics;
 
 use std::fmt;
