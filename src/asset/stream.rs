@@ -159,6 +159,11 @@ struct Active {
     planar: Vec<Vec<f32>>,
     /// The file (or error) ended: nothing more to decode.
     done: bool,
+    /// Frames decoded since this pass through the file began (the session's start, or the
+    /// last loop back to 0).
+    pass_frames: u64,
+    /// Whether this pass began at the file's start (then an empty pass means an empty file).
+    pass_from_start: bool,
 }
 
 impl Decoder {
@@ -194,6 +199,7 @@ impl Decoder {
             done = true;
         }
         let channels = self.stream.channels.max(1);
+        let session_from_start = session.from <= 0.0;
         Active {
             resampler: StreamResampler::new(self.stream.sample_rate as f32, session.rate, channels),
             session,
@@ -201,6 +207,8 @@ impl Decoder {
             offset: 0,
             planar: vec![Vec::new(); channels],
             done,
+            pass_frames: 0,
+            pass_from_start: session_from_start,
         }
     }
 
@@ -238,6 +246,7 @@ impl Decoder {
         a.planar.iter_mut().for_each(Vec::clear);
         let outcome = match self.stream.next_frames() {
             Ok(Some(frames)) => {
+                a.pass_frames += frames.first().map_or(0, |f| f.len() as u64);
                 match a.resampler.as_mut() {
                     Some(r) => r.push(&frames, &mut a.planar),
                     None => {
@@ -253,7 +262,18 @@ impl Decoder {
         };
         match outcome {
             Ok(true) => {}
+            // A whole pass from the start with nothing decodable (an empty or wholly corrupt
+            // file): looping again would spin a core for ever. The session ends, failed.
+            Ok(false) if self.status.looping() && a.pass_from_start && a.pass_frames == 0 => {
+                let error = AudioLoadError::Corrupt {
+                    frames: 0,
+                    reason: "a looping stream found no decodable frames in the file".into(),
+                };
+                self.fail(a, &error);
+            }
             Ok(false) if self.status.looping() => {
+                a.pass_frames = 0;
+                a.pass_from_start = true;
                 if let Err(error) = self.stream.seek(0.0) {
                     self.fail(a, &error);
                 }

@@ -193,3 +193,50 @@ fn spatial_moves_are_held_back_while_suspended_and_sent_once_on_resume() {
     );
     assert!(out[1][tail].iter().all(|&v| v > 0.05), "{}", out[1][47_999]);
 }
+
+/// A 16-bit mono WAV whose data chunk is empty: a valid header and no frames at all.
+fn empty_wav() -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&36u32.to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    b.extend_from_slice(&1u16.to_le_bytes()); // mono
+    b.extend_from_slice(&48_000u32.to_le_bytes());
+    b.extend_from_slice(&96_000u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b
+}
+
+#[test]
+fn a_looping_stream_with_no_decodable_frames_ends_failed_instead_of_spinning() {
+    let dir = crate::asset_loader::temp_dir("stream_loop_empty");
+    let path = dir.join("empty.wav");
+    std::fs::write(&path, empty_wav()).unwrap();
+    let mut node = MediaElementAudioSourceNode::open(&path).unwrap();
+    node.looping = true;
+    let status = node.status().unwrap().clone();
+    let mut app = offline_app(1);
+    let dest = destination(&app);
+    let entity = app.world_mut().commands().spawn(node).connect(dest).id();
+    app.update();
+    // The decoder gives up on its second empty pass at most, well within a second.
+    let start = Instant::now();
+    while !status.failed() && start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        status.failed(),
+        "the decoder is still looping an empty file"
+    );
+    assert_eq!(status.decoded_frames(), 0);
+    let out = app.render(1024).unwrap().remove(0);
+    assert!(out.iter().all(|&v| v == 0.0));
+    app.update();
+    assert_eq!(messages::<Ended>(&app), vec![Ended { entity }]);
+    assert!(status.ended());
+}
