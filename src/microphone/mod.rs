@@ -20,7 +20,10 @@
 //!   counted exactly).
 //! - The **analysis** ([`analysis`]) runs on a worker thread with its own ring and sends each
 //!   window's [`Analysis`] back through an rtrb ring (FIFO: voice edges must not be lost; the
-//!   resource keeps the latest reading).
+//!   resource keeps the latest reading). When the app stops updating and that ring fills, the
+//!   worker keeps every edge, in order (readings in between are superseded by later ones):
+//!   the next update sees every edge (up to 1,024 at once; any beyond follow in the next
+//!   updates, none is lost), and the latest reading one frame later.
 //! - The **resource** is refreshed in `First` ([`MicrophoneSystems::Update`]): readings,
 //!   counters, device health. Voice edges become [`VoiceStarted`] / [`VoiceStopped`] messages
 //!   (and global observer events); device problems a [`MicrophoneFault`] message, logged
@@ -301,7 +304,7 @@ impl AnalysisWorker {
             ConsumerKind::Analysis,
             (rate as f32 * ANALYSIS_RING_SECONDS) as usize,
         );
-        let (mut tx, events) = rtrb::RingBuffer::new(4096);
+        let (mut tx, events) = rtrb::RingBuffer::new(WORKER_EVENTS);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
@@ -310,7 +313,12 @@ impl AnalysisWorker {
                 let mut analyzer = analysis::Analyzer::new(settings, rate as f32);
                 let mut interleaved = vec![0.0f32; 1024 * channels];
                 let mut mono = vec![0.0f32; 1024];
+                // What the app has not taken yet, when the ring to it is full (the app stopped
+                // updating): every voice edge in order, with only the latest analysis between
+                // two edges (readings are latest-value; edges must never be lost).
+                let mut backlog = std::collections::VecDeque::new();
                 while !flag.load(Ordering::Acquire) {
+                    send_backlog(&mut tx, &mut backlog);
                     let frames = input.read(&mut interleaved);
                     if frames == 0 {
                         std::thread::sleep(Duration::from_millis(4));
@@ -322,9 +330,13 @@ impl AnalysisWorker {
                     }
                     analyzer.push(&mono[..frames], |a, edge| {
                         if let Some(edge) = edge {
-                            let _ = tx.push(WorkerEvent::Voice(edge, a.level_dbfs));
+                            backlog.push_back(WorkerEvent::Voice(edge, a.level_dbfs));
                         }
-                        let _ = tx.push(WorkerEvent::Analysis(*a));
+                        match backlog.back_mut() {
+                            Some(WorkerEvent::Analysis(last)) => *last = *a,
+                            _ => backlog.push_back(WorkerEvent::Analysis(*a)),
+                        }
+                        send_backlog(&mut tx, &mut backlog);
                     });
                 }
             })
@@ -334,6 +346,38 @@ impl AnalysisWorker {
             handle: Some(handle),
             events,
         })
+    }
+}
+
+/// Capacity of the ring from the analysis worker to the app.
+const WORKER_EVENTS: usize = 4096;
+/// Slots of that ring kept for voice edges: readings stop taking slots when fewer are free.
+const EDGE_RESERVE: usize = 1024;
+
+/// Moves as much of the worker's backlog into the ring to the app as fits, oldest first.
+/// Edges take any free slot; a reading takes one only while more than [`EDGE_RESERVE`] are
+/// free, else it waits (the last one) or is dropped (a later reading supersedes it). So an
+/// app that stops updating still gets [`EDGE_RESERVE`] edges in its next update, and any
+/// beyond wait here, in order, for the updates after.
+fn send_backlog(
+    tx: &mut rtrb::Producer<WorkerEvent>,
+    backlog: &mut std::collections::VecDeque<WorkerEvent>,
+) {
+    while let Some(front) = backlog.front() {
+        let room = tx.slots();
+        if room == 0 {
+            return;
+        }
+        if matches!(front, WorkerEvent::Analysis(_)) && room <= EDGE_RESERVE {
+            if backlog.len() == 1 {
+                return;
+            }
+            backlog.pop_front();
+            continue;
+        }
+        if let Some(event) = backlog.pop_front() {
+            let _ = tx.push(event);
+        }
     }
 }
 

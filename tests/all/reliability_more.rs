@@ -240,3 +240,60 @@ fn a_looping_stream_with_no_decodable_frames_ends_failed_instead_of_spinning() {
     assert_eq!(messages::<Ended>(&app), vec![Ended { entity }]);
     assert!(status.ended());
 }
+
+#[test]
+fn microphone_edges_survive_an_app_that_stops_updating() {
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        WebAudioPlugin::offline(48_000, 1),
+        MicrophonePlugin::simulated(48_000, 1),
+    ));
+    app.update();
+    let input = app
+        .world()
+        .resource::<Microphone>()
+        .simulated_input()
+        .unwrap();
+    // 60 s of 3 s on (a −12 dBFS tone) / 3 s off, with no app update: about 5,600 analysis
+    // windows, more than the 4,096 events the ring to the app holds. Fed a quarter second at a
+    // time, slowly enough for the worker (its input ring holds 0.5 s).
+    let amplitude = 10f32.powf(-12.0 / 20.0) * 2f32.sqrt();
+    let chunk = 12_000;
+    let mut fed = 0usize;
+    for _ in 0..240 {
+        let samples: Vec<f32> = (fed..fed + chunk)
+            .map(|i| {
+                if (i / 144_000) % 2 == 0 {
+                    amplitude * (std::f32::consts::TAU * 220.0 * i as f32 / 48_000.0).sin()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        input.write(&samples);
+        fed += chunk;
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    app.update();
+    let mic = app.world().resource::<Microphone>();
+    assert_eq!(mic.dropped_frames(), 0, "the worker kept up with the input");
+    let started = messages::<VoiceStarted>(&app).len();
+    let stopped = messages::<VoiceStopped>(&app).len();
+    assert_eq!(
+        (started, stopped),
+        (10, 10),
+        "every edge of 60 s, in one update"
+    );
+    // The latest reading follows one update later (it waited for room in the ring).
+    std::thread::sleep(Duration::from_millis(50));
+    app.update();
+    let mic = app.world().resource::<Microphone>();
+    assert!(
+        mic.analysis().frames + 2048 >= fed as u64,
+        "{}",
+        mic.analysis().frames
+    );
+    assert!(!mic.voice_active());
+}
