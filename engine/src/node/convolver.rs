@@ -35,21 +35,18 @@
 //!   [`ConvolverMessage`]; the one it replaces travels back in the message. Without one the
 //!   node outputs one channel of silence.
 
-use std::sync::Arc;
+mod level;
 
-use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::RealFftPlanner;
 
+use self::level::{InputRing, Level, Product};
 use super::{AudioProcessor, ProcessContext, ProcessIo, ProcessPhase, ProcessStatus};
 use crate::param::NoParams;
 use crate::render::bus::RENDER_QUANTUM;
 
-/// Partition length in frames (one render quantum: zero latency).
+/// The direct head's length and the shortest partition, in frames (one render quantum: zero
+/// latency).
 const BLOCK: usize = RENDER_QUANTUM;
-/// FFT length (two blocks, for overlap-save).
-const FFT: usize = 2 * BLOCK;
-/// Complex bins of a real FFT of length [`FFT`].
-const BINS: usize = FFT / 2 + 1;
 
 /// The calibration gain of the browsers' normalization: `10^(−58/20)` (`GainCalibration =
 /// -58` dB in Blink's, WebKit's and Gecko's `Reverb`).
@@ -102,47 +99,39 @@ pub struct Convolution {
     direct: Box<[f32]>,
     /// Non-zero taps of the first partition.
     direct_len: usize,
-    /// Partition spectra, `[ir_channel][partition][bin]`, scaled by the normalization and by
-    /// `1 / FFT` (realfft does not normalize); partition 0 is unused (applied directly).
-    spectra: Box<[Complex<f32>]>,
     ir_channels: usize,
-    partitions: usize,
-    /// Input spectra of the last `partitions` quanta, `[input_channel][slot][bin]`, for the
-    /// two input channels.
-    delay_line: Box<[Complex<f32>]>,
-    /// The slot of the newest input spectrum.
-    newest: usize,
-    /// The previous and the current input block of each input channel.
-    history: [[f32; FFT]; 2],
+    /// The rest of the response, in levels of growing block length.
+    levels: Box<[Level]>,
+    /// The input of both channels, as far back as the longest level reads.
+    input: InputRing,
+    /// The previous and the current input quantum of each input channel (the direct head).
+    history: [[f32; 2 * BLOCK]; 2],
+    /// Quanta pushed so far.
+    quantum: u64,
+    /// The first frame from which both input channels have been equal.
+    mono_since: u64,
     /// Silent quanta since the last audible input (saturating).
     silent_quanta: usize,
+    /// Silent quanta after which the output is silent: the response's length in quanta + 1.
+    tail_quanta: usize,
+    /// Silent quanta after which every level's state holds zeros and the work stops.
+    flush_quanta: usize,
     /// Whether the last processed input was mono.
     mono_input: bool,
-    forward: Arc<dyn RealToComplex<f32>>,
-    inverse: Arc<dyn ComplexToReal<f32>>,
-    time: Box<[f32; FFT]>,
-    accumulator: Box<[Complex<f32>; BINS]>,
-    scratch: Box<[Complex<f32>]>,
 }
 
 impl Convolution {
-    /// Cuts the impulse response `channels` (1, 2 or 4 of them, all of one length) into
-    /// partitions, scales them by `scale` (the normalization, or 1) and transforms them.
-    /// Control thread only (allocates and plans FFTs).
+    /// Cuts the impulse response `channels` (1, 2 or 4 of them, all of one length) into the
+    /// direct head and the levels, scales them by `scale` (the normalization, or 1),
+    /// transforms them and schedules the levels' work. Control thread only (allocates and
+    /// plans FFTs).
     pub fn new<C: AsRef<[f32]>>(channels: &[C], scale: f64) -> Self {
         debug_assert!(
             matches!(channels.len(), 1 | 2 | 4),
             "a convolver response has 1, 2 or 4 channels"
         );
-        let mut planner = RealFftPlanner::<f32>::new();
-        let forward = planner.plan_fft_forward(FFT);
-        let inverse = planner.plan_fft_inverse(FFT);
         let ir_channels = channels.len();
         let length = channels.first().map_or(0, |c| c.as_ref().len());
-        // At least one partition, so that the delay line's slot arithmetic stays defined.
-        let partitions = length.div_ceil(BLOCK).max(1);
-        let mut spectra = vec![Complex::default(); ir_channels * partitions * BINS];
-        let gain = scale / FFT as f64;
         let mut direct = vec![0.0f32; ir_channels * BLOCK];
         let direct_len = length.min(BLOCK);
         for (c, data) in channels.iter().enumerate() {
@@ -151,124 +140,116 @@ impl Convolution {
                 *d = (f64::from(s) * scale) as f32;
             }
         }
-        let mut time = [0.0f32; FFT];
-        let mut scratch =
-            vec![Complex::default(); forward.get_scratch_len().max(inverse.get_scratch_len())];
-        for (c, data) in channels.iter().enumerate() {
-            let data = data.as_ref();
-            for (p, block) in data.chunks(BLOCK).enumerate().skip(1) {
-                time.fill(0.0);
-                for (t, &s) in time.iter_mut().zip(block) {
-                    *t = (f64::from(s) * gain) as f32;
-                }
-                let start = (c * partitions + p) * BINS;
-                let out = &mut spectra[start..start + BINS];
-                forward
-                    .process_with_scratch(&mut time, out, &mut scratch)
-                    .expect("FFT lengths are fixed");
-            }
-        }
+        let paths: Vec<(usize, usize, usize)> = (0..2)
+            .flat_map(|out| {
+                paths(ir_channels, out)
+                    .into_iter()
+                    .filter(|&(input, _)| input < 2)
+                    .map(move |(input, ir)| (out, input, ir))
+            })
+            .collect();
+        let shapes = level::choose(length, paths.len());
+        let mut planner = RealFftPlanner::<f32>::new();
+        let mut load = vec![level::DIRECT_COST * paths.len() as f64];
+        let levels: Box<[Level]> = shapes
+            .iter()
+            .map(|&shape| {
+                // Per output, per path, the oldest partitions first: partition 0 (which waits
+                // for the newest input spectrum) comes late in the level's schedule.
+                let products: Vec<Product> = paths
+                    .iter()
+                    .flat_map(|&(out, input, ir)| {
+                        (0..shape.partitions).rev().map(move |partition| Product {
+                            out,
+                            input,
+                            ir,
+                            partition,
+                        })
+                    })
+                    .collect();
+                Level::new(shape, channels, scale, &products, &mut planner, &mut load)
+            })
+            .collect();
+        let tail_quanta = length.div_ceil(BLOCK).max(1) + 1;
+        let flush_quanta = levels
+            .iter()
+            .map(Level::flush_quanta)
+            .fold(tail_quanta, usize::max);
         Self {
             direct: direct.into_boxed_slice(),
             direct_len,
-            spectra: spectra.into_boxed_slice(),
             ir_channels,
-            partitions,
-            delay_line: vec![Complex::default(); 2 * partitions * BINS].into_boxed_slice(),
-            newest: 0,
-            history: [[0.0; FFT]; 2],
+            input: InputRing::new(shapes.last().map_or(BLOCK, |s| s.block)),
+            levels,
+            history: [[0.0; 2 * BLOCK]; 2],
+            quantum: 0,
+            mono_since: 0,
             silent_quanta: usize::MAX,
+            tail_quanta,
+            flush_quanta,
             mono_input: true,
-            forward,
-            inverse,
-            time: Box::new([0.0; FFT]),
-            accumulator: Box::new([Complex::default(); BINS]),
-            scratch: scratch.into_boxed_slice(),
         }
     }
 
-    /// The `(input channel, IR channel)` pairs summed into output channel `out` (0 or 1).
-    fn paths(&self, out: usize) -> [(usize, usize); 2] {
-        match (self.ir_channels, out) {
-            (4, 0) => [(0, 0), (1, 2)],
-            (4, _) => [(0, 1), (1, 3)],
-            (_, 0) => [(0, 0), (usize::MAX, 0)],
-            (n, _) => [(1, n.min(2) - 1), (usize::MAX, 0)],
-        }
+    /// The block lengths of the levels after the direct head, shortest first, with their
+    /// partition counts (for tests and benchmarks).
+    pub fn levels(&self) -> Vec<(usize, usize)> {
+        self.levels
+            .iter()
+            .map(|l| (l.shape().block, l.shape().partitions))
+            .collect()
     }
 
-    /// Pushes one quantum of input (`left`, `right`) into the delay line. Called on the
-    /// real-time thread.
-    fn push(&mut self, inputs: [&[f32; BLOCK]; 2]) {
-        self.newest = (self.newest + 1) % self.partitions;
+    /// Pushes one quantum of input (`left`, `right`; `mono`: they are the same channel) and
+    /// does this quantum's share of every level's work. Called on the real-time thread.
+    fn push(&mut self, inputs: [&[f32; BLOCK]; 2], mono: bool) {
+        let frame = self.quantum * BLOCK as u64;
+        self.quantum += 1;
+        if !mono {
+            self.mono_since = self.quantum * BLOCK as u64;
+        }
         for (c, input) in inputs.into_iter().enumerate() {
             let history = &mut self.history[c];
             history.copy_within(BLOCK.., 0);
             history[BLOCK..].copy_from_slice(input);
-            if self.partitions == 1 {
-                continue;
-            }
-            self.time.copy_from_slice(history);
-            let start = (c * self.partitions + self.newest) * BINS;
-            let slot = &mut self.delay_line[start..start + BINS];
-            // Lengths are fixed at construction, so this cannot fail.
-            let _ = self
-                .forward
-                .process_with_scratch(&mut self.time[..], slot, &mut self.scratch);
+            self.input.write(c, frame, input);
+        }
+        for level in &mut self.levels {
+            level.run(self.quantum, &self.input, self.mono_since);
         }
     }
 
     /// Renders output channel `out` into `dst`. Called on the real-time thread.
-    fn render(&mut self, out: usize, dst: &mut [f32; BLOCK]) {
-        let paths = self.paths(out);
+    fn render(&self, out: usize, dst: &mut [f32; BLOCK]) {
         dst.fill(0.0);
-        for (input, ir) in paths {
+        for (input, ir) in paths(self.ir_channels, out) {
             if input > 1 {
                 continue;
             }
             let taps = &self.direct[ir * BLOCK..ir * BLOCK + self.direct_len];
             let z = &self.history[input];
-            for (i, d) in dst.iter_mut().enumerate() {
-                // y[i] = Σ h[m] x[i − m], x[i − m] at z[BLOCK + i − m].
-                let window = &z[BLOCK + i + 1 - taps.len()..=BLOCK + i];
-                let sum: f32 = taps
-                    .iter()
-                    .zip(window.iter().rev())
-                    .map(|(h, x)| h * x)
-                    .sum();
-                *d += sum;
-            }
-        }
-        if self.partitions == 1 {
-            return;
-        }
-        let acc = &mut *self.accumulator;
-        acc.fill(Complex::default());
-        let partitions = self.partitions;
-        for (input, ir) in paths {
-            if input > 1 {
-                continue;
-            }
-            let lines =
-                &self.delay_line[input * partitions * BINS..(input + 1) * partitions * BINS];
-            let spectra = &self.spectra[ir * partitions * BINS..(ir + 1) * partitions * BINS];
-            for (p, h) in spectra.chunks_exact(BINS).enumerate().skip(1) {
-                // Partition p multiplies the input of p quanta ago.
-                let slot = (self.newest + partitions - p) % partitions;
-                let x = &lines[slot * BINS..(slot + 1) * BINS];
-                for ((a, x), h) in acc.iter_mut().zip(x).zip(h) {
-                    *a += x * h;
+            // y[i] = Σ h[m] x[i − m], x[i − m] at z[BLOCK + i − m]: one tap at a time over the
+            // whole quantum (vectorizes).
+            for (m, &h) in taps.iter().enumerate() {
+                for (d, &x) in dst.iter_mut().zip(&z[BLOCK - m..2 * BLOCK - m]) {
+                    *d += h * x;
                 }
             }
         }
-        acc[0].im = 0.0;
-        acc[BINS - 1].im = 0.0;
-        let _ =
-            self.inverse
-                .process_with_scratch(&mut acc[..], &mut self.time[..], &mut self.scratch);
-        for (d, t) in dst.iter_mut().zip(&self.time[BLOCK..]) {
-            *d += t;
+        for level in &self.levels {
+            level.add_output(self.quantum, out, dst);
         }
+    }
+}
+
+/// The `(input channel, IR channel)` pairs summed into output channel `out` (0 or 1) for a
+/// response of `ir_channels` channels; an input channel of `usize::MAX` is no pair.
+fn paths(ir_channels: usize, out: usize) -> [(usize, usize); 2] {
+    match (ir_channels, out) {
+        (4, 0) => [(0, 0), (1, 2)],
+        (4, _) => [(0, 1), (1, 3)],
+        (_, 0) => [(0, 0), (usize::MAX, 0)],
+        (n, _) => [(1, n.min(2) - 1), (usize::MAX, 0)],
     }
 }
 
@@ -298,10 +279,9 @@ impl AudioProcessor for ConvolverProcessor {
         };
         if input.is_silent() {
             conv.silent_quanta = conv.silent_quanta.saturating_add(1);
-            // The last audible block is in the spectrum pushed one quantum later; after
-            // `partitions` more pushes of silence every slot of the delay line (and the
-            // history) holds zeros, and the output is silent until the input returns.
-            if conv.silent_quanta > conv.partitions + 1 {
+            // Once every level has flushed, the state is all zeros: no work until the input
+            // returns (the levels resume at whatever phase they stopped).
+            if conv.silent_quanta > conv.flush_quanta {
                 output.make_silent(1);
                 return ProcessStatus::Active;
             }
@@ -310,19 +290,22 @@ impl AudioProcessor for ConvolverProcessor {
             conv.mono_input = input.channels() == 1;
         }
         const ZERO: [f32; BLOCK] = [0.0; BLOCK];
-        let left = if input.is_silent() {
-            &ZERO
-        } else {
-            input.channel(0)
-        };
-        let right = if input.is_silent() {
+        let silent = input.is_silent();
+        let left = if silent { &ZERO } else { input.channel(0) };
+        let right = if silent {
             &ZERO
         } else if input.channels() >= 2 {
             input.channel(1)
         } else {
             left
         };
-        conv.push([left, right]);
+        conv.push([left, right], silent || input.channels() == 1);
+        // Past the response (its length rounded up to a quantum) only FFT round-off is left
+        // while the levels flush: the output is silent.
+        if conv.silent_quanta > conv.tail_quanta {
+            output.make_silent(1);
+            return ProcessStatus::Active;
+        }
         let channels = if conv.mono_input && conv.ir_channels == 1 {
             1
         } else {
