@@ -18,7 +18,7 @@ use bevy_webaudio::node::AudioNode;
 use bevy_webaudio::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::case::{Case, Connection, Target};
+use crate::case::{Case, Connection, Readback, Target};
 use crate::generators;
 use crate::{CaseError, Rendered};
 
@@ -119,6 +119,15 @@ pub trait NodeKind {
     fn start(&self, world: &mut World, e: Entity, args: &[f64]) -> Result<(), CaseError>;
     /// `stop(when)`.
     fn stop(&self, world: &mut World, e: Entity, when: f64) -> Result<(), CaseError>;
+    /// `node[key] = value` on the spawned component (a timed `set` action); `Ok(false)` when
+    /// the key is not an attribute the crate can set.
+    fn set(
+        &self,
+        world: &mut World,
+        e: Entity,
+        key: &str,
+        value: &Value,
+    ) -> Result<bool, CaseError>;
 }
 
 /// A node constructor: the component from its `options`.
@@ -156,8 +165,34 @@ fn no_attributes<T>(_: &mut T, _: &str, _: &Value) -> Result<bool, CaseError> {
     Ok(false)
 }
 
-fn web_error(what: impl std::fmt::Display, e: impl std::fmt::Display) -> CaseError {
-    CaseError::Invalid(format!("{what}: {e}"))
+/// The crate's [`WebAudioError`] as the exception the spec throws ([`CaseError::Thrown`]; the
+/// case step is filled in by [`at`]).
+fn web_error(what: impl std::fmt::Display, e: WebAudioError) -> CaseError {
+    let name = match e {
+        WebAudioError::Range(_) => "RangeError",
+        WebAudioError::NotSupported(_) => "NotSupportedError",
+        WebAudioError::InvalidState(_) => "InvalidStateError",
+        WebAudioError::IndexSize(_) => "IndexSizeError",
+        WebAudioError::InvalidAccess(_) => "InvalidAccessError",
+        WebAudioError::Encoding(_) => "EncodingError",
+    };
+    CaseError::Thrown {
+        at: String::new(),
+        name,
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// Tags an exception with the case step it was thrown at (unless an inner step already did).
+fn at(step: &str) -> impl FnOnce(CaseError) -> CaseError + '_ {
+    move |e| match e {
+        CaseError::Thrown { at, name, message } if at.is_empty() => CaseError::Thrown {
+            at: step.to_string(),
+            name,
+            message,
+        },
+        e => e,
+    }
 }
 
 impl<T: AudioNode> NodeKind for Kind<T> {
@@ -225,6 +260,21 @@ impl<T: AudioNode> NodeKind for Kind<T> {
             .stop(when)
             .map_err(|e| web_error(format!("{}.stop", self.name), e))
     }
+
+    fn set(
+        &self,
+        world: &mut World,
+        e: Entity,
+        key: &str,
+        value: &Value,
+    ) -> Result<bool, CaseError> {
+        let mut node = world
+            .get_mut::<T>(e)
+            .ok_or_else(|| CaseError::Engine(format!("{} entity vanished", self.name)))?;
+        // The crate's setters check before they change anything, so one that throws leaves
+        // the node as it was (as the spec requires).
+        (self.set)(&mut node, key, value)
+    }
 }
 
 /// The node types the crate implements: one line each. `None`: not implemented yet.
@@ -258,6 +308,7 @@ pub fn node_kind(type_name: &str) -> Option<Box<dyn NodeKind>> {
         "BiquadFilterNode" => kind("BiquadFilterNode", biquad_filter, biquad_filter_set),
         "IIRFilterNode" => kind("IIRFilterNode", iir_filter, no_attributes),
         "ConvolverNode" => kind("ConvolverNode", convolver, no_attributes),
+        "AnalyserNode" => kind("AnalyserNode", analyser, analyser_set),
         "WaveShaperNode" => kind("WaveShaperNode", wave_shaper, wave_shaper_set),
         "DynamicsCompressorNode" => {
             kind("DynamicsCompressorNode", dynamics_compressor, no_attributes)
@@ -301,7 +352,29 @@ pub fn oscillator(o: &mut Options, _: &mut BuildCtx) -> Result<OscillatorNode, C
             let obj = pw
                 .as_object()
                 .ok_or_else(|| o.invalid("periodicWave", pw))?;
-            let mut p = Options::new(format!("{} periodicWave", o.what), obj);
+            OscillatorNode::with_periodic_wave(periodic_wave(&o.what, obj)?, frequency)
+        }
+        None if osc_type == OscillatorType::Custom => {
+            return Err(CaseError::Invalid(format!(
+                "{}: type 'custom' without periodicWave",
+                o.what
+            )));
+        }
+        None => OscillatorNode::new(osc_type, frequency),
+    };
+    if let Some(d) = detune {
+        osc.detune
+            .set_value(d as f32)
+            .map_err(|e| web_error("detune", e))?;
+    }
+    Ok(osc)
+}
+
+/// `new PeriodicWave(ctx, { real, imag, disableNormalization })` from a `periodicWave` object.
+fn periodic_wave(what: &str, obj: &Map<String, Value>) -> Result<PeriodicWave, CaseError> {
+    {
+        {
+            let mut p = Options::new(format!("{what} periodicWave"), obj);
             let array = |p: &mut Options, key: &str| -> Result<Option<Vec<f32>>, CaseError> {
                 match p.take(key) {
                     None => Ok(None),
@@ -326,24 +399,9 @@ pub fn oscillator(o: &mut Options, _: &mut BuildCtx) -> Result<OscillatorNode, C
                     .ok_or_else(|| p.invalid("disableNormalization", v))?,
             };
             p.finish()?;
-            let wave =
-                PeriodicWave::new(real, imag, disable).map_err(|e| web_error("PeriodicWave", e))?;
-            OscillatorNode::with_periodic_wave(wave, frequency)
+            PeriodicWave::new(real, imag, disable).map_err(|e| web_error("PeriodicWave", e))
         }
-        None if osc_type == OscillatorType::Custom => {
-            return Err(CaseError::Invalid(format!(
-                "{}: type 'custom' without periodicWave",
-                o.what
-            )));
-        }
-        None => OscillatorNode::new(osc_type, frequency),
-    };
-    if let Some(d) = detune {
-        osc.detune
-            .set_value(d as f32)
-            .map_err(|e| web_error("detune", e))?;
     }
-    Ok(osc)
 }
 
 fn oscillator_set(osc: &mut OscillatorNode, key: &str, v: &Value) -> Result<bool, CaseError> {
@@ -744,6 +802,51 @@ fn wave_shaper_set(node: &mut WaveShaperNode, key: &str, v: &Value) -> Result<bo
     Ok(true)
 }
 
+/// `new AnalyserNode(ctx, { fftSize, maxDecibels, minDecibels, smoothingTimeConstant })`.
+pub fn analyser(o: &mut Options, _: &mut BuildCtx) -> Result<AnalyserNode, CaseError> {
+    let fft = match o.take("fftSize") {
+        None => 2048,
+        Some(v) => v
+            .as_u64()
+            .and_then(|x| usize::try_from(x).ok())
+            .ok_or_else(|| o.invalid("fftSize", v))?,
+    };
+    let min = o.number("minDecibels")?.unwrap_or(-100.0);
+    let max = o.number("maxDecibels")?.unwrap_or(-30.0);
+    let smoothing = o.number("smoothingTimeConstant")?.unwrap_or(0.8);
+    AnalyserNode::new(fft, min, max, smoothing).map_err(|e| web_error("AnalyserNode", e))
+}
+
+fn analyser_set(node: &mut AnalyserNode, key: &str, v: &Value) -> Result<bool, CaseError> {
+    let empty = Map::new();
+    let o = Options::new("AnalyserNode attribute".into(), &empty);
+    let number = || v.as_f64().ok_or_else(|| o.invalid(key, v));
+    let what = format!("AnalyserNode.{key}");
+    match key {
+        "fftSize" => {
+            let n = v
+                .as_u64()
+                .and_then(|x| usize::try_from(x).ok())
+                .ok_or_else(|| o.invalid(key, v))?;
+            node.set_fft_size(n).map_err(|e| web_error(&what, e))?;
+        }
+        "minDecibels" => {
+            node.set_min_decibels(number()?)
+                .map_err(|e| web_error(&what, e))?;
+        }
+        "maxDecibels" => {
+            node.set_max_decibels(number()?)
+                .map_err(|e| web_error(&what, e))?;
+        }
+        "smoothingTimeConstant" => {
+            node.set_smoothing_time_constant(number()?)
+                .map_err(|e| web_error(&what, e))?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// `new DynamicsCompressorNode(ctx, { attack, knee, ratio, release, threshold })`.
 pub fn dynamics_compressor(
     o: &mut Options,
@@ -957,14 +1060,33 @@ fn start_args(v: &Value, id: &str) -> Result<Vec<f64>, CaseError> {
 struct Built {
     entity: Entity,
     kind: Option<Box<dyn NodeKind>>, // None: the destination
+    type_name: String,
+}
+
+/// A built graph: the offline `App` and the entity of every node id.
+struct Graph {
+    app: App,
+    nodes: HashMap<String, Built>,
+}
+
+impl Graph {
+    fn node(&self, id: &str) -> Result<&Built, CaseError> {
+        self.nodes
+            .get(id)
+            .ok_or_else(|| CaseError::Invalid(format!("unknown node `{id}`")))
+    }
 }
 
 /// Builds a case into a new offline `App` and returns it, ready for `app.render(case.length)`
-/// (the first sync has run).
+/// (the first sync has run). Timed actions and read-backs are not applied: see [`run_case`].
 ///
 /// # Errors
 /// See [`CaseError`].
 pub fn build(case: &Case) -> Result<App, CaseError> {
+    build_graph(case).map(|g| g.app)
+}
+
+fn build_graph(case: &Case) -> Result<Graph, CaseError> {
     // Check every node type first so a case names what is missing before anything runs.
     for n in &case.nodes {
         if node_kind(&n.node_type).is_none() {
@@ -1006,119 +1128,83 @@ pub fn build(case: &Case) -> Result<App, CaseError> {
     // Destination attributes.
     if let Some(attrs) = &case.destination {
         let mut o = Options::new("destination attribute".into(), attrs);
-        set_channel_config(world, destination, "destination", &mut [&mut o])?;
+        set_channel_config(world, destination, "destination", &mut [&mut o])
+            .map_err(at("destination"))?;
         o.finish()?;
     }
     // Listener automation.
     if let Some(listener) = &case.listener
         && !listener.is_empty()
     {
-        spawn_listener(world, listener)?;
+        spawn_listener(world, listener).map_err(at("listener"))?;
     }
     // Nodes: constructor with options, then set.
-    let mut nodes: HashMap<&str, Built> = HashMap::new();
+    let mut nodes: HashMap<String, Built> = HashMap::new();
     nodes.insert(
-        "destination",
+        "destination".into(),
         Built {
             entity: destination,
             kind: None,
+            type_name: "AudioDestinationNode".into(),
         },
     );
     for n in &case.nodes {
-        if nodes.contains_key(n.id.as_str()) {
-            return Err(CaseError::Invalid(format!("duplicate node id `{}`", n.id)));
+        if nodes.contains_key(n.id.as_str()) || n.id == "listener" {
+            return Err(CaseError::Invalid(format!(
+                "duplicate or reserved node id `{}`",
+                n.id
+            )));
         }
         let kind = node_kind(&n.node_type).expect("checked above");
         let mut options = Options::new(format!("{} option", n.node_type), &n.options);
         let mut set = Options::new(format!("{} attribute", n.node_type), &n.set);
-        let entity = kind.spawn(world, &mut options, &mut set, case.sample_rate)?;
-        set_channel_config(world, entity, &n.node_type, &mut [&mut options, &mut set])?;
+        let entity = kind
+            .spawn(world, &mut options, &mut set, case.sample_rate)
+            .map_err(at(&n.id))?;
+        set_channel_config(world, entity, &n.node_type, &mut [&mut options, &mut set])
+            .map_err(at(&n.id))?;
         options.finish()?;
         set.finish()?;
         nodes.insert(
-            n.id.as_str(),
+            n.id.clone(),
             Built {
                 entity,
                 kind: Some(kind),
+                type_name: n.node_type.clone(),
             },
         );
     }
     // Params: node order, param order as written, event order.
     for n in &case.nodes {
         let built = &nodes[n.id.as_str()];
-        let kind = built.kind.as_ref().expect("a node");
-        for (name, events) in &n.params {
-            let what = format!("{}.{name}", n.node_type);
-            let id = ParamId::from_name(name)
-                .ok_or_else(|| CaseError::Unsupported(format!("param `{what}`")))?;
-            let events = events
-                .as_array()
-                .ok_or_else(|| CaseError::Invalid(format!("{what}: events must be an array")))?;
-            let found = kind.with_param(world, built.entity, id, &mut |param| {
-                events
-                    .iter()
-                    .try_for_each(|ev| apply_event(param, ev, &what))
-            })?;
-            if !found {
-                return Err(CaseError::Unsupported(format!(
-                    "param `{what}` (the component has none)"
-                )));
-            }
-        }
+        apply_params(world, built, &n.params).map_err(at(&n.id))?;
     }
     // Connections, in list order.
-    for c in &case.connections {
-        let c = Connection::parse(c)?;
-        let from = nodes.get(c.from.as_str()).ok_or_else(|| {
-            CaseError::Invalid(format!("connection from unknown node `{}`", c.from))
-        })?;
-        let to = nodes
-            .get(c.to.as_str())
-            .ok_or_else(|| CaseError::Invalid(format!("connection to unknown node `{}`", c.to)))?;
-        if from.kind.is_none() {
-            return Err(CaseError::Unsupported(
-                "connections from the destination".into(),
-            ));
-        }
-        let (a, b) = (from.entity, to.entity);
-        match &c.target {
-            Target::Input(input) => {
-                world.commands().entity(a).connect_with(b, c.output, *input);
-            }
-            Target::Param(name) => {
-                let what = format!("param `{name}` of node `{}`", c.to);
-                let id =
-                    ParamId::from_name(name).ok_or_else(|| CaseError::Unsupported(what.clone()))?;
-                let has = match &to.kind {
-                    Some(k) => k.with_param(world, b, id, &mut |_| Ok(()))?,
-                    None => false,
-                };
-                if !has {
-                    return Err(CaseError::Unsupported(format!(
-                        "connection to {what} (no such param)"
-                    )));
-                }
-                world
-                    .commands()
-                    .entity(a)
-                    .connect_param_from(b, id, c.output);
-            }
-        }
-        world.flush();
+    for (k, c) in case.connections.iter().enumerate() {
+        connect(world, &nodes, c).map_err(at(&format!("connections[{k}]")))?;
     }
     // start / stop, in node order.
     for n in &case.nodes {
         let built = &nodes[n.id.as_str()];
         let kind = built.kind.as_ref().expect("a node");
         if let Some(start) = &n.start {
-            kind.start(world, built.entity, &start_args(start, &n.id)?)?;
+            kind.start(world, built.entity, &start_args(start, &n.id)?)
+                .map_err(at(&n.id))?;
         }
         if let Some(stop) = n.stop {
-            kind.stop(world, built.entity, stop)?;
+            kind.stop(world, built.entity, stop).map_err(at(&n.id))?;
         }
     }
     // Sync the ECS to the renderer and report any error the engine raised.
-    world.resource_mut::<Messages<AudioGraphError>>().clear();
+    app.world_mut()
+        .resource_mut::<Messages<AudioGraphError>>()
+        .clear();
+    sync(&mut app)?;
+    Ok(Graph { app, nodes })
+}
+
+/// `app.update()`: the ECS changes reach the renderer; any error the engine raised fails.
+fn sync(app: &mut App) -> Result<(), CaseError> {
     app.update();
     let errors: Vec<String> = app
         .world_mut()
@@ -1126,32 +1212,647 @@ pub fn build(case: &Case) -> Result<App, CaseError> {
         .drain()
         .map(|e| format!("{:?}: {}", e.entity, e.error))
         .collect();
-    if !errors.is_empty() {
-        return Err(CaseError::Engine(errors.join("; ")));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CaseError::Engine(errors.join("; ")))
     }
-    Ok(app)
 }
 
-/// Builds a case through the public API and renders it offline. Only `render()` is timed in
-/// `render_ms`.
+/// A node's (or the listener's) `params`: param name -> automation events.
+fn apply_params(
+    world: &mut World,
+    built: &Built,
+    params: &Map<String, Value>,
+) -> Result<(), CaseError> {
+    let kind = built.kind.as_ref().ok_or_else(|| {
+        CaseError::Unsupported("automation of the destination (it has no params)".into())
+    })?;
+    for (name, events) in params {
+        let what = format!("{}.{name}", built.type_name);
+        let id = ParamId::from_name(name)
+            .ok_or_else(|| CaseError::Unsupported(format!("param `{what}`")))?;
+        let events = events
+            .as_array()
+            .ok_or_else(|| CaseError::Invalid(format!("{what}: events must be an array")))?;
+        let found = kind.with_param(world, built.entity, id, &mut |param| {
+            events
+                .iter()
+                .try_for_each(|ev| apply_event(param, ev, &what))
+        })?;
+        if !found {
+            return Err(CaseError::Unsupported(format!(
+                "param `{what}` (the component has none)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One connection (any form of FORMAT.md's *Connections*), through `connect` on the source's
+/// `EntityCommands`.
+fn connect(world: &mut World, nodes: &HashMap<String, Built>, c: &Value) -> Result<(), CaseError> {
+    let c = Connection::parse(c)?;
+    let from = nodes
+        .get(c.from.as_str())
+        .ok_or_else(|| CaseError::Invalid(format!("connection from unknown node `{}`", c.from)))?;
+    let to = nodes
+        .get(c.to.as_str())
+        .ok_or_else(|| CaseError::Invalid(format!("connection to unknown node `{}`", c.to)))?;
+    if from.kind.is_none() {
+        return Err(CaseError::Unsupported(
+            "connections from the destination".into(),
+        ));
+    }
+    let (a, b) = (from.entity, to.entity);
+    match &c.target {
+        Target::Input(input) => {
+            world.commands().entity(a).connect_with(b, c.output, *input);
+        }
+        Target::Param(name) => {
+            let what = format!("param `{name}` of node `{}`", c.to);
+            let id =
+                ParamId::from_name(name).ok_or_else(|| CaseError::Unsupported(what.clone()))?;
+            let has = match &to.kind {
+                Some(k) => k.with_param(world, b, id, &mut |_| Ok(()))?,
+                None => false,
+            };
+            if !has {
+                return Err(CaseError::Unsupported(format!(
+                    "connection to {what} (no such param)"
+                )));
+            }
+            world
+                .commands()
+                .entity(a)
+                .connect_param_from(b, id, c.output);
+        }
+    }
+    world.flush();
+    Ok(())
+}
+
+/// A `disconnect` action (FORMAT.md, *Timed actions*). `disconnect()` and
+/// `disconnect(destination)` use the crate's `EntityCommands` methods; the forms naming an
+/// output, input or param despawn the matching connection entities, as a game would. A form
+/// that names a connection that does not exist throws `InvalidAccessError` (the spec's rule).
+fn disconnect(
+    world: &mut World,
+    nodes: &HashMap<String, Built>,
+    d: &Value,
+) -> Result<(), CaseError> {
+    let bad = || CaseError::Invalid(format!("malformed disconnect {d}"));
+    let node = |id: &Value| -> Result<Entity, CaseError> {
+        let id = id.as_str().ok_or_else(bad)?;
+        nodes
+            .get(id)
+            .map(|b| b.entity)
+            .ok_or_else(|| CaseError::Invalid(format!("disconnect: unknown node `{id}`")))
+    };
+    let idx = |v: &Value| {
+        v.as_u64()
+            .and_then(|x| u32::try_from(x).ok())
+            .ok_or_else(bad)
+    };
+    // (from, to, output, input, param)
+    type Form = (
+        Entity,
+        Option<Entity>,
+        Option<u32>,
+        Option<u32>,
+        Option<String>,
+    );
+    let form: Form = match d {
+        Value::String(_) => (node(d)?, None, None, None, None),
+        Value::Array(a) => {
+            let from = node(a.first().ok_or_else(bad)?)?;
+            let to = node(a.get(1).ok_or_else(bad)?)?;
+            match a.get(2) {
+                None => (from, Some(to), None, None, None),
+                Some(Value::String(p)) => (
+                    from,
+                    Some(to),
+                    a.get(3).map(idx).transpose()?,
+                    None,
+                    Some(p.clone()),
+                ),
+                Some(o) => (
+                    from,
+                    Some(to),
+                    Some(idx(o)?),
+                    a.get(3).map(idx).transpose()?,
+                    None,
+                ),
+            }
+        }
+        Value::Object(o) => {
+            for key in o.keys() {
+                if !["from", "to", "param", "output", "input"].contains(&key.as_str()) {
+                    return Err(CaseError::Unsupported(format!("disconnect key `{key}`")));
+                }
+            }
+            (
+                node(o.get("from").ok_or_else(bad)?)?,
+                o.get("to").map(node).transpose()?,
+                o.get("output").map(idx).transpose()?,
+                o.get("input").map(idx).transpose()?,
+                o.get("param")
+                    .map(|p| p.as_str().map(str::to_string).ok_or_else(bad))
+                    .transpose()?,
+            )
+        }
+        _ => return Err(bad()),
+    };
+    let (from, to, output, input, param) = form;
+    if to.is_none() && output.is_none() {
+        world.commands().entity(from).disconnect_all();
+        world.flush();
+        return Ok(());
+    }
+    if output.is_none() && input.is_none() && param.is_none() {
+        let to = to.expect("checked");
+        if !edges(world, from).iter().any(|&(_, t, _)| t == to) {
+            return Err(not_connected(d));
+        }
+        world.commands().entity(from).disconnect(to);
+        world.flush();
+        return Ok(());
+    }
+    let param = param
+        .map(|p| {
+            ParamId::from_name(&p)
+                .ok_or_else(|| CaseError::Unsupported(format!("disconnect from param `{p}`")))
+        })
+        .transpose()?;
+    let matching: Vec<Entity> = edges(world, from)
+        .into_iter()
+        .filter(|&(_, t, c)| {
+            to.is_none_or(|to| t == to)
+                && output.is_none_or(|o| c.output == o)
+                && match (param, c.target) {
+                    (Some(p), ConnectionTarget::Param(q)) => p == q,
+                    (Some(_), ConnectionTarget::Input(_)) => false,
+                    (None, ConnectionTarget::Input(i)) => input.is_none_or(|x| x == i),
+                    (None, ConnectionTarget::Param(_)) => to.is_none(),
+                }
+        })
+        .map(|(e, ..)| e)
+        .collect();
+    if matching.is_empty() {
+        return Err(not_connected(d));
+    }
+    for e in matching {
+        world.despawn(e);
+    }
+    Ok(())
+}
+
+fn not_connected(d: &Value) -> CaseError {
+    web_error(
+        "disconnect",
+        WebAudioError::InvalidAccess(format!("{d}: no such connection")),
+    )
+}
+
+/// The connection entities leaving `from`: (edge, destination, connection).
+fn edges(world: &mut World, from: Entity) -> Vec<(Entity, Entity, AudioConnection)> {
+    let mut q = world.query::<(Entity, &ConnectionFrom, &ConnectionTo, &AudioConnection)>();
+    q.iter(world)
+        .filter(|(_, f, ..)| f.0 == from)
+        .map(|(e, _, t, c)| (e, t.0, *c))
+        .collect()
+}
+
+/// One timed action (FORMAT.md, *Timed actions*), applied to the ECS as a game would.
+fn apply_action(
+    world: &mut World,
+    graph: &Graph,
+    sample_rate: f64,
+    action: &Value,
+) -> Result<(), CaseError> {
+    let bad = || CaseError::Invalid(format!("malformed action {action}"));
+    let obj = action
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or_else(bad)?;
+    let (kind, v) = obj.iter().next().expect("one key");
+    fn target<'v>(v: &'v Value, action: &Value) -> Result<&'v str, CaseError> {
+        v.get("node")
+            .and_then(Value::as_str)
+            .ok_or_else(|| CaseError::Invalid(format!("action {action} names no node")))
+    }
+    match kind.as_str() {
+        "set" => {
+            let id = target(v, action)?;
+            let built = graph.node(id)?;
+            let attrs = v.as_object().ok_or_else(bad)?;
+            for (key, value) in attrs {
+                if key == "node" {
+                    continue;
+                }
+                if is_channel_key(key) {
+                    let mut one = Map::new();
+                    one.insert(key.clone(), value.clone());
+                    let mut o = Options::new(format!("{} attribute", built.type_name), &one);
+                    set_channel_config(world, built.entity, &built.type_name, &mut [&mut o])?;
+                    continue;
+                }
+                let known = match &built.kind {
+                    Some(k) => k.set(world, built.entity, key, value)?,
+                    None => false,
+                };
+                if !known {
+                    return Err(CaseError::Unsupported(format!(
+                        "{} attribute `{key}` set while rendering",
+                        built.type_name
+                    )));
+                }
+            }
+            let _ = sample_rate;
+            Ok(())
+        }
+        "call" => {
+            let id = target(v, action)?;
+            let built = graph.node(id)?;
+            let method = v.get("method").and_then(Value::as_str).ok_or_else(bad)?;
+            let args: &[Value] = match v.get("args") {
+                None => &[],
+                Some(Value::Array(a)) => a,
+                Some(_) => return Err(bad()),
+            };
+            let kind = built.kind.as_ref().ok_or_else(|| {
+                CaseError::Unsupported(format!("destination.{method}() while rendering"))
+            })?;
+            let numbers = || -> Result<Vec<f64>, CaseError> {
+                (0..args.len())
+                    .map(|i| number_arg(args, i, method))
+                    .collect()
+            };
+            match method {
+                "start" => kind.start(world, built.entity, &numbers()?),
+                "stop" => {
+                    let when = numbers()?.first().copied().unwrap_or(0.0);
+                    kind.stop(world, built.entity, when)
+                }
+                "setPeriodicWave" if built.type_name == "OscillatorNode" => {
+                    let obj = args.first().and_then(Value::as_object).ok_or_else(bad)?;
+                    let wave = periodic_wave("OscillatorNode.setPeriodicWave", obj)?;
+                    let mut osc = world
+                        .get_mut::<OscillatorNode>(built.entity)
+                        .ok_or_else(|| CaseError::Engine("oscillator vanished".into()))?;
+                    osc.set_periodic_wave(wave);
+                    Ok(())
+                }
+                _ => Err(CaseError::Unsupported(format!(
+                    "{}.{method}() as a timed action",
+                    built.type_name
+                ))),
+            }
+        }
+        "params" => {
+            let id = target(v, action)?;
+            let mut params = v.as_object().ok_or_else(bad)?.clone();
+            params.remove("node");
+            if id == "listener" {
+                return listener_params(world, &params);
+            }
+            apply_params(world, graph.node(id)?, &params)
+        }
+        "connect" => connect(world, &graph.nodes, v),
+        "disconnect" => disconnect(world, &graph.nodes, v),
+        _ => Err(CaseError::Unsupported(format!("action `{kind}`"))),
+    }
+}
+
+/// Automation of the `AudioListener` entity (spawned by the build, else now).
+fn listener_params(world: &mut World, params: &Map<String, Value>) -> Result<(), CaseError> {
+    let mut q = world.query_filtered::<Entity, With<AudioListener>>();
+    let entity = match q.iter(world).next() {
+        Some(e) => e,
+        None => world
+            .spawn((AudioListener::default(), Name::new("AudioListener")))
+            .id(),
+    };
+    for (name, events) in params {
+        let what = format!("AudioListener.{name}");
+        let id = ParamId::from_name(name)
+            .ok_or_else(|| CaseError::Unsupported(format!("param `{what}`")))?;
+        let events = events
+            .as_array()
+            .ok_or_else(|| CaseError::Invalid(format!("{what}: events must be an array")))?;
+        let mut listener = world
+            .get_mut::<AudioListener>(entity)
+            .ok_or_else(|| CaseError::Engine("listener vanished".into()))?;
+        let param = listener
+            .param_by_id(id)
+            .ok_or_else(|| CaseError::Unsupported(format!("param `{what}`")))?;
+        events
+            .iter()
+            .try_for_each(|ev| apply_event(param, ev, &what))?;
+    }
+    Ok(())
+}
+
+/// A float as JSON: finite numbers as numbers, others as `"Infinity"`, `"-Infinity"`, `"NaN"`
+/// (FORMAT.md, *Read-backs*).
+pub fn json_number(x: f64) -> Value {
+    match serde_json::Number::from_f64(x) {
+        Some(n) => Value::Number(n),
+        None if x.is_nan() => Value::String("NaN".into()),
+        None if x > 0.0 => Value::String("Infinity".into()),
+        None => Value::String("-Infinity".into()),
+    }
+}
+
+/// One read-back, as the object written to `NAME.readback.json`.
+fn read_back(
+    world: &mut World,
+    graph: &Graph,
+    sample_rate: f64,
+    r: &Readback,
+) -> Result<Value, CaseError> {
+    let built = graph.node(&r.node)?;
+    let e = built.entity;
+    let mut out = serde_json::json!({
+        "id": r.id, "node": r.node, "method": r.method,
+        "time": r.time.map_or(Value::Null, json_number),
+    });
+    let floats = |v: &[f32]| Value::Array(v.iter().map(|&x| json_number(f64::from(x))).collect());
+    let bytes = |v: &[u8]| Value::Array(v.iter().map(|&x| Value::from(x)).collect());
+    let vanished = || CaseError::Engine(format!("node `{}` vanished", r.node));
+    if r.method == "getFrequencyResponse" {
+        let freqs: Vec<f32> = r.frequencies.iter().map(|&f| f as f32).collect();
+        let mut mag = vec![0.0f32; freqs.len()];
+        let mut phase = vec![0.0f32; freqs.len()];
+        let sr = sample_rate as f32;
+        let res = match built.type_name.as_str() {
+            "BiquadFilterNode" => world
+                .get::<BiquadFilterNode>(e)
+                .ok_or_else(vanished)?
+                .get_frequency_response(sr, &freqs, &mut mag, &mut phase),
+            "IIRFilterNode" => world
+                .get::<IIRFilterNode>(e)
+                .ok_or_else(vanished)?
+                .get_frequency_response(sr, &freqs, &mut mag, &mut phase),
+            other => {
+                return Err(CaseError::Invalid(format!(
+                    "{other} has no getFrequencyResponse"
+                )));
+            }
+        };
+        res.map_err(|e| web_error("getFrequencyResponse", e))?;
+        out["frequencies"] = floats(&freqs);
+        out["magResponse"] = floats(&mag);
+        out["phaseResponse"] = floats(&phase);
+        return Ok(out);
+    }
+    if built.type_name != "AnalyserNode" {
+        return Err(CaseError::Invalid(format!(
+            "{}.{}: not an AnalyserNode",
+            r.node, r.method
+        )));
+    }
+    let mut an = world.get_mut::<AnalyserNode>(e).ok_or_else(vanished)?;
+    let (fft, bins) = (an.fft_size(), an.frequency_bin_count());
+    out["data"] = match r.method.as_str() {
+        "getFloatTimeDomainData" => {
+            let mut a = vec![0.0f32; fft];
+            an.get_float_time_domain_data(&mut a);
+            floats(&a)
+        }
+        "getByteTimeDomainData" => {
+            let mut a = vec![0u8; fft];
+            an.get_byte_time_domain_data(&mut a);
+            bytes(&a)
+        }
+        "getFloatFrequencyData" => {
+            let mut a = vec![0.0f32; bins];
+            an.get_float_frequency_data(&mut a);
+            floats(&a)
+        }
+        "getByteFrequencyData" => {
+            let mut a = vec![0u8; bins];
+            an.get_byte_frequency_data(&mut a);
+            bytes(&a)
+        }
+        other => {
+            return Err(CaseError::Unsupported(format!(
+                "read-back method `{other}`"
+            )));
+        }
+    };
+    Ok(out)
+}
+
+/// What running a case produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The render; `None` when the case threw while building (FORMAT.md, *Expected errors*).
+    pub rendered: Option<Rendered>,
+    /// The read-backs in `readbacks` order, as written to `NAME.readback.json`.
+    pub readbacks: Vec<Value>,
+    /// Every exception thrown (each a [`CaseError::Thrown`]), in order.
+    pub thrown: Vec<CaseError>,
+}
+
+impl Outcome {
+    /// The `NAME.readback.json` document, when the case has read-backs.
+    pub fn readback_json(&self, case: &Case) -> Option<Value> {
+        (!case.readbacks.is_empty())
+            .then(|| serde_json::json!({"name": case.name, "readbacks": self.readbacks}))
+    }
+
+    /// The first exception as `{"at", "name", "message"}` (`NAME.json`'s `error`).
+    pub fn error_json(&self) -> Option<Value> {
+        match self.thrown.first() {
+            Some(CaseError::Thrown { at, name, message }) => {
+                Some(serde_json::json!({"at": at, "name": name, "message": message}))
+            }
+            _ => None,
+        }
+    }
+
+    /// Checks the exceptions against the case's `expectError`: exactly the one expected (same
+    /// name, same step), or none when nothing is expected.
+    ///
+    /// # Errors
+    /// A message saying what differs.
+    pub fn check_errors(&self, case: &Case) -> Result<(), String> {
+        let show = |e: &CaseError| e.to_string();
+        match (&case.expect_error, self.thrown.as_slice()) {
+            (None, []) => Ok(()),
+            (None, t) => Err(format!(
+                "unexpected exception: {}",
+                t.iter().map(show).collect::<Vec<_>>().join("; ")
+            )),
+            (Some(e), []) => Err(format!(
+                "expected {} at {}, nothing was thrown",
+                e.name, e.at
+            )),
+            (Some(e), [CaseError::Thrown { at, name, .. }]) if *at == e.at && *name == e.name => {
+                Ok(())
+            }
+            (Some(e), t) => Err(format!(
+                "expected {} at {}, got {}",
+                e.name,
+                e.at,
+                t.iter().map(show).collect::<Vec<_>>().join("; ")
+            )),
+        }
+    }
+}
+
+/// Runs a case as FORMAT.md describes: builds it through the public API, takes the read-backs
+/// without a time, then renders in pieces: up to each action or read-back time, reads back,
+/// applies the actions to the ECS (as a game would between two frames), syncs, and renders on.
+/// Exceptions (the crate's [`WebAudioError`]s) are collected in [`Outcome::thrown`], not
+/// returned: a build-time one ends the case without a render, an action's skips that action.
+/// Only the `render` calls are timed in `render_ms`.
 ///
 /// # Errors
-/// See [`CaseError`].
-pub fn build_and_render(case: &Case) -> Result<Rendered, CaseError> {
+/// Any other [`CaseError`] (a malformed case, a missing feature, an engine failure).
+pub fn run_case(case: &Case) -> Result<Outcome, CaseError> {
+    // The timed steps, by frame: (read-back indices, action-entry indices).
+    let mut timed: std::collections::BTreeMap<usize, (Vec<usize>, Vec<usize>)> =
+        std::collections::BTreeMap::new();
+    let mut ids = std::collections::HashSet::new();
+    for (k, r) in case.readbacks.iter().enumerate() {
+        if !ids.insert(r.id.as_str()) {
+            return Err(CaseError::Invalid(format!("readbacks[{k}]: duplicate id")));
+        }
+        match r.time {
+            Some(t) => timed
+                .entry(case.suspend_frame(t, &format!("readbacks[{k}]"))?)
+                .or_default()
+                .0
+                .push(k),
+            None if r.method != "getFrequencyResponse" => {
+                return Err(CaseError::Invalid(format!(
+                    "readbacks[{k}]: an analyser read-back needs a time"
+                )));
+            }
+            None => {}
+        }
+    }
+    let mut last = 0;
+    for (i, entry) in case.actions.iter().enumerate() {
+        let f = case.suspend_frame(entry.time, &format!("actions[{i}]"))?;
+        if f <= last {
+            return Err(CaseError::Invalid(format!(
+                "actions[{i}]: times must strictly increase"
+            )));
+        }
+        last = f;
+        timed.entry(f).or_default().1.push(i);
+    }
+    let ended = |e: CaseError| -> Result<Outcome, CaseError> {
+        if case.expect_error.is_some() && matches!(e, CaseError::Thrown { .. }) {
+            Ok(Outcome {
+                rendered: None,
+                readbacks: Vec::new(),
+                thrown: vec![e],
+            })
+        } else {
+            Err(e)
+        }
+    };
     let t0 = Instant::now();
-    let mut app = build(case)?;
+    let mut graph = match build_graph(case) {
+        Ok(g) => g,
+        Err(e) => return ended(e),
+    };
+    let mut readbacks = vec![Value::Null; case.readbacks.len()];
+    let mut app = std::mem::replace(&mut graph.app, App::empty());
+    for (k, r) in case.readbacks.iter().enumerate() {
+        if r.time.is_none() {
+            match read_back(app.world_mut(), &graph, case.sample_rate, r)
+                .map_err(at(&format!("readbacks[{k}]")))
+            {
+                Ok(v) => readbacks[k] = v,
+                Err(e) => return ended(e),
+            }
+        }
+    }
     let build_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let t1 = Instant::now();
-    let channels = app
-        .render(case.length)
-        .map_err(|e| CaseError::Engine(e.to_string()))?;
-    let render_ms = t1.elapsed().as_secs_f64() * 1e3;
-    Ok(Rendered {
-        name: case.name.clone(),
-        sample_rate: case.sample_rate,
-        length: case.length,
-        channels,
-        build_ms,
-        render_ms,
+    let mut channels: Vec<Vec<f32>> =
+        vec![Vec::with_capacity(case.length); case.number_of_channels];
+    let mut render_ms = 0.0;
+    let mut render_to = |app: &mut App, channels: &mut Vec<Vec<f32>>, frames: usize| {
+        let t = Instant::now();
+        let out = app
+            .render(frames)
+            .map_err(|e| CaseError::Engine(e.to_string()))?;
+        render_ms += t.elapsed().as_secs_f64() * 1e3;
+        if out.len() != channels.len() {
+            return Err(CaseError::Engine(format!(
+                "rendered {} channels, expected {}",
+                out.len(),
+                channels.len()
+            )));
+        }
+        for (c, o) in channels.iter_mut().zip(out) {
+            c.extend(o);
+        }
+        Ok(())
+    };
+    let mut thrown = Vec::new();
+    let mut pos = 0;
+    for (&frame, (rbs, entries)) in &timed {
+        render_to(&mut app, &mut channels, frame - pos)?;
+        pos = frame;
+        for &k in rbs {
+            match read_back(
+                app.world_mut(),
+                &graph,
+                case.sample_rate,
+                &case.readbacks[k],
+            )
+            .map_err(at(&format!("readbacks[{k}]")))
+            {
+                Ok(v) => readbacks[k] = v,
+                Err(e @ CaseError::Thrown { .. }) => thrown.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        for &i in entries {
+            for (j, action) in case.actions[i].actions.iter().enumerate() {
+                match apply_action(app.world_mut(), &graph, case.sample_rate, action)
+                    .map_err(at(&format!("actions[{i}].do[{j}]")))
+                {
+                    Ok(()) => {}
+                    Err(e @ CaseError::Thrown { .. }) => thrown.push(e),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        sync(&mut app)?;
+    }
+    render_to(&mut app, &mut channels, case.length - pos)?;
+    Ok(Outcome {
+        rendered: Some(Rendered {
+            name: case.name.clone(),
+            sample_rate: case.sample_rate,
+            length: case.length,
+            channels,
+            build_ms,
+            render_ms,
+        }),
+        readbacks,
+        thrown,
     })
+}
+
+/// Builds a case through the public API and renders it offline (with its timed actions).
+/// Only `render()` is timed in `render_ms`.
+///
+/// # Errors
+/// See [`CaseError`]; also [`CaseError::Invalid`] when the exceptions thrown differ from the
+/// case's `expectError`, and the exception itself when the case ended while building.
+pub fn build_and_render(case: &Case) -> Result<Rendered, CaseError> {
+    let outcome = run_case(case)?;
+    outcome.check_errors(case).map_err(CaseError::Invalid)?;
+    match outcome.rendered {
+        Some(r) => Ok(r),
+        None => Err(outcome.thrown.into_iter().next().expect("an exception")),
+    }
 }

@@ -41,6 +41,57 @@ pub struct Case {
     /// Connections in connection order (array or object form).
     #[serde(default)]
     pub connections: Vec<Value>,
+    /// Timed actions: changes applied at quantum-aligned context times while rendering.
+    #[serde(default)]
+    pub actions: Vec<ActionEntry>,
+    /// AnalyserNode data and filter frequency responses to record.
+    #[serde(default)]
+    pub readbacks: Vec<Readback>,
+    /// The exception the case must throw, and where.
+    #[serde(default)]
+    pub expect_error: Option<ExpectError>,
+}
+
+/// One entry of `actions`: what to do at `time`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionEntry {
+    /// Context time in seconds (a multiple of 128 / sampleRate).
+    pub time: f64,
+    /// The actions, each an object with one key (`set`, `call`, `params`, `connect`,
+    /// `disconnect`).
+    #[serde(rename = "do")]
+    pub actions: Vec<Value>,
+}
+
+/// One entry of `readbacks`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Readback {
+    /// Unique within the case; names the result and its threshold.
+    pub id: String,
+    /// The node read.
+    pub node: String,
+    /// `getFloatTimeDomainData`, `getByteTimeDomainData`, `getFloatFrequencyData`,
+    /// `getByteFrequencyData` or `getFrequencyResponse`.
+    pub method: String,
+    /// Context time of the read; `None`: once built (only `getFrequencyResponse`).
+    #[serde(default)]
+    pub time: Option<f64>,
+    /// `getFrequencyResponse`'s frequencies in Hz.
+    #[serde(default)]
+    pub frequencies: Vec<f64>,
+}
+
+/// `expectError`: the exception `name` thrown at the step `at`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectError {
+    /// A node id, `destination`, `listener`, `connections[K]`, `actions[I].do[J]`,
+    /// `readbacks[K]`.
+    pub at: String,
+    /// The exception's name.
+    pub name: String,
 }
 
 /// One node of a case.
@@ -96,6 +147,28 @@ impl Case {
     /// Rendered duration in seconds.
     pub fn duration_s(&self) -> f64 {
         self.length as f64 / self.sample_rate
+    }
+
+    /// The frame of a timed step's `time`: `round(time · sampleRate)`, which must be within
+    /// 1e-6 of `time · sampleRate`, a multiple of 128, and inside `(0, length)` (FORMAT.md,
+    /// "Timed actions": Chromium's `suspend` rounds up to a quantum boundary).
+    ///
+    /// # Errors
+    /// [`CaseError::Invalid`] otherwise.
+    pub fn suspend_frame(&self, time: f64, what: &str) -> Result<usize, CaseError> {
+        let x = time * self.sample_rate;
+        let f = x.round();
+        if !((x - f).abs() <= 1e-6) || f.rem_euclid(128.0) != 0.0 {
+            return Err(CaseError::Invalid(format!(
+                "{what}: time {time} is not a multiple of 128 / sampleRate (frame {x})"
+            )));
+        }
+        if !(f > 0.0 && f < self.length as f64) {
+            return Err(CaseError::Invalid(format!(
+                "{what}: time {time} is outside (0, length / sampleRate)"
+            )));
+        }
+        Ok(f as usize)
     }
 }
 
@@ -261,6 +334,28 @@ mod tests {
         let x = c(json!({"from": "a", "to": "b", "output": 1, "input": 3}));
         assert_eq!((x.output, x.target), (1, Target::Input(3)));
         assert!(Connection::parse(&json!({"from": "a", "to": "b", "weight": 1})).is_err());
+    }
+
+    #[test]
+    fn suspend_frames_are_quantum_aligned() {
+        let case = Case::from_json(
+            r#"{"name":"x","sampleRate":48000,"length":24000,"numberOfChannels":1,"nodes":[],
+                "actions":[{"time":0.256,"do":[{"connect":["a","b"]}]}],
+                "readbacks":[{"id":"r","node":"an","method":"getByteFrequencyData","time":0.496}],
+                "expectError":{"at":"actions[0].do[0]","name":"IndexSizeError"}}"#,
+        )
+        .unwrap();
+        assert_eq!(case.actions[0].actions.len(), 1);
+        assert_eq!(case.readbacks[0].time, Some(0.496));
+        assert_eq!(case.expect_error.as_ref().unwrap().name, "IndexSizeError");
+        assert_eq!(case.suspend_frame(0.256, "t").unwrap(), 12288);
+        assert_eq!(case.suspend_frame(0.496, "t").unwrap(), 23808);
+        assert_eq!(case.suspend_frame(0.128, "t").unwrap(), 6144);
+        // 0.5 s is frame 24000 = 187.5 quanta; 0 and the end are outside.
+        assert!(case.suspend_frame(0.25, "t").is_err());
+        assert!(case.suspend_frame(0.0, "t").is_err());
+        assert!(case.suspend_frame(0.5, "t").is_err());
+        assert!(case.suspend_frame(0.1, "t").is_err());
     }
 
     #[test]

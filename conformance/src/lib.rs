@@ -11,11 +11,12 @@ pub mod build;
 pub mod case;
 pub mod generators;
 pub mod inventory;
+pub mod peers;
 pub mod metrics;
 
 use std::fmt;
 
-pub use build::build_and_render;
+pub use build::{Outcome, build_and_render, run_case};
 pub use case::Case;
 
 /// Why a case could not be rendered.
@@ -31,6 +32,17 @@ pub enum CaseError {
     Invalid(String),
     /// The engine reported an error while building or rendering.
     Engine(String),
+    /// A crate call returned the spec's exception `name` (`NotSupportedError`,
+    /// `InvalidStateError`, `RangeError`, `IndexSizeError`, `InvalidAccessError`, ...) at the
+    /// case's step `at` (FORMAT.md, "Expected errors"; empty until the step is known).
+    Thrown {
+        /// The step: a node id, `destination`, `listener`, `actions[I].do[J]`, `readbacks[K]`.
+        at: String,
+        /// The exception's name.
+        name: &'static str,
+        /// What the crate said.
+        message: String,
+    },
 }
 
 impl CaseError {
@@ -47,6 +59,7 @@ impl fmt::Display for CaseError {
             Self::Unsupported(m) => write!(f, "unsupported: {m}"),
             Self::Invalid(m) => write!(f, "invalid: {m}"),
             Self::Engine(m) => write!(f, "engine error: {m}"),
+            Self::Thrown { at, name, message } => write!(f, "{name} at `{at}`: {message}"),
         }
     }
 }

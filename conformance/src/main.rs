@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 use webaudio_conformance::metrics::{self, fmt_db};
-use webaudio_conformance::{Case, CaseError, build_and_render};
+use webaudio_conformance::{Case, CaseError, Outcome, run_case};
 
 const USAGE: &str = "\
 usage:
@@ -144,15 +144,23 @@ fn render(args: &[String]) -> Result<bool, String> {
         let mut first: Option<Vec<Vec<f32>>> = None;
         let mut deterministic = true;
         let mut failure: Option<CaseError> = None;
+        let mut outcome: Option<Outcome> = None;
         for _ in 0..runs {
-            match build_and_render(&case) {
-                Ok(r) => {
-                    times.push(r.render_ms);
-                    build_times.push(r.build_ms);
-                    match &first {
-                        None => first = Some(r.channels),
-                        Some(f) => deterministic &= *f == r.channels,
+            let run = run_case(&case).and_then(|o| {
+                o.check_errors(&case).map_err(CaseError::Invalid)?;
+                Ok(o)
+            });
+            match run {
+                Ok(mut o) => {
+                    if let Some(r) = o.rendered.take() {
+                        times.push(r.render_ms);
+                        build_times.push(r.build_ms);
+                        match &first {
+                            None => first = Some(r.channels),
+                            Some(f) => deterministic &= *f == r.channels,
+                        }
                     }
+                    outcome.get_or_insert(o);
                 }
                 Err(e) => {
                     failure = Some(e);
@@ -160,6 +168,8 @@ fn render(args: &[String]) -> Result<bool, String> {
                 }
             }
         }
+        let readback_path = outdir.join(format!("{}.readback.json", case.name));
+        let _ = std::fs::remove_file(&readback_path);
         if let Some(e) = failure {
             let _ = std::fs::remove_file(&f32_path);
             write_json(
@@ -175,7 +185,22 @@ fn render(args: &[String]) -> Result<bool, String> {
             }
             continue;
         }
-        let channels = first.expect("at least one run");
+        let outcome = outcome.expect("at least one run");
+        if let Some(rb) = outcome.readback_json(&case) {
+            write_json(&readback_path, &rb)?;
+        }
+        let Some(channels) = first else {
+            // The expected exception ended the case while building: no render (FORMAT.md).
+            let _ = std::fs::remove_file(&f32_path);
+            write_json(
+                &json_path,
+                &json!({"name": case.name, "kind": case.kind.as_deref().unwrap_or("conformance"),
+                        "rendered": false, "error": outcome.error_json()}),
+            )?;
+            println!("{:<44} ok  threw as expected while building", case.name);
+            ok += 1;
+            continue;
+        };
         metrics::write_f32(&f32_path, &channels)
             .map_err(|e| format!("{}: {e}", f32_path.display()))?;
         let stats: Vec<Value> = channels
@@ -206,6 +231,8 @@ fn render(args: &[String]) -> Result<bool, String> {
                 "realtime_factor": case.duration_s() * 1e3 / render_ms,
                 "deterministic": deterministic,
                 "stats": stats,
+                "error": outcome.error_json(),
+                "readback_file": outcome.readback_json(&case).map(|_| format!("{}.readback.json", case.name)),
                 "engine": concat!("bevy_webaudio (webaudio-conformance ", env!("CARGO_PKG_VERSION"), ")"),
                 "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
             }),
@@ -259,45 +286,80 @@ fn compare(args: &[String]) -> Result<bool, String> {
     let (mut passed, mut failed, mut unsupported) = (0, 0, Vec::new());
     let mut wa_pass = 0;
     for (name, th) in &thresholds {
-        if th.web_audio_api_rs.is_none_or(|v| v <= th.limit) {
+        // No figure: bit-identical (the note says so, or is absent); "not measured" is no pass.
+        let wa_ok = match th.web_audio_api_rs {
+            Some(v) => v <= th.limit,
+            None => th
+                .web_audio_api_rs_note
+                .as_deref()
+                .is_none_or(|n| n == "bit-identical"),
+        };
+        if wa_ok {
             wa_pass += 1;
         }
         let meta = read_json(&refdir.join(format!("{name}.json")))?;
-        let channels = meta["channels"]
-            .as_u64()
-            .ok_or("reference json without channels")? as usize;
-        let reference = metrics::read_f32(&refdir.join(format!("{name}.f32")), channels)?;
+        let channels = meta["channels"].as_u64().unwrap_or(0) as usize;
+        let reference = match meta["data_file"].is_null() && meta["rendered"] == json!(false) {
+            true => None,
+            false => Some(metrics::read_f32(
+                &refdir.join(format!("{name}.f32")),
+                channels,
+            )?),
+        };
+        let ref_rb = read_json(&refdir.join(format!("{name}.readback.json"))).ok();
         let test_meta = read_json(&outdir.join(format!("{name}.json"))).ok();
-        let (value, result) = match test_meta.as_ref().and_then(|m| m.get("error")) {
+        let test_rb = read_json(&outdir.join(format!("{name}.readback.json"))).ok();
+        // `error` as a string: the runner failed; as an object: the exception the case threw.
+        let failure = test_meta
+            .as_ref()
+            .and_then(|m| m.get("error"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let (value, result) = match failure {
             Some(err) => {
-                let err = err.as_str().unwrap_or_default().to_string();
                 if test_meta.as_ref().and_then(|m| m["unsupported"].as_bool()) == Some(true) {
                     unsupported.push((name.clone(), err.clone()));
-                    ("—".to_string(), format!("FAIL ({err})"))
-                } else {
-                    ("—".to_string(), format!("FAIL ({err})"))
                 }
+                ("—".to_string(), format!("FAIL ({err})"))
             }
             None => {
                 let test_path = outdir.join(format!("{name}.f32"));
-                match metrics::read_f32(&test_path, channels.max(1)) {
-                    Err(_) if !test_path.exists() => {
-                        ("—".to_string(), "FAIL (no render)".to_string())
-                    }
+                let test_channels = test_meta
+                    .as_ref()
+                    .and_then(|m| m["channels"].as_u64())
+                    .map_or(channels, |c| c as usize);
+                let test = match test_meta.as_ref().map(|m| m["rendered"] == json!(false)) {
+                    Some(true) => Ok(None),
+                    _ if !test_path.exists() => Err("no render".to_string()),
+                    _ => metrics::read_f32(&test_path, test_channels.max(1)).map(Some),
+                };
+                match test {
                     Err(e) => ("—".to_string(), format!("FAIL ({e})")),
                     Ok(test) => {
-                        // A channel-count mismatch shows as a length mismatch when read with the
-                        // reference's channel count; use the render's own metadata when present.
-                        let test = match test_meta.as_ref().and_then(|m| m["channels"].as_u64()) {
-                            Some(c) if c as usize != channels => {
-                                metrics::read_f32(&test_path, c as usize)?
-                            }
-                            _ => test,
+                        let err = |m: &Option<Value>| {
+                            m.as_ref()
+                                .and_then(|m| m.get("error"))
+                                .filter(|e| e.is_object())
+                                .cloned()
                         };
-                        let v = metrics::judge(&test, &reference, th);
+                        let (test_err, ref_err) = (err(&test_meta), err(&Some(meta.clone())));
+                        let v = metrics::judge_case(
+                            metrics::CaseData {
+                                channels: test.as_deref(),
+                                error: test_err.as_ref(),
+                                readbacks: test_rb.as_ref(),
+                            },
+                            metrics::CaseData {
+                                channels: reference.as_deref(),
+                                error: ref_err.as_ref(),
+                                readbacks: ref_rb.as_ref(),
+                            },
+                            th,
+                        );
                         let value = v.value.map_or("—".to_string(), fmt_db);
                         let result = match (v.pass, v.note) {
-                            (true, _) => "pass".to_string(),
+                            (true, Some(n)) => format!("pass ({n})"),
+                            (true, None) => "pass".to_string(),
                             (false, Some(n)) => format!("FAIL ({n})"),
                             (false, None) => "FAIL".to_string(),
                         };
@@ -306,7 +368,7 @@ fn compare(args: &[String]) -> Result<bool, String> {
                 }
             }
         };
-        if result == "pass" {
+        if result.starts_with("pass") {
             passed += 1;
         } else {
             failed += 1;
