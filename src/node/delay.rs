@@ -5,9 +5,9 @@
 use bevy::prelude::*;
 
 use webaudio_engine::node::delay::{DelayParam, DelayProcessor};
-use webaudio_engine::param::ParamDescriptor;
+use webaudio_engine::param::{AutomationRate, ParamDescriptor};
 
-use super::{AudioNode, BuildContext, ChannelConfig, NodeShape};
+use super::{AudioNode, BuildContext, ChannelConfig, MessageOf, NodeShape};
 use crate::error::WebAudioError;
 use crate::param::AudioParam;
 
@@ -72,7 +72,9 @@ impl DelayNode {
 
 impl AudioNode for DelayNode {
     type Processor = DelayProcessor;
-    type Attributes = ();
+    /// `delayTime`'s `automationRate`: it picks the precision of the delay line's read
+    /// position (see `webaudio_engine::node::delay`).
+    type Attributes = AutomationRate;
     const NAME: &'static str = "DelayNode";
 
     fn param_descriptor(&self, _param: DelayParam) -> ParamDescriptor {
@@ -93,9 +95,16 @@ impl AudioNode for DelayNode {
         }
     }
 
-    fn attributes(&self) {}
+    fn attributes(&self) -> AutomationRate {
+        self.delay_time.automation_rate()
+    }
 
     fn build_processor(&self, ctx: &mut BuildContext) -> DelayProcessor {
         DelayProcessor::new(self.max_delay_time, ctx.sample_rate, ctx.max_channels)
+            .with_automation_rate(self.delay_time.automation_rate())
+    }
+
+    fn attributes_message(&self, _ctx: &mut BuildContext) -> Option<MessageOf<Self>> {
+        Some(self.delay_time.automation_rate())
     }
 }

@@ -1,9 +1,10 @@
 //! DelayNode: an exact sample offset, fractional delays, a feedback loop through a delay
-//! decaying as computed, the spec's one-quantum minimum inside a cycle, and a cycle without a
-//! delay muted.
+//! decaying as computed, the spec's one-quantum minimum inside a cycle, a cycle without a
+//! delay muted, and the read position's precision following `delayTime`'s automation rate.
 
 use bevy_webaudio::prelude::*;
 
+use crate::reference::add_buffer;
 use crate::support::*;
 
 /// A one-quantum pulse: 1.0 for frames 0..n.
@@ -191,4 +192,45 @@ fn delay_errors() {
     // delayTime is clamped to maxDelayTime.
     let d = DelayNode::with_delay(0.5, 2.0).unwrap();
     assert_eq!(d.delay_time.max_value(), 0.5);
+}
+
+/// Frame 40000 of `1, −1, 1, −1, …` through a 0.01-frame delay in a 1 s delay line (a ring of
+/// 48128 frames, so frame 40000 is written at index 40000): `x[n−1] + f · (x[n] − x[n−1])`
+/// = `−1 + 2f`. An a-rate `delayTime` computes the position in f32, as browsers do:
+/// `40000 + (48128 − 0.01)` rounds to `…127.984375`, `f` = 0.984375. A k-rate one computes it
+/// in f64: `f` = 0.99. `switch_at` sets k-rate after that many frames (0: at spawn).
+fn alternating_through_a_tiny_delay(rate: AutomationRate, switch_at: usize) -> f32 {
+    let mut app = offline_app(1);
+    let dest = destination(&app);
+    let handle = add_buffer(&mut app, vec![vec![1.0, -1.0]], 48_000.0);
+    let mut source = AudioBufferSourceNode::new(handle);
+    source.looping = true;
+    source.start(0.0).unwrap();
+    let mut delay = DelayNode::with_delay(1.0, 0.01 / 48_000.0).unwrap();
+    if switch_at == 0 {
+        delay.delay_time.set_automation_rate(rate).unwrap();
+    }
+    let d = app.world_mut().commands().spawn(delay).connect(dest).id();
+    app.world_mut().commands().spawn(source).connect(d);
+    app.update();
+    let mut out = Vec::new();
+    if switch_at > 0 {
+        out = app.render(switch_at).unwrap().remove(0);
+        let mut node = app.world_mut().get_mut::<DelayNode>(d).unwrap();
+        node.delay_time.set_automation_rate(rate).unwrap();
+        app.update();
+    }
+    out.extend(app.render(40_064 - out.len()).unwrap().remove(0));
+    out[40_000]
+}
+
+#[test]
+fn the_read_position_precision_follows_the_automation_rate() {
+    let a_rate = alternating_through_a_tiny_delay(AutomationRate::ARate, 0);
+    assert_eq!(a_rate, -1.0 + 2.0 * 0.984_375);
+    let k_rate = alternating_through_a_tiny_delay(AutomationRate::KRate, 0);
+    assert!((k_rate - 0.98).abs() < 1e-6, "{k_rate}");
+    // Changed while running: the processor hears of it.
+    let switched = alternating_through_a_tiny_delay(AutomationRate::KRate, 1280);
+    assert!((switched - 0.98).abs() < 1e-6, "{switched}");
 }
