@@ -12,7 +12,12 @@
 //! ```
 //!
 //! or `scripts/bench-peers.sh`, which also writes the table into BENCHMARKS.md.
+//!
+//! `webaudio-bench-peers conformance [--only PREFIX] [--out FILE]` instead renders the
+//! conformance cases through web-audio-api-rs and writes its figures against Chromium (see
+//! [`conformance`]; `scripts/peer-conformance.sh`).
 
+mod conformance;
 mod peer;
 
 use std::fmt::Write as _;
@@ -193,7 +198,11 @@ fn main() -> ExitCode {
         eprintln!("warning: debug build; timings are meaningless (use --release)");
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let result = match args.first().map(String::as_str) {
+        Some("conformance") => conformance::run(&args[1..]),
+        _ => run(&args),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
