@@ -96,7 +96,7 @@ pub(super) fn choose(length: usize, paths: usize) -> Vec<Shape> {
         return Vec::new();
     }
     let sizes: Vec<usize> = (0..)
-        .map(|k| 2 * BLOCK << k)
+        .map(|k| (2 * BLOCK) << k)
         .take_while(|&b| b <= MAX_BLOCK)
         .collect();
     let mut best: Option<(f64, Vec<Shape>)> = None;
@@ -487,7 +487,6 @@ mod tests {
         ] {
             for paths in [2, 4] {
                 let shapes = choose(length, paths);
-                println!("{length} frames, {paths} paths: {shapes:?}");
                 let mut start = BLOCK;
                 for s in &shapes {
                     assert_eq!(s.start, start, "{length}: contiguous");
@@ -498,8 +497,12 @@ mod tests {
                 assert!(start >= length && start - shapes.last().unwrap().block < length);
             }
         }
+        // A 4 s response: 128, 512, 2048 and 16 384-frame blocks (53 partitions instead of
+        // 1 500 of 128 frames).
         let long = choose(192_000, 2);
-        assert!(long.len() >= 3, "{long:?}");
+        let blocks: Vec<usize> = long.iter().map(|s| s.block).collect();
+        assert_eq!(blocks, [128, 512, 2048, 16_384], "{long:?}");
+        assert_eq!(long.iter().map(|s| s.partitions).sum::<usize>(), 35, "{long:?}");
     }
 
     #[test]
