@@ -5,8 +5,10 @@
 //! - **equalpower**: the spec's algorithm exactly (azimuth, elevation, distance and cone gain
 //!   per sample whenever a panner or listener param is automated this quantum, once per
 //!   quantum otherwise), in `f64`.
-//! - **HRTF**: see [`webaudio_engine::node::panner::hrtf`] — an analytic spherical-head model (Brown–Duda) computed in
-//!   Rust, no data files. As the spec says, its params are effectively k-rate: position and
+//! - **HRTF**: see [`webaudio_engine::node::panner::hrtf`] — the measured set every browser
+//!   ships (IRCAM LISTEN "Composite", public domain, stored in the engine crate) rendered with
+//!   the browsers' scheme (per-ear frame delay + FFT convolution, crossfade on direction
+//!   changes). As the spec says, its params are effectively k-rate: position and
 //!   orientation are sampled at each quantum's first frame, and the renderer glides between
 //!   quanta so motion is click-free.
 //! - Distance (`linear`, `inverse`, `exponential`) and cone gains follow the spec's
