@@ -8,13 +8,16 @@
 //! - [`CaptureConsumer`] and [`ConsumerStats`]: one reader of a captured input
 //!   (`MediaStreamAudioSourceNode`, a raw tap). The host's input callback writes every frame
 //!   into each reader's ring; [`CaptureSource`] is how a host's stream connects a new reader.
+//!   A reader's ring may be narrower or wider than the input: the writer converts each frame
+//!   with [`speaker_mix`] (the spec's speaker rules for 1, 2, 4 and 6 channels, discrete
+//!   otherwise), so a reader never gets nothing because of its width.
 //!
 //! Counters are latest-value-wins readings (relaxed atomics) unless a method says otherwise;
 //! nothing here blocks, allocates after construction, or frees on the reading side.
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use rtrb::Consumer;
 
@@ -241,7 +244,9 @@ impl ConsumerStats {
         self.dropped.load(Ordering::Acquire)
     }
 
-    /// Whether the callback refused this consumer (its consumer list was full).
+    /// Whether this consumer was refused: its stream already fed the most readers it can
+    /// (the host's limit, 32 for `bevy_webaudio`'s microphone). A refused consumer receives
+    /// nothing, ever; its host counts the refusal (once) where the application can see it.
     pub fn rejected(&self) -> bool {
         self.rejected.load(Ordering::Acquire)
     }
@@ -282,9 +287,10 @@ impl ConsumerStats {
         self.dropped.fetch_add(frames, Ordering::Release);
     }
 
-    /// Writer side: the callback refused this consumer.
-    pub fn set_rejected(&self) {
-        self.rejected.store(true, Ordering::Release);
+    /// Writer side: this consumer is refused. Returns true the first time (count it then),
+    /// false when it already was.
+    pub fn set_rejected(&self) -> bool {
+        !self.rejected.swap(true, Ordering::AcqRel)
     }
 
     /// Reader side: one more underrun. Called on the real-time thread.
@@ -320,6 +326,16 @@ pub struct CaptureConsumer {
     stats: Arc<ConsumerStats>,
     channels: usize,
     callback_frames: Arc<AtomicU32>,
+    /// The stream's count of live readers, released (decremented) when this one is dropped.
+    lease: Option<Arc<AtomicUsize>>,
+}
+
+impl Drop for CaptureConsumer {
+    fn drop(&mut self) {
+        if let Some(lease) = &self.lease {
+            lease.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl fmt::Debug for CaptureConsumer {
@@ -346,12 +362,28 @@ impl CaptureConsumer {
             stats,
             channels: channels.max(1),
             callback_frames,
+            lease: None,
         }
     }
 
-    /// Interleaved channels per frame.
+    /// Holds one unit of `readers` (the stream's count of live readers, already incremented
+    /// by the caller for this one) and gives it back when dropped, so a host can refuse a
+    /// reader beyond its limit when the reader is connected, not later.
+    pub fn with_lease(mut self, readers: Arc<AtomicUsize>) -> Self {
+        self.lease = Some(readers);
+        self
+    }
+
+    /// Interleaved channels per frame: the width this reader asked for, which may differ
+    /// from the input's (each frame is converted by [`speaker_mix`]).
     pub fn channels(&self) -> usize {
         self.channels
+    }
+
+    /// Whether this reader was refused (see [`ConsumerStats::rejected`]): it will never
+    /// receive a frame.
+    pub fn refused(&self) -> bool {
+        self.stats.rejected()
     }
 
     /// Frames waiting to be read. The callback may add more at any moment.
@@ -434,6 +466,39 @@ impl CaptureConsumer {
     }
 }
 
+const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
+
+/// Output channel `channel` of `out_channels` for one interleaved input `frame` (its length is
+/// the input's channel count): the Web Audio spec's speaker rules ("Channel up-mixing and
+/// down-mixing") between mono, stereo, quad and 5.1 (L, R, C, LFE, SL, SR), and the
+/// discrete rule otherwise (the first channels copied, missing ones silent). Mono → stereo
+/// copies the channel to both sides; stereo → mono is `0.5·(L + R)`. Called on the real-time
+/// thread by capture writers: no allocation.
+#[inline]
+pub fn speaker_mix(frame: &[f32], out_channels: usize, channel: usize) -> f32 {
+    let s = |i: usize| frame.get(i).copied().unwrap_or(0.0);
+    match (frame.len(), out_channels, channel) {
+        (from, to, c) if from == to => s(c),
+        // Up-mixing.
+        (1, 2 | 4, 0 | 1) | (1, 6, 2) => s(0),
+        (1, 2 | 4 | 6, _) => 0.0,
+        (2, 4 | 6, 0 | 1) | (4, 6, 0 | 1) => s(channel),
+        (2, 4 | 6, _) => 0.0,
+        (4, 6, 4 | 5) => s(channel - 2),
+        (4, 6, _) => 0.0,
+        // Down-mixing.
+        (2, 1, _) => 0.5 * (s(0) + s(1)),
+        (4, 1, _) => 0.25 * (s(0) + s(1) + s(2) + s(3)),
+        (6, 1, _) => SQRT_HALF * (s(0) + s(1)) + s(2) + 0.5 * (s(4) + s(5)),
+        (4, 2, c) => 0.5 * (s(c) + s(c + 2)),
+        (6, 2, c) => s(c) + SQRT_HALF * (s(2) + s(4 + c)),
+        (6, 4, 0 | 1) => s(channel) + SQRT_HALF * s(2),
+        (6, 4, c) => s(c + 2),
+        // Discrete.
+        (_, _, c) => s(c),
+    }
+}
+
 /// A captured input a source node can read: its format, and a way to connect a new reader
 /// (implemented by the host's stream, e.g. `bevy_webaudio`'s `MediaStream`).
 pub trait CaptureSource {
@@ -444,6 +509,8 @@ pub trait CaptureSource {
     fn channels(&self) -> u16;
 
     /// Connects a new source-node reader with room for `capacity_frames` frames (control
-    /// side: allocates the ring).
+    /// side: allocates the ring). A host that cannot feed another reader returns a refused
+    /// one ([`CaptureConsumer::refused`]) and counts the refusal; the node then plays
+    /// silence.
     fn connect_source_node(&self, capacity_frames: usize) -> CaptureConsumer;
 }

@@ -21,6 +21,26 @@
 //!   discard from the reader's end, and readers that care about latency (the source node)
 //!   skip ahead themselves.
 //! - With no consumer the frames are counted as captured and not kept (nothing is "lost").
+//! - **No reader silently gets nothing.**
+//!   - *Width.* A reader whose ring is narrower or wider than the input (one that asked for
+//!     another channel count with [`MediaStream::try_connect_channels`], or one connected
+//!     before a device opened with another count) gets every frame converted by the speaker
+//!     rules ([`speaker_mix`]: mono → stereo copies, stereo → mono is `0.5·(L + R)`), at the
+//!     stream's current rate. Converting costs a few operations per sample in the callback;
+//!     refusing would leave the reader with nothing. (A source node's ring of another width
+//!     is the exception: it belongs to a processor built for the old format, which the node
+//!     is replacing with one of the new width, so it is not fed.)
+//!   - *Limit.* The stream feeds at most [`MAX_CONSUMERS`] live readers. The control side
+//!     counts them (each [`CaptureConsumer`] holds a lease it gives back when dropped), so a
+//!     33rd is refused where it is connected: [`MediaStream::try_connect`] returns
+//!     [`MicrophoneError::TooManyConsumers`], and [`MediaStream::connect`] (which cannot
+//!     fail: a source node's processor, a tap of [`Microphone::tap`](super::Microphone::tap))
+//!     returns a reader marked [`CaptureConsumer::refused`]. Every refusal is counted in
+//!     [`MediaStream::refused_consumers`] (the microphone resource logs the first one). The
+//!     callback retires the readers that were dropped before it adopts new ones, so a reader
+//!     dropped and replaced between two callbacks is never the reason for a refusal; the
+//!     callback's own refusal (counted the same way) is left for a list still full of
+//!     dropped readers it could not retire because the control side stopped collecting them.
 //! - The core lives in a one-place lock-free slot ([`CoreSlot`]) that the callback borrows
 //!   for each call, so when a stream dies the consumers survive and the next stream (after a
 //!   device comes back) feeds the same rings.
@@ -34,10 +54,16 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_queue::{ArrayQueue, SegQueue};
 use rtrb::{Producer, RingBuffer};
-pub use webaudio_engine::stream::{CaptureConsumer, ConsumerStats};
+pub use webaudio_engine::stream::{CaptureConsumer, ConsumerStats, speaker_mix};
+
+use super::MicrophoneError;
 
 /// The most consumers (source nodes, taps, the analysis worker) one input feeds at once.
 pub const MAX_CONSUMERS: usize = 32;
+
+/// The widest reader [`MediaStream::try_connect_channels`] accepts (the spec's
+/// `maxChannelCount` for an `AudioContext` is at least 32).
+pub const MAX_READER_CHANNELS: u16 = 32;
 
 /// Frames converted per step in the callback (bigger device buffers are processed in chunks).
 const CONVERT_FRAMES: usize = 2048;
@@ -61,21 +87,38 @@ pub enum ConsumerKind {
 pub struct Registration {
     producer: Producer<f32>,
     stats: Arc<ConsumerStats>,
-    /// Frame width of the ring; a consumer connected before the device opened with another
-    /// channel count gets nothing (its owner reconnects).
+    /// Frame width of the ring. When it differs from the input's, each frame is converted
+    /// ([`speaker_mix`]).
     channels: usize,
+    /// False for a source node's ring: one of another width belongs to a processor built for
+    /// an older format, which its node is replacing (it would only fill up and count drops
+    /// until the old processor is freed), so it is not fed.
+    convert: bool,
 }
 
 impl Registration {
-    /// Writes as many whole frames of `samples` (interleaved, `channels` wide) as fit and
-    /// counts the rest as dropped. Called on the real-time thread.
-    fn push(&mut self, samples: &[f32], channels: usize) {
-        let frames = samples.len() / channels;
-        let fit = (self.producer.slots() / channels).min(frames);
+    /// Writes as many whole frames of `samples` (interleaved, `from` channels wide),
+    /// converted to the ring's width, as fit and counts the rest as dropped. Called on the
+    /// real-time thread.
+    fn push(&mut self, samples: &[f32], from: usize) {
+        let to = self.channels;
+        if to != from && !self.convert {
+            return;
+        }
+        let frames = samples.len() / from;
+        let fit = (self.producer.slots() / to).min(frames);
         if fit > 0
-            && let Ok(chunk) = self.producer.write_chunk_uninit(fit * channels)
+            && let Ok(chunk) = self.producer.write_chunk_uninit(fit * to)
         {
-            chunk.fill_from_iter(samples[..fit * channels].iter().copied());
+            if from == to {
+                chunk.fill_from_iter(samples[..fit * to].iter().copied());
+            } else {
+                chunk.fill_from_iter(
+                    samples[..fit * from]
+                        .chunks_exact(from)
+                        .flat_map(|frame| (0..to).map(move |c| speaker_mix(frame, to, c))),
+                );
+            }
         }
         self.stats.add_written(fit as u64);
         if fit < frames {
@@ -97,6 +140,10 @@ pub struct CaptureShared {
     pub(crate) callback_frames: Arc<AtomicU32>,
     /// Consumers the callback currently feeds.
     pub(crate) active: AtomicUsize,
+    /// Live readers (connected and not dropped), each holding a lease on this count.
+    readers: Arc<AtomicUsize>,
+    /// Readers refused (the limit was reached), by the control side or the callback.
+    refused: AtomicU64,
     sample_rate: AtomicU32,
     channels: AtomicU32,
     /// Bumped each time the format changes (a device opened with another rate or channel
@@ -114,6 +161,8 @@ impl CaptureShared {
             xruns: AtomicU64::new(0),
             callback_frames: Arc::new(AtomicU32::new(0)),
             active: AtomicUsize::new(0),
+            readers: Arc::new(AtomicUsize::new(0)),
+            refused: AtomicU64::new(0),
             sample_rate: AtomicU32::new(sample_rate),
             channels: AtomicU32::new(u32::from(channels)),
             format_generation: AtomicU64::new(0),
@@ -128,6 +177,22 @@ impl CaptureShared {
         if old != (sample_rate, u32::from(channels)) {
             self.format_generation.fetch_add(1, Ordering::AcqRel);
         }
+    }
+
+    /// Marks `stats` refused and counts it, once per reader.
+    fn refuse(&self, stats: &ConsumerStats) {
+        if stats.set_rejected() {
+            self.refused.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Takes one unit of the live-reader count, unless [`MAX_CONSUMERS`] are live.
+    fn lease(&self) -> bool {
+        self.readers
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_CONSUMERS).then_some(n + 1)
+            })
+            .is_ok()
     }
 
     pub(crate) fn drain_registry(
@@ -193,28 +258,110 @@ impl MediaStream {
         &self.shared
     }
 
-    /// Connects a new reader with room for `capacity_frames` frames. Allocates the ring here
-    /// (control side) and hands its writing end to the callback, which adopts it on its next
-    /// call. Dropping the returned consumer disconnects it.
+    /// Connects a new reader with room for `capacity_frames` frames of the stream's width.
+    /// Allocates the ring here (control side) and hands its writing end to the callback,
+    /// which adopts it on its next call. Dropping the returned consumer disconnects it.
+    ///
+    /// Never fails: when [`MAX_CONSUMERS`] readers are live, the reader returned is refused
+    /// ([`CaptureConsumer::refused`]; it will never receive a frame) and the refusal is
+    /// counted in [`MediaStream::refused_consumers`]. [`MediaStream::try_connect`] says so
+    /// with an error instead.
     pub fn connect(&self, kind: ConsumerKind, capacity_frames: usize) -> CaptureConsumer {
-        let channels = usize::from(self.channels());
+        let channels = self.channels();
+        self.try_connect_channels(kind, capacity_frames, channels)
+            .unwrap_or_else(|_| {
+                // Not connected: a one-frame ring nobody writes, marked refused and counted.
+                let channels = usize::from(channels.max(1));
+                let (_, consumer) = RingBuffer::new(channels);
+                let stats = Arc::new(ConsumerStats::default());
+                stats.set_rejected(); // counted by `try_connect_channels`
+                self.shared.registry.push((kind, stats.clone()));
+                CaptureConsumer::new(
+                    consumer,
+                    stats,
+                    channels,
+                    self.shared.callback_frames.clone(),
+                )
+            })
+    }
+
+    /// [`MediaStream::connect`], or an error when the reader cannot be fed.
+    ///
+    /// # Errors
+    /// [`MicrophoneError::TooManyConsumers`] when [`MAX_CONSUMERS`] readers are live (the
+    /// refusal is also counted in [`MediaStream::refused_consumers`]).
+    pub fn try_connect(
+        &self,
+        kind: ConsumerKind,
+        capacity_frames: usize,
+    ) -> Result<CaptureConsumer, MicrophoneError> {
+        self.try_connect_channels(kind, capacity_frames, self.channels())
+    }
+
+    /// A reader whose frames are `channels` wide whatever the input's width: the callback
+    /// converts each frame by the speaker rules ([`speaker_mix`]; a mono reader of a stereo
+    /// microphone gets `0.5·(L + R)`, a stereo reader of a mono one gets the channel on both
+    /// sides). Otherwise as [`MediaStream::try_connect`].
+    ///
+    /// # Errors
+    /// [`MicrophoneError::UnsupportedChannels`] for 0 or more than [`MAX_READER_CHANNELS`]
+    /// channels; [`MicrophoneError::TooManyConsumers`] when [`MAX_CONSUMERS`] readers are
+    /// live (counted in [`MediaStream::refused_consumers`]).
+    pub fn try_connect_channels(
+        &self,
+        kind: ConsumerKind,
+        capacity_frames: usize,
+        channels: u16,
+    ) -> Result<CaptureConsumer, MicrophoneError> {
+        if channels == 0 || channels > MAX_READER_CHANNELS {
+            return Err(MicrophoneError::UnsupportedChannels(channels));
+        }
+        if !self.shared.lease() {
+            self.shared.refused.fetch_add(1, Ordering::AcqRel);
+            return Err(MicrophoneError::TooManyConsumers(MAX_CONSUMERS));
+        }
+        let channels = usize::from(channels);
         let (producer, consumer) = RingBuffer::new(capacity_frames.max(1) * channels);
         let stats = Arc::new(ConsumerStats::default());
         let registration = Box::new(Registration {
             producer,
             stats: stats.clone(),
             channels,
+            convert: kind != ConsumerKind::SourceNode,
         });
-        if let Err(registration) = self.shared.incoming.push(registration) {
-            registration.stats.set_rejected();
+        if let Err(registration) = self.push_incoming(registration) {
+            // Only when other threads connect at the same moment: the reader is refused
+            // (counted), not left waiting.
+            self.shared.refuse(&registration.stats);
         }
         self.shared.registry.push((kind, stats.clone()));
-        CaptureConsumer::new(
+        let consumer = CaptureConsumer::new(
             consumer,
             stats,
             channels,
             self.shared.callback_frames.clone(),
-        )
+        );
+        Ok(consumer.with_lease(self.shared.readers.clone()))
+    }
+
+    /// Hands a registration to the callback. The queue holds [`MAX_CONSUMERS`]; when no
+    /// callback ran for a while (no device) it may be full of readers dropped before they
+    /// were adopted: those are taken out and freed here (control side), so a live reader
+    /// always finds room.
+    fn push_incoming(&self, registration: Box<Registration>) -> Result<(), Box<Registration>> {
+        let registration = match self.shared.incoming.push(registration) {
+            Ok(()) => return Ok(()),
+            Err(registration) => registration,
+        };
+        for _ in 0..MAX_CONSUMERS {
+            let Some(waiting) = self.shared.incoming.pop() else {
+                break;
+            };
+            if !waiting.producer.is_abandoned() && self.shared.incoming.push(waiting).is_err() {
+                break;
+            }
+        }
+        self.shared.incoming.push(registration)
     }
 
     /// Drops the consumers the callback has retired (their readers are gone). Control side.
@@ -236,6 +383,18 @@ impl MediaStream {
     /// Consumers the callback feeds now.
     pub fn active_consumers(&self) -> usize {
         self.shared.active.load(Ordering::Acquire)
+    }
+
+    /// Readers connected and not dropped yet (at most [`MAX_CONSUMERS`]).
+    pub fn live_readers(&self) -> usize {
+        self.shared.readers.load(Ordering::Acquire)
+    }
+
+    /// Readers refused since the stream was made because [`MAX_CONSUMERS`] were live: by
+    /// [`MediaStream::try_connect`] (an error), [`MediaStream::connect`] (a reader that
+    /// never receives a frame) or, rarely, the callback. Zero when every reader is fed.
+    pub fn refused_consumers(&self) -> u64 {
+        self.shared.refused.load(Ordering::Acquire)
     }
 }
 
@@ -268,35 +427,48 @@ impl CaptureCore {
         self.scratch = vec![0.0; CONVERT_FRAMES * usize::from(channels.max(1))];
     }
 
-    /// Adopts consumers handed over by the control side and retires those whose reader was
-    /// dropped. Called on the real-time thread.
+    /// Retires the consumers whose reader was dropped, then adopts those handed over by the
+    /// control side (in that order, so a reader replaced between two calls finds its
+    /// predecessor's place). Called on the real-time thread: nothing is freed here.
     fn adopt(&mut self) {
-        while self.consumers.len() < MAX_CONSUMERS {
-            match self.shared.incoming.pop() {
-                Some(registration) => self.consumers.push(registration),
-                None => break,
-            }
-        }
-        if self.consumers.len() == MAX_CONSUMERS
-            && let Some(registration) = self.shared.incoming.pop()
-        {
-            registration.stats.set_rejected();
-            // Full retired queue: keep it for the next call rather than free it here.
-            if let Err(registration) = self.shared.retired.push(registration) {
-                let _ = self.shared.incoming.push(registration);
-            }
-        }
         let mut i = 0;
         while i < self.consumers.len() {
             if self.consumers[i].producer.is_abandoned() {
                 let registration = self.consumers.swap_remove(i);
                 if let Err(registration) = self.shared.retired.push(registration) {
-                    // Capacity is there: one was just removed. Try again next call.
+                    // The control side has not collected for a while: keep it, next call.
                     self.consumers.push(registration);
                     break;
                 }
             } else {
                 i += 1;
+            }
+        }
+        // Bounded by the queue's capacity (a control side connecting all along cannot keep
+        // the callback here).
+        for _ in 0..MAX_CONSUMERS {
+            let Some(mut registration) = self.shared.incoming.pop() else {
+                break;
+            };
+            if registration.producer.is_abandoned() {
+                match self.shared.retired.push(registration) {
+                    Ok(()) => continue,
+                    // Adopted, and retired on a later call.
+                    Err(back) => registration = back,
+                }
+            }
+            if self.consumers.len() < MAX_CONSUMERS && !registration.stats.rejected() {
+                self.consumers.push(registration);
+                continue;
+            }
+            self.shared.refuse(&registration.stats);
+            if let Err(registration) = self.shared.retired.push(registration) {
+                // No room anywhere: it waits (refused, counted once) for the control side to
+                // collect; if even that queue filled meanwhile, leak it rather than free here.
+                if let Err(registration) = self.shared.incoming.push(registration) {
+                    std::mem::forget(registration);
+                }
+                break;
             }
         }
         self.shared
@@ -330,9 +502,7 @@ impl CaptureCore {
                 *d = s.to_f32();
             }
             for consumer in &mut self.consumers {
-                if consumer.channels == channels {
-                    consumer.push(out, channels);
-                }
+                consumer.push(out, channels);
             }
         }
     }

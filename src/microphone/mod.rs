@@ -195,6 +195,14 @@ pub enum MicrophoneError {
     /// A [`LatencyProbe`] did not hear its chirp come back through the microphone.
     #[error("latency probe: the chirp was not heard back ({0})")]
     ProbeNotHeard(String),
+    /// A reader (tap, source node, analysis) was refused: the input already feeds this many
+    /// live readers, the most it feeds ([`capture::MAX_CONSUMERS`]). Drop one first. Counted
+    /// in [`Microphone::refused_consumers`].
+    #[error("microphone: {0} readers are connected already, the most one input feeds")]
+    TooManyConsumers(usize),
+    /// A reader asked for 0 channels, or more than [`capture::MAX_READER_CHANNELS`].
+    #[error("microphone: a reader of {0} channels is not supported")]
+    UnsupportedChannels(u16),
 }
 
 #[cfg(feature = "cpal")]
@@ -267,6 +275,10 @@ pub struct InputDeviceInfo {
 pub struct ConsumerReport {
     /// Who reads.
     pub kind: ConsumerKind,
+    /// Refused because the input already fed [`capture::MAX_CONSUMERS`] readers: it
+    /// receives nothing (listed while its reader lives; counted in
+    /// [`Microphone::refused_consumers`]).
+    pub refused: bool,
     /// Frames written into its ring.
     pub written: u64,
     /// Frames dropped because its ring was full.
@@ -417,6 +429,8 @@ pub struct Microphone {
     last_retry: Instant,
     /// The format of the device opened last (the simulated input's, for one).
     format: Option<(u32, u16)>,
+    /// A refused reader was logged (once per microphone).
+    refusal_logged: bool,
 }
 
 impl Microphone {
@@ -455,6 +469,7 @@ impl Microphone {
             measured_latency: None,
             last_retry: Instant::now(),
             format: None,
+            refusal_logged: false,
         };
         if let MicrophoneInput::Simulated { .. } = mic.config.input {
             mic.slot.with(|core| core.prepare(channels));
@@ -551,15 +566,27 @@ impl Microphone {
     fn refresh(&mut self) {
         self.stream.collect_garbage();
         self.registry.extend(self.stream.shared().drain_registry());
-        // A consumer whose reader is gone holds the only other reference once retired.
+        // A consumer whose reader is gone holds the only other reference once retired (a
+        // refused one too: the list does not grow with refusals).
         self.registry
-            .retain(|(_, stats)| Arc::strong_count(stats) > 1 || stats.rejected());
+            .retain(|(_, stats)| Arc::strong_count(stats) > 1);
+        let refused = self.stream.refused_consumers();
+        if refused > 0 && !self.refusal_logged {
+            warn!(
+                "bevy_webaudio: a microphone reader was refused: the input already feeds {} \
+                 readers (taps, source nodes, analysis); it receives nothing. Drop a reader \
+                 first; Microphone::refused_consumers counts refusals",
+                capture::MAX_CONSUMERS
+            );
+            self.refusal_logged = true;
+        }
         let rate = self.format.map_or(48_000.0, |f| f.0 as f32);
         self.reports = self
             .registry
             .iter()
             .map(|(kind, s)| ConsumerReport {
                 kind: *kind,
+                refused: s.rejected(),
                 written: s.written(),
                 dropped: s.dropped(),
                 underruns: s.underruns(),
@@ -666,6 +693,13 @@ impl Microphone {
         self.stream.shared().callback_frames.load(Ordering::Relaxed)
     }
 
+    /// Readers refused since start because [`capture::MAX_CONSUMERS`] were live (a tap, a
+    /// source node or the analysis worker that would otherwise get nothing, silently). The
+    /// first refusal is also logged as a warning. Zero when every reader is fed.
+    pub fn refused_consumers(&self) -> u64 {
+        self.stream.refused_consumers()
+    }
+
     /// Per-consumer counters (analysis worker, taps, source nodes), as of this frame.
     pub fn consumers(&self) -> &[ConsumerReport] {
         &self.reports
@@ -681,14 +715,48 @@ impl Microphone {
     /// Read it with [`CaptureConsumer::read`] (every frame, for recording) or
     /// [`CaptureConsumer::read_latest`] (the newest, for a scope); drop it to disconnect.
     /// Frames that do not fit are dropped and counted on [`Microphone::consumers`].
+    ///
+    /// The input feeds at most [`capture::MAX_CONSUMERS`] readers (the analysis worker and
+    /// each source node count); beyond that the tap returned is refused
+    /// ([`CaptureConsumer::refused`]: it never receives a frame), counted in
+    /// [`Microphone::refused_consumers`] and logged once. [`Microphone::try_tap`] returns an
+    /// error instead.
     pub fn tap(&self, capacity_frames: usize) -> MicrophoneTap {
         self.stream.connect(ConsumerKind::Tap, capacity_frames)
+    }
+
+    /// [`Microphone::tap`], or an error when the tap cannot be fed.
+    ///
+    /// # Errors
+    /// [`MicrophoneError::TooManyConsumers`] when [`capture::MAX_CONSUMERS`] readers are
+    /// live (also counted in [`Microphone::refused_consumers`]).
+    pub fn try_tap(&self, capacity_frames: usize) -> Result<MicrophoneTap, MicrophoneError> {
+        self.stream.try_connect(ConsumerKind::Tap, capacity_frames)
+    }
+
+    /// A tap of `channels` interleaved channels whatever the device's width: each frame is
+    /// converted in the callback by the speaker rules (a mono tap of a stereo microphone
+    /// reads `0.5·(L + R)`; a stereo tap of a mono one reads the channel on both sides). A
+    /// tap keeps its width when a device with another channel count opens later.
+    ///
+    /// # Errors
+    /// [`MicrophoneError::UnsupportedChannels`] for 0 or more than
+    /// [`capture::MAX_READER_CHANNELS`]; [`MicrophoneError::TooManyConsumers`] as
+    /// [`Microphone::try_tap`].
+    pub fn try_tap_channels(
+        &self,
+        capacity_frames: usize,
+        channels: u16,
+    ) -> Result<MicrophoneTap, MicrophoneError> {
+        self.stream
+            .try_connect_channels(ConsumerKind::Tap, capacity_frames, channels)
     }
 
     /// Simulated input only: as if the device went away and another came back with this
     /// format (what [`MicrophoneInput::Device`] does when a device first opens after the
     /// stream was made). Source nodes rebuild their rings; the analysis worker restarts;
-    /// taps connected before keep the old width and receive nothing (reconnect them).
+    /// taps connected before keep their width and receive the new input converted to it by
+    /// the speaker rules, at the new rate.
     ///
     /// # Errors
     /// `InvalidStateError` for a device input; `NotSupportedError` for a zero rate or

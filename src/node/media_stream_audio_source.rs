@@ -26,6 +26,12 @@
 //!   a ring of the right width is built on the control side and swapped in on the render
 //!   thread (the old one travels back to be freed), and the schedule is recompiled for the
 //!   new channel count.
+//! - **A 33rd reader.** The microphone feeds at most
+//!   [`MAX_CONSUMERS`](crate::microphone::capture::MAX_CONSUMERS) readers (taps, source
+//!   nodes, its analysis). A node built beyond that has a refused ring and plays silence; the
+//!   refusal is counted in
+//!   [`Microphone::refused_consumers`](crate::microphone::Microphone::refused_consumers),
+//!   logged once, and shown as `refused` in its consumer report.
 
 use bevy::prelude::*;
 

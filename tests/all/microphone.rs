@@ -444,6 +444,13 @@ fn mic_capture_callback_and_source_node_never_allocate() {
     let u16_buf = vec![40_000u16; 2 * 9000]; // bigger than one conversion chunk
     let mut out = vec![[0.0f32; RENDER_QUANTUM]; 2];
     let mut taps = Vec::new();
+    // Readers of another width: every frame converted in the callback, still no allocation.
+    let mono = stream
+        .try_connect_channels(ConsumerKind::Tap, 100_000, 1)
+        .unwrap();
+    let surround = stream
+        .try_connect_channels(ConsumerKind::Tap, 100_000, 6)
+        .unwrap();
     let before = alloc_counter::counts(alloc_counter::MICROPHONE_TEST);
     for round in 0..200 {
         // Control side: consumers come and go (allocated and freed here, not counted).
@@ -477,6 +484,9 @@ fn mic_capture_callback_and_source_node_never_allocate() {
     );
     assert_eq!((allocs, frees), (0, 0));
     assert!(stats.written() > 0);
+    let fed = stream.captured_frames();
+    assert_eq!(mono.stats().written() + mono.stats().dropped(), fed);
+    assert_eq!(surround.stats().written(), 100_000);
 }
 
 /// Spawns a `MediaStreamAudioSourceNode` of the microphone into the destination and commits

@@ -2,7 +2,9 @@
 //! quantum and the graph ends right; moves of spatial entities are held back while suspended;
 //! automation that piles up is never dropped (and a drop would be counted and reported); a
 //! looping stream with nothing decodable ends with an error; microphone edges survive an app
-//! that stops updating; taps that cannot be served are counted.
+//! that stops updating; a microphone reader beyond the limit is refused where it is connected
+//! (a typed error, or a reader marked refused) and counted, and a reader of another width
+//! gets every frame converted.
 
 use std::time::{Duration, Instant};
 
@@ -296,4 +298,204 @@ fn microphone_edges_survive_an_app_that_stops_updating() {
         mic.analysis().frames
     );
     assert!(!mic.voice_active());
+}
+
+/// `n` interleaved frames of `channels`, frame `k` (from `from`) carrying `k + c / 8` on
+/// channel `c`: every value exact in f32, so order and channel can be checked.
+fn numbered_frames(from: usize, n: usize, channels: usize) -> Vec<f32> {
+    (from..from + n)
+        .flat_map(|k| (0..channels).map(move |c| k as f32 + c as f32 / 8.0))
+        .collect()
+}
+
+#[test]
+fn a_33rd_microphone_reader_is_refused_and_counted_and_the_32_lose_nothing() {
+    use bevy_webaudio::microphone::capture::MAX_CONSUMERS;
+    use bevy_webaudio::microphone::{ConsumerKind, MediaStream, MicrophoneError};
+
+    let (stream, slot) = MediaStream::new(48_000, 2);
+    let mut readers: Vec<_> = (0..MAX_CONSUMERS)
+        .map(|_| stream.try_connect(ConsumerKind::Tap, 48_000).unwrap())
+        .collect();
+    assert_eq!(stream.live_readers(), 32);
+    // The 33rd: a typed error where it is connected, and counted.
+    assert_eq!(
+        stream.try_connect(ConsumerKind::Tap, 48_000).unwrap_err(),
+        MicrophoneError::TooManyConsumers(32)
+    );
+    assert_eq!(stream.refused_consumers(), 1);
+    // The infallible form (what `Microphone::tap` and a source node use): a reader marked
+    // refused, counted too.
+    let mut refused = stream.connect(ConsumerKind::Tap, 48_000);
+    assert!(refused.refused());
+    assert_eq!(stream.refused_consumers(), 2);
+    // One second in 100 callbacks: each of the 32 gets every frame, in order.
+    for k in 0..100 {
+        slot.write(&numbered_frames(k * 480, 480, 2));
+    }
+    assert_eq!(stream.active_consumers(), 32);
+    let mut out = vec![0.0f32; 2 * 48_000];
+    for reader in &mut readers {
+        assert_eq!(
+            (reader.stats().written(), reader.stats().dropped()),
+            (48_000, 0)
+        );
+        assert_eq!(reader.read(&mut out), 48_000);
+        assert_eq!(out, numbered_frames(0, 48_000, 2));
+    }
+    assert_eq!((refused.read(&mut out), refused.stats().written()), (0, 0));
+    // A reader dropped and replaced between two callbacks takes its predecessor's place
+    // (the callback retires before it adopts): no refusal, nothing lost.
+    drop(refused);
+    readers.swap_remove(0);
+    let mut replacement = stream.try_connect(ConsumerKind::Tap, 4_800).unwrap();
+    slot.write(&numbered_frames(48_000, 480, 2));
+    assert_eq!(stream.refused_consumers(), 2);
+    assert_eq!(stream.active_consumers(), 32);
+    assert_eq!(replacement.read(&mut out), 480);
+    assert_eq!(out[..960], numbered_frames(48_000, 480, 2)[..]);
+    for reader in &mut readers {
+        assert_eq!(reader.read(&mut out), 480);
+        assert_eq!(reader.stats().dropped(), 0);
+    }
+    // With no device calling back, readers connected and dropped at once never fill the
+    // handover queue for a live one.
+    let (stream, slot) = MediaStream::new(48_000, 1);
+    for _ in 0..100 {
+        drop(stream.try_connect(ConsumerKind::Tap, 16).unwrap());
+    }
+    let mut late = stream.try_connect(ConsumerKind::Tap, 16).unwrap();
+    slot.write(&[0.25f32; 8]);
+    assert_eq!(
+        (late.read(&mut [0.0; 8]), stream.refused_consumers()),
+        (8, 0)
+    );
+}
+
+#[test]
+fn a_33rd_microphone_reader_through_the_plugin_is_counted_and_reported() {
+    use bevy_webaudio::microphone::capture::MAX_CONSUMERS;
+    use bevy_webaudio::microphone::{ConsumerKind, MicrophoneError};
+
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        WebAudioPlugin::offline(48_000, 1),
+        MicrophonePlugin::simulated(48_000, 1),
+    ));
+    app.update();
+    let mic = app.world().resource::<Microphone>();
+    // The analysis worker is one reader: 31 taps fill the input.
+    let taps: Vec<_> = (1..MAX_CONSUMERS)
+        .map(|_| mic.try_tap(1_000).unwrap())
+        .collect();
+    assert_eq!(
+        mic.try_tap(1_000).unwrap_err(),
+        MicrophoneError::TooManyConsumers(32)
+    );
+    let tap = mic.tap(1_000);
+    assert!(tap.refused());
+    // A source node beyond the limit: refused, counted, plays silence.
+    let stream = mic.stream().clone();
+    let dest = destination(&app);
+    app.world_mut()
+        .commands()
+        .spawn(MediaStreamAudioSourceNode::new(&stream))
+        .connect(dest);
+    app.update();
+    app.update();
+    let mic = app.world().resource::<Microphone>();
+    assert_eq!(mic.refused_consumers(), 3);
+    let refused: Vec<ConsumerKind> = mic
+        .consumers()
+        .iter()
+        .filter(|c| c.refused)
+        .map(|c| c.kind)
+        .collect();
+    assert_eq!(refused, vec![ConsumerKind::Tap, ConsumerKind::SourceNode]);
+    assert_eq!(mic.consumers().len(), 34);
+    // Dropping the refused tap takes it off the list; the count stays.
+    drop(tap);
+    app.update();
+    let mic = app.world().resource::<Microphone>();
+    assert_eq!((mic.consumers().len(), mic.refused_consumers()), (33, 3));
+    drop(taps);
+}
+
+#[test]
+fn a_microphone_reader_of_another_width_gets_every_frame_converted_by_the_speaker_rules() {
+    use bevy_webaudio::microphone::{ConsumerKind, MediaStream, MicrophoneError};
+
+    // A mono reader of a stereo input: 0.5·(L + R).
+    let (stream, slot) = MediaStream::new(48_000, 2);
+    let mut mono = stream
+        .try_connect_channels(ConsumerKind::Tap, 1_000, 1)
+        .unwrap();
+    let input = numbered_frames(0, 600, 2);
+    slot.write(&input);
+    let mut out = vec![0.0f32; 1_000];
+    assert_eq!(mono.read(&mut out), 600);
+    for (k, frame) in input.chunks(2).enumerate() {
+        assert_eq!(out[k], 0.5 * (frame[0] + frame[1]), "frame {k}");
+    }
+    assert_eq!(out[599], 599.0625);
+    // A stereo reader of a mono input: the channel on both sides.
+    let (stream, slot) = MediaStream::new(48_000, 1);
+    let mut stereo = stream
+        .try_connect_channels(ConsumerKind::Tap, 1_000, 2)
+        .unwrap();
+    slot.write(&numbered_frames(0, 600, 1));
+    let mut out = vec![0.0f32; 2 * 600];
+    assert_eq!(stereo.read(&mut out), 600);
+    assert_eq!(out[2 * 321..2 * 322], [321.0, 321.0]);
+    // 5.1 to stereo: L + √½·(C + SL), R + √½·(C + SR).
+    let (stream, slot) = MediaStream::new(48_000, 6);
+    let mut stereo = stream
+        .try_connect_channels(ConsumerKind::Tap, 10, 2)
+        .unwrap();
+    slot.write(&[1.0f32, 2.0, 4.0, 100.0, 8.0, 16.0]);
+    let mut out = [0.0f32; 2];
+    assert_eq!(stereo.read(&mut out), 1);
+    let h = std::f32::consts::FRAC_1_SQRT_2;
+    assert_eq!(out, [1.0 + h * (4.0 + 8.0), 2.0 + h * (4.0 + 16.0)]);
+    // Widths that make no sense are refused where they are asked for.
+    for channels in [0, 33] {
+        assert_eq!(
+            stream
+                .try_connect_channels(ConsumerKind::Tap, 10, channels)
+                .unwrap_err(),
+            MicrophoneError::UnsupportedChannels(channels)
+        );
+    }
+
+    // A tap connected before the device opened with another channel count (here the
+    // simulated input reopened stereo): converted to its width, at the new rate — it got
+    // nothing before.
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        WebAudioPlugin::offline(48_000, 1),
+        MicrophonePlugin::simulated(48_000, 1),
+    ));
+    app.update();
+    let mut tap = app.world().resource::<Microphone>().tap(4_800);
+    app.world_mut()
+        .resource_mut::<Microphone>()
+        .reopen_simulated(44_100, 2)
+        .unwrap();
+    let input = app
+        .world()
+        .resource::<Microphone>()
+        .simulated_input()
+        .unwrap();
+    let stereo = numbered_frames(0, 441, 2);
+    input.write(&stereo);
+    let mut out = vec![0.0f32; 4_800];
+    assert_eq!((tap.channels(), tap.read(&mut out)), (1, 441));
+    assert_eq!(tap.stats().dropped(), 0);
+    for (k, frame) in stereo.chunks(2).enumerate() {
+        assert_eq!(out[k], 0.5 * (frame[0] + frame[1]), "frame {k}");
+    }
+    app.update();
+    assert_eq!(app.world().resource::<Microphone>().refused_consumers(), 0);
 }

@@ -20,6 +20,9 @@
 //! - **A new format** (a device that opened later with another rate or channel count) is
 //!   handled by building a new processor on the control side and sending it as this
 //!   processor's message: it is swapped in, and the old one travels back to be freed.
+//! - **A refused ring** (the host's stream already fed its most readers:
+//!   [`CaptureConsumer::refused`]) never fills: the processor plays silence, and the host has
+//!   counted the refusal where the application sees it.
 
 use std::sync::Arc;
 
