@@ -12,27 +12,12 @@ use webaudio_conformance::{Case, build_and_render, run_case};
 /// Cases whose nodes exist but which do not meet their limit yet: (name, measured, reason).
 /// A listed case that starts passing fails the test until it is removed, so the list only
 /// shrinks.
-const EXPECTED_FAILURES: &[(&str, &str, &str)] = &[
-    (
-        "conf_format_loop_end_before_playhead",
-        "-1.0",
-        "loopEnd moved before the play head while looping: the spec (and Chromium) wrap the play \
+const EXPECTED_FAILURES: &[(&str, &str, &str)] = &[(
+    "conf_format_loop_end_before_playhead",
+    "-1.0",
+    "loopEnd moved before the play head while looping: the spec (and Chromium) wrap the play \
          head back by whole loop lengths at once; the engine plays on from elsewhere",
-    ),
-    (
-        "conf_format_loop_change_while_playing",
-        "-44.9",
-        "8 samples differ, each the first after a loop wrap once loopStart is a fractional frame \
-         (734.4): the interpolation across the loop end (changed in 12a3234) does not match \
-         Chromium there; before that change this case measured -150.5 dB",
-    ),
-    (
-        "conf_format_biquad_type_change",
-        "-57.2",
-        "type and frequency.value changed at a suspend: the first render quantum after the \
-         change differs from Chromium's (-45.9 dB there; every later quantum matches at -136 dB)",
-    ),
-];
+)];
 
 fn conformance_dir() -> Option<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));

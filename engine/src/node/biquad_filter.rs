@@ -12,6 +12,8 @@
 //! - The difference equation runs in `f64` (state and coefficients) with the output rounded to
 //!   `f32` per sample, as Blink does; the tail after the input goes silent is rendered until
 //!   the state decays to zero (denormals are flushed).
+//! - Changing `type` clears the state (`x1, x2, y1, y2`), as the browsers do; the spec leaves
+//!   it open. Param changes keep it.
 
 use std::f64::consts::PI;
 
@@ -348,7 +350,68 @@ impl AudioProcessor for BiquadFilterProcessor {
         ProcessStatus::Active
     }
 
+    /// A new type starts from silent state (the browsers reset the filter's memory when, and
+    /// only when, the type changes; the spec leaves it open). Assigning the same type again
+    /// keeps the state.
     fn update(&mut self, message: &mut BiquadFilterType) {
-        self.kind = *message;
+        if *message != self.kind {
+            self.kind = *message;
+            for s in &mut self.state {
+                *s = [0.0; 4];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::audio_listener::ListenerValues;
+    use crate::param::Params;
+    use crate::render::bus::AudioBus;
+
+    /// One quantum of `p` on `input` (frequency 1 kHz, Q 1, gain 0, detune 0).
+    fn run(p: &mut BiquadFilterProcessor, input: &AudioBus) -> AudioBus {
+        let listener = ListenerValues::default();
+        let (f, d, q, g) = ([1_000.0], [0.0], [1.0], [0.0]);
+        let values: [&[f32]; 4] = [&f, &d, &q, &g];
+        let mut out = AudioBus::with_capacity(1);
+        let io = ProcessIo {
+            inputs: std::slice::from_ref(input),
+            outputs: std::slice::from_mut(&mut out),
+            params: Params::new(&values),
+            listener: &listener,
+        };
+        let ctx = ProcessContext {
+            sample_rate: 48_000.0,
+            frame: 0,
+        };
+        p.process(io, &ctx, ProcessPhase::Whole);
+        out
+    }
+
+    fn impulse_then_silence(mut message: BiquadFilterType) -> f32 {
+        let mut p = BiquadFilterProcessor::new(BiquadFilterType::Lowpass, 48_000.0);
+        let mut impulse = AudioBus::with_capacity(1);
+        impulse.set_channels(1);
+        impulse.channel_mut(0).fill(0.0);
+        impulse.channel_mut(0)[RENDER_QUANTUM - 1] = 1.0;
+        run(&mut p, &impulse);
+        p.update(&mut message);
+        let mut silence = AudioBus::with_capacity(1);
+        silence.set_channels(1);
+        silence.channel_mut(0).fill(0.0);
+        let out = run(&mut p, &silence);
+        out.channel(0).iter().fold(0.0, |m, v| m.max(v.abs()))
+    }
+
+    #[test]
+    fn a_type_change_clears_the_state_and_the_same_type_keeps_it() {
+        // An impulse on the last frame of a quantum leaves x1 = 1 and y1 = b0: a lowpass at
+        // 1 kHz rings on into the next quantum unless the state is cleared (Blink's
+        // BiquadProcessor resets its kernels when, and only when, the type changes).
+        assert_eq!(impulse_then_silence(BiquadFilterType::Highpass), 0.0);
+        let kept = impulse_then_silence(BiquadFilterType::Lowpass);
+        assert!(kept > 1e-3, "{kept}");
     }
 }
