@@ -12,12 +12,7 @@ use webaudio_conformance::{Case, build_and_render, run_case};
 /// Cases whose nodes exist but which do not meet their limit yet: (name, measured, reason).
 /// A listed case that starts passing fails the test until it is removed, so the list only
 /// shrinks.
-const EXPECTED_FAILURES: &[(&str, &str, &str)] = &[(
-    "conf_format_loop_end_before_playhead",
-    "-1.0",
-    "loopEnd moved before the play head while looping: the spec (and Chromium) wrap the play \
-         head back by whole loop lengths at once; the engine plays on from elsewhere",
-)];
+const EXPECTED_FAILURES: &[(&str, &str, &str)] = &[];
 
 fn conformance_dir() -> Option<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
