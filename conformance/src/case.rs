@@ -158,7 +158,9 @@ impl Case {
     pub fn suspend_frame(&self, time: f64, what: &str) -> Result<usize, CaseError> {
         let x = time * self.sample_rate;
         let f = x.round();
-        if !((x - f).abs() <= 1e-6) || f.rem_euclid(128.0) != 0.0 {
+        // within 1e-6 of a whole frame (false for NaN), and that frame on a quantum boundary
+        let on_frame = (x - f).abs() <= 1e-6;
+        if !on_frame || f.rem_euclid(128.0) != 0.0 {
             return Err(CaseError::Invalid(format!(
                 "{what}: time {time} is not a multiple of 128 / sampleRate (frame {x})"
             )));

@@ -201,7 +201,8 @@ pub fn judge_readback(
     };
     let mut worst = 0.0f64;
     for (i, (&x, &y)) in t.iter().zip(&r).enumerate() {
-        if floor.is_some_and(|f| !(y >= f)) {
+        // below the floor, or NaN
+        if floor.is_some_and(|f| y.partial_cmp(&f).is_none_or(std::cmp::Ordering::is_lt)) {
             continue;
         }
         if !x.is_finite() || !y.is_finite() {

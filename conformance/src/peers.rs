@@ -77,6 +77,7 @@ mod tests {
             web_audio_api_rs: Some(-90.0),
             web_audio_api_rs_note: None,
             why: None,
+            readbacks: Default::default(),
         };
         let f: File = serde_json::from_str(
             r#"{"cases": {"a": {"value": -70.0}, "b": {"value": null, "note": "bit-identical"},
