@@ -165,7 +165,7 @@ fn random_responses_match_direct_convolution_below_minus_100_db() {
 #[test]
 fn long_responses_match_direct_convolution_across_every_level() {
     // Responses of lengths that are no multiple of any partition, up to 4 s; the input has
-    // bursts 9 077 and 40 005 frames apart, so blocks of every level (up to 16 384 frames)
+    // bursts 9 077 and 40 005 frames apart, so blocks of every level (up to 8192 frames)
     // start and end inside and between them.
     let mut x = vec![0.0f32; 40_705];
     for (at, seed) in [(0, 70), (9_077, 71), (40_005, 72)] {
@@ -183,7 +183,7 @@ fn long_responses_match_direct_convolution_across_every_level() {
         );
         assert!(err < -100.0, "IR {ir_len}: {err:.1} dB");
     }
-    // The 4 s response runs a level of 16 384-frame blocks.
+    // The 4 s response runs a level of 8192-frame blocks.
     assert!(levels(192_003, 1).iter().any(|&(block, _)| block >= 8192));
 }
 

@@ -1,16 +1,30 @@
 //! `ConvolverNode`'s render side: linear convolution with an impulse response (a host's
-//! audio buffer, given here as channel slices), by uniformly partitioned overlap-save FFT
-//! convolution.
+//! audio buffer, given here as channel slices), by non-uniformly partitioned overlap-save FFT
+//! convolution with no latency.
 //!
-//! - **Partitions of one render quantum.** The impulse response is cut into blocks of 128
-//!   frames. The first block is applied directly in the time domain (128 taps: no latency,
-//!   and a response shorter than a quantum is exact, e.g. a unit impulse reproduces the input
-//!   bit for bit). Every later block is zero-padded to 256 and transformed once, on the
-//!   control side, when the buffer is resolved; every quantum the processor transforms the
-//!   last two input blocks (256 frames), pushes the spectrum into a frequency-domain delay
-//!   line, multiplies the spectra of earlier quanta with the partition spectra, sums, and
-//!   transforms back (overlap-save): the last 128 frames are the output. So there is **no
-//!   latency**, as in the browsers.
+//! - **Direct head.** The first 128 taps are applied directly in the time domain, one tap at a
+//!   time over the whole quantum (no latency, and a response shorter than a quantum is exact,
+//!   e.g. a unit impulse reproduces the input bit for bit).
+//! - **Levels of growing partitions** (the `level` submodule). The rest of the response is cut into a
+//!   chain of uniformly partitioned segments whose block length grows along the response:
+//!   128 frames right after the head, then longer blocks (powers of two up to 16 384) further
+//!   out. A level of block `L` (FFT `2L`) processes one input block every `L / 128` quanta:
+//!   forward transforms of the last `2L` input frames into a frequency-domain delay line,
+//!   products with the partition spectra (transformed once, on the control side, when the
+//!   buffer is resolved), inverse transforms (overlap-save: the last `L` samples are the
+//!   output). Its result is needed only `start − L` frames after the block completes, so a
+//!   level may begin at tap `2L − 256` and its work is **spread over the `L / 128` quanta** of
+//!   the next block on the render thread: a static schedule, made on the control side, puts
+//!   each transform in its own quantum (the quietest ones) and water-fills the spectral
+//!   products around them and around the shorter levels' work, so every quantum does about
+//!   the same bounded work (a transform cannot be split: the quanta holding one do that much
+//!   more). There is no worker thread, and offline renders are deterministic. **The output
+//!   has no latency**, as in the browsers. The chain is chosen by a cost model (estimated FFT
+//!   and multiply-add times; the mean work per quantum plus a tenth of the longest
+//!   transform): a 4 s response at 48 kHz takes 128, 1024 and 8192-frame blocks, 49
+//!   partitions instead of 1 500 uniform ones. When both input channels were equal over a
+//!   block's whole window (a mono input) the right channel's spectrum is a copy of the left
+//!   one's.
 //! - **Normalization** (`normalize`, default `true`): the spec's `calculateNormalizationScale`
 //!   (equal-power RMS analysis, calibration at 44.1 kHz, ×0.5 for four channels) is computed
 //!   in `f64` when the buffer is set and folded into the taps and partition spectra. The
@@ -28,12 +42,14 @@
 //!   input feeds both `in_L` and `in_R` (the speakers up-mix), which gives the spec's mono-input
 //!   diagrams.
 //! - **Tail**: after the input goes silent the node renders the rest of the response (its
-//!   length rounded up to a quantum), then outputs one channel of silence without doing any
-//!   work (the spec's "not actively processing").
-//! - **Buffers arrive late**: the host prepares a [`Convolution`] (spectra, delay line and FFT
-//!   plans, all sized on the control side) when its buffer is resolved and sends it in a
-//!   [`ConvolverMessage`]; the one it replaces travels back in the message. Without one the
-//!   node outputs one channel of silence.
+//!   length rounded up to a quantum), then outputs one channel of silence (the spec's "not
+//!   actively processing"); its levels keep running on silence until every delay line,
+//!   accumulator and output ring holds zeros, and from then on it does no work until the
+//!   input returns (the levels resume at the phase they stopped at).
+//! - **Buffers arrive late**: the host prepares a [`Convolution`] (spectra, delay lines,
+//!   schedules and FFT plans, all sized on the control side) when its buffer is resolved and
+//!   sends it in a [`ConvolverMessage`]; the one it replaces travels back in the message.
+//!   Without one the node outputs one channel of silence.
 
 mod level;
 
