@@ -13,5 +13,8 @@ status=0
 "$bin" render tests/conformance/cases "$out" --only conf_ || status=$?
 "$bin" compare "$out" tests/conformance/reference tests/conformance/thresholds.json \
     --md CONFORMANCE.md || status=$?
+# The inventory (every public node, attribute, method, option and error → the cases that check
+# it) is appended; it exits non-zero while an item has no case.
+"${CARGO_TARGET_DIR:-target}/release/webaudio-inventory" --md CONFORMANCE.md || status=$?
 echo "wrote CONFORMANCE.md (renders in $out)"
 exit "$status"

@@ -12,7 +12,6 @@ pub mod case;
 pub mod generators;
 pub mod inventory;
 pub mod peers;
-pub mod peers;
 pub mod metrics;
 
 use std::fmt;

@@ -276,6 +276,7 @@ fn compare(args: &[String]) -> Result<bool, String> {
         return Err("compare needs OUTDIR REFDIR THRESHOLDS.json".into());
     };
     let (outdir, refdir) = (Path::new(outdir), Path::new(refdir));
+    let peers = webaudio_conformance::peers::PeerFigures::beside(Path::new(thresholds))?;
     let thresholds = metrics::read_thresholds(Path::new(thresholds))?;
     let mut table = String::new();
     let _ = writeln!(
@@ -286,14 +287,7 @@ fn compare(args: &[String]) -> Result<bool, String> {
     let (mut passed, mut failed, mut unsupported) = (0, 0, Vec::new());
     let mut wa_pass = 0;
     for (name, th) in &thresholds {
-        // No figure: bit-identical (the note says so, or is absent); "not measured" is no pass.
-        let wa_ok = match th.web_audio_api_rs {
-            Some(v) => v <= th.limit,
-            None => th
-                .web_audio_api_rs_note
-                .as_deref()
-                .is_none_or(|n| n == "bit-identical"),
-        };
+        let wa_ok = peers.passes(name, th);
         if wa_ok {
             wa_pass += 1;
         }
@@ -378,7 +372,7 @@ fn compare(args: &[String]) -> Result<bool, String> {
             "| {name} | {} | {value} | {} | {result} | {} |",
             th.metric,
             th.limit,
-            th.web_audio_api_rs_cell()
+            peers.cell(name, th)
         );
     }
     let total = thresholds.len();
