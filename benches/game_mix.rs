@@ -144,7 +144,10 @@ impl Scene {
                 let mut angle = std::f64::consts::TAU * rng.unit();
                 let mut radius = 1.5 + 18.5 * rng.unit();
                 let place = |angle: f64, radius: f64| {
-                    (round(radius * angle.sin(), 3), round(-radius * angle.cos(), 3))
+                    (
+                        round(radius * angle.sin(), 3),
+                        round(-radius * angle.cos(), 3),
+                    )
                 };
                 let (x0, z0) = place(angle, radius);
                 let (mut x, mut z) = (
@@ -280,11 +283,9 @@ impl Scene {
             .buffers
             .iter()
             .map(|&(seed, frames)| {
-                let b = AudioBuffer::from_samples(
-                    vec![Self::buffer_samples(seed, frames)],
-                    SR as f32,
-                )
-                .expect("valid buffer");
+                let b =
+                    AudioBuffer::from_samples(vec![Self::buffer_samples(seed, frames)], SR as f32)
+                        .expect("valid buffer");
                 world.resource_mut::<Assets<AudioBuffer>>().add(b)
             })
             .collect();
@@ -302,11 +303,8 @@ impl Scene {
             }
             let gain = commands.spawn(gain).connect(comp).id();
             let [x, y, z] = v.position;
-            let mut panner = PannerNode::new(PanningModel::EqualPower).with_position(
-                x as f32,
-                y as f32,
-                z as f32,
-            );
+            let mut panner = PannerNode::new(PanningModel::EqualPower)
+                .with_position(x as f32, y as f32, z as f32);
             for &e in v.x.iter().filter(|e| self.keep(e.time())) {
                 e.apply(&mut panner.position_x);
             }
@@ -366,7 +364,12 @@ fn main() {
                      (setTargetAtTime attack, duck every 2 s) -> one DynamicsCompressor; \
                      written by benches/game_mix.rs --write-cases";
         for (name, kind, seconds, what) in [
-            ("perf_game_mix_256", "perf", 30.0, "The 256-voice game mix (issue 20), 30 s: "),
+            (
+                "perf_game_mix_256",
+                "perf",
+                30.0,
+                "The 256-voice game mix (issue 20), 30 s: ",
+            ),
             (
                 "conf_game_mix_256_excerpt",
                 "conformance",
@@ -375,8 +378,7 @@ fn main() {
             ),
         ] {
             let path = format!("{dir}/{name}.json");
-            let json =
-                Scene::new(seconds).case_json(name, kind, &format!("{what}{graph}"));
+            let json = Scene::new(seconds).case_json(name, kind, &format!("{what}{graph}"));
             std::fs::write(&path, json).expect("write the case");
             println!("wrote {path}");
         }
@@ -386,9 +388,14 @@ fn main() {
         let scene = Scene::new(0.1);
         let mut app = scene.build();
         let (_, out) = render(&mut app, scene.frames());
-        assert!(out.iter().flatten().all(|s| s.is_finite()), "non-finite output");
+        assert!(
+            out.iter().flatten().all(|s| s.is_finite()),
+            "non-finite output"
+        );
         assert!(out.iter().flatten().any(|&s| s != 0.0), "silent output");
-        println!("game_mix bench: smoke pass ok (run with `cargo bench --bench game_mix` to measure)");
+        println!(
+            "game_mix bench: smoke pass ok (run with `cargo bench --bench game_mix` to measure)"
+        );
         return;
     }
     let seconds = arg(&args, "--seconds").unwrap_or(30.0);
@@ -398,7 +405,10 @@ fn main() {
     for r in 0..runs {
         let mut app = scene.build();
         let (t, out) = render(&mut app, scene.frames());
-        assert!(out.iter().flatten().all(|s| s.is_finite()), "non-finite output");
+        assert!(
+            out.iter().flatten().all(|s| s.is_finite()),
+            "non-finite output"
+        );
         println!(
             "run {}/{runs}: {:.0} ms for {seconds} s ({:.2}x real time)",
             r + 1,

@@ -11,8 +11,8 @@ pub mod build;
 pub mod case;
 pub mod generators;
 pub mod inventory;
-pub mod peers;
 pub mod metrics;
+pub mod peers;
 
 use std::fmt;
 

@@ -595,5 +595,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_loop_end_moved_before_the_playhead_wraps_by_whole_loop_lengths() {
+        // Loop 1 .. 5 frames at rate 1: after one quantum the playhead is at 1 + 127 % 4 = 4.
+        // loopEnd moved to 3.25 wraps it as the spec's `while` loop does: 4 − 2.25 = 1.75
+        // (not to loopStart, where Chromium 156 puts it).
+        let frames = |f: f64| f / 48_000.0;
+        let mut settings = BufferSettings {
+            looping: true,
+            loop_start: frames(1.0),
+            loop_end: frames(5.0),
+            ..BufferSettings::default()
+        };
+        let mut p = source(vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0], settings);
+        let mut out = AudioBus::with_capacity(1);
+        run(&mut p, 1.0, 0, &mut out);
+        settings.loop_end = frames(3.25);
+        p.update(&mut BufferMessage {
+            settings,
+            has_handle: true,
+            ..BufferMessage::default()
+        });
+        run(&mut p, 1.0, 128, &mut out);
+        let got = &out.channel(0)[..4];
+        // 1.75, 2.75, then 3.75 wraps to 1.5.
+        for (g, w) in got.iter().zip([1.75, 2.75, 1.5, 2.5]) {
+            assert!((g - w).abs() < 1e-6, "{got:?}");
+        }
+    }
+
     const RENDER_QUANTUM_F: f32 = crate::render::bus::RENDER_QUANTUM as f32;
 }

@@ -6,8 +6,20 @@
 //! a larger [`Timeline`] through `Command::ReplaceTimeline` first, so inserting never allocates.
 //! Events that leave the timeline holding heap data (value curves) are handed back through the
 //! caller's garbage sink instead of being freed here.
+//!
+//! The spec gives each curve as a formula over real numbers; browsers compute it in f32, and
+//! a param that drives a delay read or an oscillator phase carries that rounding into the
+//! output (a DelayNode under a delayTime ramp differs from Chromium by about -56 dB when the
+//! formula is evaluated exactly). So a quantum is cut into pieces where events take over, and
+//! each piece is computed as a whole in Blink's arithmetic: linear ramps in groups of four
+//! frames from an f32 slope, exponential ramps by a per-frame f64 multiplier, setTarget by its
+//! discrete recursion (unrolled by four), continuing from the last value computed (the
+//! spec's formula starts each one). Every curve still passes through the spec's values at
+//! its events; the recursion is what the spec's "Computation of Value" allows between them.
 
 use std::collections::VecDeque;
+
+use super::bus::RENDER_QUANTUM;
 
 /// One automation event, as the spec's methods create it. Times are context seconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -212,6 +224,9 @@ pub struct Timeline {
     origin: (f64, f32),
     /// Whether any event has been passed (a ramp with no preceding event starts "now").
     has_history: bool,
+    /// The last frame computed and its value, from which a running setTarget's recursion
+    /// continues (see the module docs).
+    last_value: Option<(u64, f32)>,
 }
 
 impl Timeline {
@@ -223,6 +238,7 @@ impl Timeline {
             segment: Segment::Hold(initial),
             origin: (0.0, initial),
             has_history: false,
+            last_value: None,
         }
     }
 
@@ -573,18 +589,68 @@ impl Timeline {
     }
 
     /// Replaces a converged setTarget by a hold of its target (so a quiet param costs a fill
-    /// per quantum instead of an `exp` per sample).
-    fn settle_target(&mut self, t: f64) {
-        if let Segment::Target { start, target, .. } = self.segment
+    /// per quantum instead of a recursion per sample), judged on the value the setTarget has
+    /// at `frame` as [`Timeline::compute_varying`] would compute it. `step` is the distance in
+    /// frames between computed values (1 a-rate, a quantum k-rate).
+    fn settle_target(&mut self, frame: u64, sample_rate: f64, step: u64) {
+        let t = frame as f64 / sample_rate;
+        if let Segment::Target {
+            start, target, tau, ..
+        } = self.segment
             && t >= start
             && self
                 .events
                 .front()
                 .is_none_or(|e| e.time() > t && !e.is_ramp())
-            && set_target_converged(self.segment.value_at(t), target)
+            && set_target_converged(
+                self.target_first_value(frame, sample_rate, step),
+                target,
+                t,
+                start,
+                tau,
+            )
         {
-            self.segment = Segment::Hold(target);
-            self.origin = (t, target);
+            self.hold_target(t, target);
+        }
+    }
+
+    fn hold_target(&mut self, t: f64, target: f32) {
+        self.segment = Segment::Hold(target);
+        self.origin = (t, target);
+    }
+
+    /// The running setTarget's value at `frame`: the spec's formula at its first frame, else
+    /// one step of the recursion from the previous computed value (`step` frames earlier:
+    /// at k-rate that is the value before the setTarget started, as in Chromium), or the
+    /// formula again when there is none (the param was not computed then).
+    fn target_first_value(&self, frame: u64, sample_rate: f64, step: u64) -> f32 {
+        let Segment::Target {
+            start,
+            v0,
+            target,
+            tau,
+        } = self.segment
+        else {
+            return self.segment.value_at(frame as f64 / sample_rate);
+        };
+        let tau32 = f64::from(tau as f32);
+        if tau32 <= 0.0 {
+            return target;
+        }
+        let start_frame = start * sample_rate;
+        let f = frame as f64;
+        match self.last_value {
+            Some((last_frame, last))
+                if !(start_frame <= f && f < start_frame + 1.0)
+                    && last_frame.checked_add(step) == Some(frame) =>
+            {
+                let c = discrete_time_constant(tau32, sample_rate / step as f64);
+                last + (target - last) * c
+            }
+            _ => {
+                let decay = (-(f / sample_rate - start) / tau32).exp();
+                (f64::from(target) + f64::from(v0 - target) * decay) as f32
+            }
         }
     }
 
@@ -607,10 +673,11 @@ impl Timeline {
     }
 
     /// The first step of [`Timeline::compute`]: the value, if it is the same for all `len`
-    /// samples from `start_frame` (no automation running). Called on the real-time thread.
+    /// samples from `start_frame` (no automation running). `len` 1 means k-rate. Called on the
+    /// real-time thread.
     pub fn constant(&mut self, start_frame: u64, sample_rate: f64, len: usize) -> Option<f32> {
         let last = (start_frame + len as u64 - 1) as f64 / sample_rate;
-        self.settle_target(start_frame as f64 / sample_rate);
+        self.settle_target(start_frame, sample_rate, frame_step(len));
         match self.segment {
             Segment::Hold(v)
                 if self
@@ -618,6 +685,7 @@ impl Timeline {
                     .front()
                     .is_none_or(|e| e.time() > last && !e.is_ramp()) =>
             {
+                self.last_value = Some((start_frame + len as u64 - 1, v));
                 Some(v)
             }
             _ => None,
@@ -625,7 +693,9 @@ impl Timeline {
     }
 
     /// The second step of [`Timeline::compute`], when [`Timeline::constant`] returned `None`
-    /// for the same quantum: every sample's value. Called on the real-time thread.
+    /// for the same quantum: every sample's value (a one-element `out` is k-rate). The
+    /// quantum is cut where events take over; each piece is computed as a whole (see the
+    /// module docs). Called on the real-time thread.
     pub fn compute_varying(
         &mut self,
         start_frame: u64,
@@ -633,10 +703,79 @@ impl Timeline {
         out: &mut [f32],
         garbage: &mut impl FnMut(Box<[f32]>),
     ) {
-        for (i, o) in out.iter_mut().enumerate() {
-            let t = (start_frame + i as u64) as f64 / sample_rate;
+        let step = frame_step(out.len());
+        let n = out.len();
+        let mut i = 0;
+        while i < n {
+            let frame = start_frame + i as u64;
+            let t = frame as f64 / sample_rate;
             self.advance_to(t, garbage);
-            *o = self.value_at_now(t);
+            let ramp = match self.events.front() {
+                Some(e) if e.is_ramp() && t >= self.origin.0 => Some(e),
+                _ => None,
+            };
+            // The piece ends where the next event takes over (or, for a ramp waiting for a
+            // value curve to end, where the ramp starts).
+            let boundary = match self.events.front() {
+                Some(e) if e.is_ramp() && t < self.origin.0 => Some(self.origin.0),
+                Some(e) => Some(e.time()),
+                None => None,
+            };
+            let j = boundary.map_or(n, |b| piece_end(b, start_frame, i, n, sample_rate));
+            let piece = &mut out[i..j];
+            match ramp {
+                Some(&AutomationEvent::LinearRamp { value, end_time }) => linear_ramp_piece(
+                    self.origin.1,
+                    self.origin.0,
+                    value,
+                    end_time,
+                    frame,
+                    sample_rate,
+                    piece,
+                ),
+                Some(&AutomationEvent::ExponentialRamp { value, end_time }) => {
+                    exponential_ramp_piece(
+                        self.origin.1,
+                        self.origin.0,
+                        value,
+                        end_time,
+                        frame,
+                        sample_rate,
+                        piece,
+                    )
+                }
+                _ => self.segment_piece(frame, sample_rate, step, piece),
+            }
+            if let Some(&last) = piece.last() {
+                self.last_value = Some((frame + step * (piece.len() as u64 - 1), last));
+            }
+            i = j;
+        }
+    }
+
+    /// The values of the current segment for the frames of `piece`, from `frame` on.
+    fn segment_piece(&mut self, frame: u64, sample_rate: f64, step: u64, piece: &mut [f32]) {
+        match self.segment {
+            Segment::Hold(v) => piece.fill(v),
+            Segment::Target {
+                start, target, tau, ..
+            } if frame as f64 / sample_rate >= start => {
+                let first = self.target_first_value(frame, sample_rate, step);
+                if set_target_converged(first, target, frame as f64 / sample_rate, start, tau) {
+                    piece.fill(target);
+                    self.hold_target(frame as f64 / sample_rate, target);
+                    return;
+                }
+                let c = discrete_time_constant(f64::from(tau as f32), sample_rate / step as f64);
+                set_target_piece(first, target, c, piece);
+            }
+            _ => {
+                for (k, o) in piece.iter_mut().enumerate() {
+                    *o = self
+                        .segment
+                        .value_at((frame + step * k as u64) as f64 / sample_rate);
+                }
+            }
         }
     }
 
@@ -651,23 +790,155 @@ impl Timeline {
         garbage: &mut impl FnMut(Box<[f32]>),
     ) {
         let last = (start_frame + len as u64 - 1) as f64 / sample_rate;
-        self.settle_target(start_frame as f64 / sample_rate);
+        self.settle_target(start_frame, sample_rate, frame_step(len));
         self.advance_to(last, garbage);
     }
 }
 
-/// A setTarget has converged when the spec's curve is within 1.5e-6 (relative, about
-/// -116 dB) of a non-zero target, or within 1e-9 of a zero target: from then on the value is
-/// the target, exactly. The difference from the exact curve is far below every conformance
-/// tier; what it buys is that a settled envelope costs a fill per quantum, not an `exp` per
-/// sample, for the rest of the node's life.
-fn set_target_converged(value: f32, target: f32) -> bool {
-    const RELATIVE: f32 = 1.5e-6;
-    const ZERO: f32 = 1e-9;
-    if target == 0.0 {
-        value.abs() < ZERO
+/// The distance in frames between the values of a computation of `len` values: a-rate
+/// values are a frame apart, a k-rate value (`len` 1) stands for its quantum.
+fn frame_step(len: usize) -> u64 {
+    if len == 1 { RENDER_QUANTUM as u64 } else { 1 }
+}
+
+/// The index in `i + 1 ..= n` of the first frame from `start_frame + i + 1` whose time is at
+/// or after `boundary` (the frame where [`Timeline::advance_to`] passes an event at that
+/// time), or `n`.
+fn piece_end(boundary: f64, start_frame: u64, i: usize, n: usize, sample_rate: f64) -> usize {
+    let reaches = |j: usize| (start_frame + j as u64) as f64 / sample_rate >= boundary;
+    let estimate = (boundary * sample_rate).ceil() - start_frame as f64;
+    let mut j = if estimate >= n as f64 {
+        n
+    } else if estimate <= (i + 1) as f64 {
+        i + 1
     } else {
-        (value - target).abs() <= RELATIVE * target.abs()
+        estimate as usize
+    };
+    while j > i + 1 && reaches(j - 1) {
+        j -= 1;
+    }
+    while j < n && !reaches(j) {
+        j += 1;
+    }
+    j
+}
+
+/// `exp(-10)`: a setTarget is over once within this (relative) of its target, or within it of
+/// a zero target (Blink's threshold).
+const SET_TARGET_THRESHOLD: f32 = 4.539_993e-5;
+
+/// Whether a setTarget at `value` (time `t`) is over: ten time constants have passed since it
+/// started, or `value` is within [`SET_TARGET_THRESHOLD`] of the target (relative to `value`,
+/// or absolute for a zero target). From then on the value is the target, exactly, as in
+/// Chromium; what that buys is that a settled envelope costs a fill per quantum for the rest
+/// of the node's life. The difference from the spec's endless curve is below -87 dB.
+fn set_target_converged(value: f32, target: f32, t: f64, start: f64, tau: f64) -> bool {
+    if t > start + 10.0 * f64::from(tau as f32) {
+        return true;
+    }
+    if target == 0.0 {
+        value.abs() < SET_TARGET_THRESHOLD
+    } else {
+        (target - value).abs() < SET_TARGET_THRESHOLD * value.abs()
+    }
+}
+
+/// The setTarget recursion's coefficient: the fraction of the remaining distance covered per
+/// value at `rate` values per second, `1 - e^(-1 / (rate τ))`, rounded to f32.
+fn discrete_time_constant(tau: f64, rate: f64) -> f32 {
+    (1.0 - (-1.0 / (rate * tau)).exp()) as f32
+}
+
+/// A linear ramp from `(t1, v1)` to `(t2, v2)` over the frames of `out`, from `frame` on, in
+/// Blink's arithmetic: groups of four values from an f32 time offset and slope, then each
+/// group a fixed f32 increment; the last `len % 4` values from the formula in f32.
+fn linear_ramp_piece(
+    v1: f32,
+    t1: f64,
+    v2: f32,
+    t2: f64,
+    frame: u64,
+    sample_rate: f64,
+    out: &mut [f32],
+) {
+    let dt = t2 - t1;
+    let k = if dt <= f64::from(f32::MIN_POSITIVE) {
+        0.0
+    } else {
+        (1.0 / dt) as f32
+    };
+    let dv = v2 - v1;
+    let grouped = out.len() / 4 * 4;
+    let (head, tail) = out.split_at_mut(grouped);
+    if !head.is_empty() {
+        let period = (1.0 / sample_rate) as f32;
+        let offset = (frame as f64 / sample_rate - t1) as f32;
+        let slope = k * dv;
+        let increment = (4.0 / sample_rate * f64::from(k) * f64::from(dv)) as f32;
+        let mut lanes = [0.0f32, 1.0, 2.0, 3.0].map(|m| (period * m + offset) * slope + v1);
+        for group in head.chunks_exact_mut(4) {
+            group.copy_from_slice(&lanes);
+            for lane in &mut lanes {
+                *lane += increment;
+            }
+        }
+    }
+    for (m, o) in tail.iter_mut().enumerate() {
+        let f = frame + (grouped + m) as u64;
+        let x = ((f as f64 / sample_rate - t1) * f64::from(k)) as f32;
+        *o = v1 + x * dv;
+    }
+}
+
+/// An exponential ramp from `(t1, v1)` to `(t2, v2)` over the frames of `out`, from `frame`
+/// on, in Blink's arithmetic: the formula for the first value (rounded to f32), then a
+/// per-frame multiplier `(v2/v1)^(1/frames)` in f64. Holds `v1` when the ends differ in sign
+/// or one is 0.
+fn exponential_ramp_piece(
+    v1: f32,
+    t1: f64,
+    v2: f32,
+    t2: f64,
+    frame: u64,
+    sample_rate: f64,
+    out: &mut [f32],
+) {
+    if v1 * v2 <= 0.0 || t1 >= t2 {
+        out.fill(v1);
+        return;
+    }
+    let dt = t2 - t1;
+    let multiplier = f64::from(v2 / v1).powf(1.0 / (dt * sample_rate));
+    let ratio = f64::from(v2) / f64::from(v1);
+    let first = (f64::from(v1) * ratio.powf((frame as f64 / sample_rate - t1) / dt)) as f32;
+    let mut accumulator = f64::from(first);
+    for o in out {
+        *o = accumulator as f32;
+        accumulator *= multiplier;
+    }
+}
+
+/// A setTarget approach over `out` from `first`, in Blink's arithmetic: groups of four values
+/// `v + (target - v) c_m` with f32 coefficients `c_m = 1 - (1 - c)^m`, each group advancing
+/// `v` by `c_4`; the last `len % 4` values one step of `v += (target - v) c` each.
+fn set_target_piece(first: f32, target: f32, c: f32, out: &mut [f32]) {
+    let c1 = c * (2.0 - c);
+    let c2 = c * ((c - 3.0) * c + 3.0);
+    let c3 = c * (c * ((4.0 - c) * c - 6.0) + 4.0);
+    let coefficients = [0.0, c, c1, c2];
+    let grouped = out.len() / 4 * 4;
+    let (head, tail) = out.split_at_mut(grouped);
+    let mut value = first;
+    for group in head.chunks_exact_mut(4) {
+        let delta = target - value;
+        for (o, &cm) in group.iter_mut().zip(&coefficients) {
+            *o = value + delta * cm;
+        }
+        value += delta * c3;
+    }
+    for o in tail {
+        *o = value;
+        value += (target - value) * c;
     }
 }
 
