@@ -20,7 +20,9 @@
 //! input (the sink's monitor); without it, it runs on the null backend with a simulated
 //! microphone fed in real time from a thread, and says so.
 //!
-//! Run: `cargo run --example soak -- [--seconds N] [--seed S] [--strict-xruns]`
+//! Run: `cargo run --example soak -- [--seconds N] [--seed S] [--strict-xruns] [--latency L]`
+//! (`L`: the context's latency hint, `interactive`, `balanced` (default), `playback` or a frame
+//! count).
 
 use std::f32::consts::TAU;
 use std::process::ExitCode;
@@ -64,6 +66,7 @@ struct Args {
     seconds: f64,
     seed: u64,
     strict_xruns: bool,
+    latency: LatencyHint,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -71,6 +74,7 @@ fn parse_args() -> Result<Args, String> {
         seconds: 600.0,
         seed: 0x5eed_cafe,
         strict_xruns: false,
+        latency: LatencyHint::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -90,15 +94,38 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| format!("--seed: an integer, got {v:?}"))?;
             }
             "--strict-xruns" => args.strict_xruns = true,
+            "--latency" => {
+                let v = it.next().ok_or("--latency needs a value")?;
+                args.latency = parse_latency(&v)?;
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: soak [--seconds N (default 600)] [--seed S] [--strict-xruns]".into(),
+                    "usage: soak [--seconds N (default 600)] [--seed S] [--strict-xruns] \
+                     [--latency interactive|balanced|playback|FRAMES (default balanced)]"
+                        .into(),
                 );
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
     }
     Ok(args)
+}
+
+/// The device buffer a `--latency` value asks for (the context's `latencyHint`).
+fn parse_latency(v: &str) -> Result<LatencyHint, String> {
+    match v {
+        "interactive" => Ok(LatencyHint::Interactive),
+        "balanced" => Ok(LatencyHint::Balanced),
+        "playback" => Ok(LatencyHint::Playback),
+        frames => frames
+            .parse()
+            .ok()
+            .filter(|&n: &u32| n > 0)
+            .map(LatencyHint::Frames)
+            .ok_or_else(|| {
+                format!("--latency: interactive, balanced, playback or frames, got {v:?}")
+            }),
+    }
 }
 
 /// xorshift64*: deterministic for a seed.
@@ -195,7 +222,10 @@ fn main() -> ExitCode {
     };
     let device = device_mode();
     let backend = if device {
-        Backend::Cpal(AudioOutputConfig::default())
+        Backend::Cpal(AudioOutputConfig {
+            latency: args.latency,
+            ..AudioOutputConfig::default()
+        })
     } else {
         Backend::Null {
             sample_rate: RATE,
