@@ -290,6 +290,7 @@ fn start_engine(
         warn!("{error}");
     }
     let mut startup_error = config_error;
+    let offline = matches!(backend, Backend::Offline { .. });
     let (engine_backend, rate, channels) = match backend {
         Backend::Offline {
             sample_rate,
@@ -316,9 +317,7 @@ fn start_engine(
     };
     let destination = world
         .spawn((
-            node::destination::AudioDestinationNode {
-                max_channel_count: usize::from(channels),
-            },
+            node::destination::AudioDestinationNode::new(usize::from(channels), offline),
             ChannelConfig::new(
                 usize::from(channels),
                 ChannelCountMode::Explicit,

@@ -128,12 +128,52 @@ pub trait NodeKind {
         key: &str,
         value: &Value,
     ) -> Result<bool, CaseError>;
+    /// The node's own check of a channel configuration ([`AudioNode::validate_channels`]),
+    /// as the exception the assignment throws.
+    fn validate_channels(
+        &self,
+        world: &World,
+        e: Entity,
+        config: &ChannelConfig,
+    ) -> Result<(), CaseError>;
+}
+
+/// Runs `f` with the world and a [`BuildCtx`] (the case's buffers, the buffer assets).
+fn with_build_ctx<R>(
+    world: &mut World,
+    sample_rate: f64,
+    f: impl FnOnce(&mut World, &mut BuildCtx) -> Result<R, CaseError>,
+) -> Result<R, CaseError> {
+    world.resource_scope(|world, mut assets: Mut<Assets<AudioBuffer>>| {
+        let buffers = world.resource::<CaseBuffers>().0.clone();
+        let mut ctx = BuildCtx {
+            sample_rate,
+            buffers: &buffers,
+            assets: &mut assets,
+        };
+        f(world, &mut ctx)
+    })
+}
+
+/// [`AudioNode::validate_channels`] of the `T` on `e`.
+fn validate_channels_of<T: AudioNode>(
+    world: &World,
+    e: Entity,
+    name: &str,
+    config: &ChannelConfig,
+) -> Result<(), CaseError> {
+    world
+        .get::<T>(e)
+        .ok_or_else(|| CaseError::Engine(format!("{name} entity vanished")))?
+        .validate_channels(config)
+        .map_err(|err| web_error(name, err))
 }
 
 /// A node constructor: the component from its `options`.
 pub type Construct<T> = fn(&mut Options, &mut BuildCtx) -> Result<T, CaseError>;
-/// An attribute setter (`node[key] = value`): `Ok(false)` when the key is not an attribute.
-pub type SetAttribute<T> = fn(&mut T, &str, &Value) -> Result<bool, CaseError>;
+/// An attribute setter (`node[key] = value`; the context resolves a `buffer`): `Ok(false)` when
+/// the key is not an attribute.
+pub type SetAttribute<T> = fn(&mut T, &str, &Value, &mut BuildCtx) -> Result<bool, CaseError>;
 /// `start(...args)` on the component.
 pub type Start<T> = fn(&mut T, &str, &[f64]) -> Result<(), CaseError>;
 
@@ -161,7 +201,7 @@ fn scheduled_start<T: AudioNode>(node: &mut T, name: &str, args: &[f64]) -> Resu
     }
 }
 
-fn no_attributes<T>(_: &mut T, _: &str, _: &Value) -> Result<bool, CaseError> {
+fn no_attributes<T>(_: &mut T, _: &str, _: &Value, _: &mut BuildCtx) -> Result<bool, CaseError> {
     Ok(false)
 }
 
@@ -203,26 +243,20 @@ impl<T: AudioNode> NodeKind for Kind<T> {
         set: &mut Options,
         sample_rate: f64,
     ) -> Result<Entity, CaseError> {
-        let component = world.resource_scope(|world, mut assets: Mut<Assets<AudioBuffer>>| {
-            let buffers = world.resource::<CaseBuffers>().0.clone();
-            let mut ctx = BuildCtx {
-                sample_rate,
-                buffers: &buffers,
-                assets: &mut assets,
-            };
-            (self.construct)(options, &mut ctx)
+        let component = with_build_ctx(world, sample_rate, |_, ctx| {
+            let mut component = (self.construct)(options, ctx)?;
+            let map = set.map;
+            for key in map.keys() {
+                if is_channel_key(key) {
+                    continue;
+                }
+                let value = set.take(key).unwrap_or(&Value::Null);
+                if !(self.set)(&mut component, key, value, ctx)? {
+                    return Err(set.unsupported(key, value));
+                }
+            }
+            Ok(component)
         })?;
-        let mut component = component;
-        let map = set.map;
-        for key in map.keys() {
-            if is_channel_key(key) {
-                continue;
-            }
-            let value = set.take(key).unwrap_or(&Value::Null);
-            if !(self.set)(&mut component, key, value)? {
-                return Err(set.unsupported(key, value));
-            }
-        }
         Ok(world.spawn((component, Name::new(self.name))).id())
     }
 
@@ -268,12 +302,24 @@ impl<T: AudioNode> NodeKind for Kind<T> {
         key: &str,
         value: &Value,
     ) -> Result<bool, CaseError> {
-        let mut node = world
-            .get_mut::<T>(e)
-            .ok_or_else(|| CaseError::Engine(format!("{} entity vanished", self.name)))?;
-        // The crate's setters check before they change anything, so one that throws leaves
-        // the node as it was (as the spec requires).
-        (self.set)(&mut node, key, value)
+        let sample_rate = world.resource::<AudioContext>().sample_rate();
+        with_build_ctx(world, f64::from(sample_rate), |world, ctx| {
+            let mut node = world
+                .get_mut::<T>(e)
+                .ok_or_else(|| CaseError::Engine(format!("{} entity vanished", self.name)))?;
+            // The crate's setters check before they change anything, so one that throws
+            // leaves the node as it was (as the spec requires).
+            (self.set)(&mut node, key, value, ctx)
+        })
+    }
+
+    fn validate_channels(
+        &self,
+        world: &World,
+        e: Entity,
+        config: &ChannelConfig,
+    ) -> Result<(), CaseError> {
+        validate_channels_of::<T>(world, e, self.name, config)
     }
 }
 
@@ -307,7 +353,7 @@ pub fn node_kind(type_name: &str) -> Option<Box<dyn NodeKind>> {
         "ChannelMergerNode" => kind("ChannelMergerNode", channel_merger, no_attributes),
         "BiquadFilterNode" => kind("BiquadFilterNode", biquad_filter, biquad_filter_set),
         "IIRFilterNode" => kind("IIRFilterNode", iir_filter, no_attributes),
-        "ConvolverNode" => kind("ConvolverNode", convolver, no_attributes),
+        "ConvolverNode" => kind("ConvolverNode", convolver, convolver_set),
         "AnalyserNode" => kind("AnalyserNode", analyser, analyser_set),
         "WaveShaperNode" => kind("WaveShaperNode", wave_shaper, wave_shaper_set),
         "DynamicsCompressorNode" => {
@@ -328,12 +374,7 @@ fn oscillator_type(o: &Options, key: &str, v: &Value) -> Result<OscillatorType, 
         Some("square") => OscillatorType::Square,
         Some("sawtooth") => OscillatorType::Sawtooth,
         Some("triangle") => OscillatorType::Triangle,
-        Some("custom") => {
-            return Err(CaseError::Invalid(format!(
-                "{}: type 'custom' needs periodicWave",
-                o.what
-            )));
-        }
+        Some("custom") => OscillatorType::Custom,
         _ => return Err(o.invalid(key, v)),
     })
 }
@@ -344,7 +385,6 @@ pub fn oscillator(o: &mut Options, _: &mut BuildCtx) -> Result<OscillatorNode, C
     let detune = o.number("detune")?;
     let osc_type = match o.take("type") {
         None => OscillatorType::Sine,
-        Some(v) if v.as_str() == Some("custom") => OscillatorType::Custom,
         Some(v) => oscillator_type(o, "type", v)?,
     };
     let mut osc = match o.take("periodicWave") {
@@ -354,13 +394,9 @@ pub fn oscillator(o: &mut Options, _: &mut BuildCtx) -> Result<OscillatorNode, C
                 .ok_or_else(|| o.invalid("periodicWave", pw))?;
             OscillatorNode::with_periodic_wave(periodic_wave(&o.what, obj)?, frequency)
         }
-        None if osc_type == OscillatorType::Custom => {
-            return Err(CaseError::Invalid(format!(
-                "{}: type 'custom' without periodicWave",
-                o.what
-            )));
-        }
-        None => OscillatorNode::new(osc_type, frequency),
+        // `custom` without a periodicWave is the spec's InvalidStateError.
+        None => OscillatorNode::try_new(osc_type, frequency)
+            .map_err(|e| web_error("OscillatorNode", e))?,
     };
     if let Some(d) = detune {
         osc.detune
@@ -404,7 +440,12 @@ fn periodic_wave(what: &str, obj: &Map<String, Value>) -> Result<PeriodicWave, C
     }
 }
 
-fn oscillator_set(osc: &mut OscillatorNode, key: &str, v: &Value) -> Result<bool, CaseError> {
+fn oscillator_set(
+    osc: &mut OscillatorNode,
+    key: &str,
+    v: &Value,
+    _: &mut BuildCtx,
+) -> Result<bool, CaseError> {
     if key != "type" {
         return Ok(false);
     }
@@ -440,7 +481,7 @@ pub fn stereo_panner(o: &mut Options, _: &mut BuildCtx) -> Result<StereoPannerNo
 
 /// `new PannerNode(ctx, { panningModel, distanceModel, refDistance, maxDistance, rolloffFactor,
 /// coneInnerAngle, coneOuterAngle, coneOuterGain, positionX/Y/Z, orientationX/Y/Z })`.
-pub fn panner(o: &mut Options, _: &mut BuildCtx) -> Result<PannerNode, CaseError> {
+pub fn panner(o: &mut Options, ctx: &mut BuildCtx) -> Result<PannerNode, CaseError> {
     let position = [
         param_value(o, "positionX", 0.0)?,
         param_value(o, "positionY", 0.0)?,
@@ -465,14 +506,19 @@ pub fn panner(o: &mut Options, _: &mut BuildCtx) -> Result<PannerNode, CaseError
         "coneOuterGain",
     ] {
         if let Some(v) = o.take(key) {
-            panner_set(&mut node, key, v)?;
+            panner_set(&mut node, key, v, ctx)?;
         }
     }
     Ok(node)
 }
 
 /// The PannerNode attributes (`panningModel`, `distanceModel`, `refDistance`, … `coneOuterGain`).
-fn panner_set(node: &mut PannerNode, key: &str, v: &Value) -> Result<bool, CaseError> {
+fn panner_set(
+    node: &mut PannerNode,
+    key: &str,
+    v: &Value,
+    _: &mut BuildCtx,
+) -> Result<bool, CaseError> {
     let empty = Map::new();
     let o = Options::new("PannerNode attribute".into(), &empty);
     let number = || v.as_f64().ok_or_else(|| o.invalid(key, v));
@@ -632,6 +678,7 @@ fn buffer_source_set(
     node: &mut AudioBufferSourceNode,
     key: &str,
     v: &Value,
+    ctx: &mut BuildCtx,
 ) -> Result<bool, CaseError> {
     let empty = Map::new();
     let o = Options::new("AudioBufferSourceNode attribute".into(), &empty);
@@ -640,7 +687,11 @@ fn buffer_source_set(
         "loop" => node.looping = bool_value(&o, key, v)?,
         "loopStart" => node.loop_start = number()?,
         "loopEnd" => node.loop_end = number()?,
-        // `buffer` needs the build context; no case assigns it after construction.
+        "buffer" => {
+            let what = "AudioBufferSourceNode.buffer";
+            node.set_buffer(resolve_buffer(ctx, what, v)?)
+                .map_err(|e| web_error(what, e))?;
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -716,7 +767,12 @@ pub fn biquad_filter(o: &mut Options, _: &mut BuildCtx) -> Result<BiquadFilterNo
     Ok(node)
 }
 
-fn biquad_filter_set(node: &mut BiquadFilterNode, key: &str, v: &Value) -> Result<bool, CaseError> {
+fn biquad_filter_set(
+    node: &mut BiquadFilterNode,
+    key: &str,
+    v: &Value,
+    _: &mut BuildCtx,
+) -> Result<bool, CaseError> {
     if key != "type" {
         return Ok(false);
     }
@@ -740,14 +796,39 @@ pub fn convolver(o: &mut Options, ctx: &mut BuildCtx) -> Result<ConvolverNode, C
         None => false,
         Some(v) => bool_value(o, "disableNormalization", v)?,
     };
-    let buffer = match o.take("buffer") {
-        None | Some(Value::Null) => None,
-        Some(v) => {
-            let what = format!("{} `buffer`", o.what);
-            Some(resolve_buffer(ctx, &what, v)?)
+    // The constructor sets `normalize`, then assigns `buffer` with the attribute's checks.
+    let mut node = ConvolverNode::with_options(None, disable);
+    if let Some(v) = o.take("buffer") {
+        convolver_set(&mut node, "buffer", v, ctx)?;
+    }
+    Ok(node)
+}
+
+/// `buffer` (checked against the context as the spec's setter does) and `normalize`.
+fn convolver_set(
+    node: &mut ConvolverNode,
+    key: &str,
+    v: &Value,
+    ctx: &mut BuildCtx,
+) -> Result<bool, CaseError> {
+    let what = format!("ConvolverNode.{key}");
+    match (key, v) {
+        ("buffer", Value::Null) => {
+            node.set_buffer(None);
         }
-    };
-    Ok(ConvolverNode::with_options(buffer, disable))
+        ("buffer", v) => {
+            let buffer = resolve_buffer(ctx, &what, v)?;
+            node.set_buffer_checked(buffer, ctx.assets, ctx.sample_rate as f32)
+                .map_err(|e| web_error(&what, e))?;
+        }
+        ("normalize", v) => {
+            node.normalize = v
+                .as_bool()
+                .ok_or_else(|| CaseError::Invalid(format!("{what}: {v} is not a boolean")))?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 fn oversample_type(o: &Options, key: &str, v: &Value) -> Result<OverSampleType, CaseError> {
@@ -786,7 +867,12 @@ pub fn wave_shaper(o: &mut Options, _: &mut BuildCtx) -> Result<WaveShaperNode, 
     WaveShaperNode::new(curve.as_deref(), oversample).map_err(|e| web_error("WaveShaperNode", e))
 }
 
-fn wave_shaper_set(node: &mut WaveShaperNode, key: &str, v: &Value) -> Result<bool, CaseError> {
+fn wave_shaper_set(
+    node: &mut WaveShaperNode,
+    key: &str,
+    v: &Value,
+    _: &mut BuildCtx,
+) -> Result<bool, CaseError> {
     let mut map = Map::new();
     map.insert(key.to_owned(), v.clone());
     let mut o = Options::new("WaveShaperNode attribute".into(), &map);
@@ -817,7 +903,12 @@ pub fn analyser(o: &mut Options, _: &mut BuildCtx) -> Result<AnalyserNode, CaseE
     AnalyserNode::new(fft, min, max, smoothing).map_err(|e| web_error("AnalyserNode", e))
 }
 
-fn analyser_set(node: &mut AnalyserNode, key: &str, v: &Value) -> Result<bool, CaseError> {
+fn analyser_set(
+    node: &mut AnalyserNode,
+    key: &str,
+    v: &Value,
+    _: &mut BuildCtx,
+) -> Result<bool, CaseError> {
     let empty = Map::new();
     let o = Options::new("AnalyserNode attribute".into(), &empty);
     let number = || v.as_f64().ok_or_else(|| o.invalid(key, v));
@@ -926,9 +1017,12 @@ fn apply_channel_keys(o: &mut Options, config: &mut ChannelConfig) -> Result<(),
     Ok(())
 }
 
+/// Applies the channel keys of `maps` to the node on `e` after its own check (`kind`'s, or the
+/// destination's when `None`): a rejected configuration throws and changes nothing.
 fn set_channel_config(
     world: &mut World,
     e: Entity,
+    kind: Option<&dyn NodeKind>,
     what: &str,
     maps: &mut [&mut Options],
 ) -> Result<(), CaseError> {
@@ -941,7 +1035,10 @@ fn set_channel_config(
     for o in maps.iter_mut() {
         apply_channel_keys(o, &mut config)?;
     }
-    config.validate().map_err(|e| web_error(what, e))?;
+    match kind {
+        Some(kind) => kind.validate_channels(world, e, &config)?,
+        None => validate_channels_of::<AudioDestinationNode>(world, e, what, &config)?,
+    }
     world.entity_mut(e).insert(config);
     Ok(())
 }
@@ -1128,7 +1225,7 @@ fn build_graph(case: &Case) -> Result<Graph, CaseError> {
     // Destination attributes.
     if let Some(attrs) = &case.destination {
         let mut o = Options::new("destination attribute".into(), attrs);
-        set_channel_config(world, destination, "destination", &mut [&mut o])
+        set_channel_config(world, destination, None, "destination", &mut [&mut o])
             .map_err(at("destination"))?;
         o.finish()?;
     }
@@ -1161,8 +1258,14 @@ fn build_graph(case: &Case) -> Result<Graph, CaseError> {
         let entity = kind
             .spawn(world, &mut options, &mut set, case.sample_rate)
             .map_err(at(&n.id))?;
-        set_channel_config(world, entity, &n.node_type, &mut [&mut options, &mut set])
-            .map_err(at(&n.id))?;
+        set_channel_config(
+            world,
+            entity,
+            Some(kind.as_ref()),
+            &n.node_type,
+            &mut [&mut options, &mut set],
+        )
+        .map_err(at(&n.id))?;
         options.finish()?;
         set.finish()?;
         nodes.insert(
@@ -1454,7 +1557,13 @@ fn apply_action(
                     let mut one = Map::new();
                     one.insert(key.clone(), value.clone());
                     let mut o = Options::new(format!("{} attribute", built.type_name), &one);
-                    set_channel_config(world, built.entity, &built.type_name, &mut [&mut o])?;
+                    set_channel_config(
+                        world,
+                        built.entity,
+                        built.kind.as_deref(),
+                        &built.type_name,
+                        &mut [&mut o],
+                    )?;
                     continue;
                 }
                 let known = match &built.kind {
@@ -1473,21 +1582,24 @@ fn apply_action(
         }
         "call" => {
             let id = target(v, action)?;
-            let built = graph.node(id)?;
             let method = v.get("method").and_then(Value::as_str).ok_or_else(bad)?;
             let args: &[Value] = match v.get("args") {
                 None => &[],
                 Some(Value::Array(a)) => a,
                 Some(_) => return Err(bad()),
             };
-            let kind = built.kind.as_ref().ok_or_else(|| {
-                CaseError::Unsupported(format!("destination.{method}() while rendering"))
-            })?;
             let numbers = || -> Result<Vec<f64>, CaseError> {
                 (0..args.len())
                     .map(|i| number_arg(args, i, method))
                     .collect()
             };
+            if id == "listener" {
+                return listener_call(world, method, &numbers()?);
+            }
+            let built = graph.node(id)?;
+            let kind = built.kind.as_ref().ok_or_else(|| {
+                CaseError::Unsupported(format!("destination.{method}() while rendering"))
+            })?;
             match method {
                 "start" => kind.start(world, built.entity, &numbers()?),
                 "stop" => {
@@ -1502,6 +1614,19 @@ fn apply_action(
                         .ok_or_else(|| CaseError::Engine("oscillator vanished".into()))?;
                     osc.set_periodic_wave(wave);
                     Ok(())
+                }
+                "setPosition" | "setOrientation" if built.type_name == "PannerNode" => {
+                    let what = format!("PannerNode.{method}");
+                    let [x, y, z] = vector_args::<3>(&what, &numbers()?)?;
+                    let mut panner = world
+                        .get_mut::<PannerNode>(built.entity)
+                        .ok_or_else(|| CaseError::Engine("panner vanished".into()))?;
+                    let set = if method == "setPosition" {
+                        panner.set_position(x, y, z)
+                    } else {
+                        panner.set_orientation(x, y, z)
+                    };
+                    set.map(drop).map_err(|e| web_error(what, e))
                 }
                 _ => Err(CaseError::Unsupported(format!(
                     "{}.{method}() as a timed action",
@@ -1524,15 +1649,52 @@ fn apply_action(
     }
 }
 
-/// Automation of the `AudioListener` entity (spawned by the build, else now).
-fn listener_params(world: &mut World, params: &Map<String, Value>) -> Result<(), CaseError> {
+/// The `AudioListener` entity (spawned by the build, else now).
+fn listener_entity(world: &mut World) -> Entity {
     let mut q = world.query_filtered::<Entity, With<AudioListener>>();
-    let entity = match q.iter(world).next() {
+    match q.iter(world).next() {
         Some(e) => e,
         None => world
             .spawn((AudioListener::default(), Name::new("AudioListener")))
             .id(),
+    }
+}
+
+/// `N` numbers as `f32`, for the deprecated vector setters.
+fn vector_args<const N: usize>(what: &str, args: &[f64]) -> Result<[f32; N], CaseError> {
+    let v: Vec<f32> = args.iter().map(|&x| x as f32).collect();
+    v.try_into()
+        .map_err(|_| CaseError::Invalid(format!("{what} takes {N} numbers, got {}", args.len())))
+}
+
+/// `listener.setPosition(x, y, z)` / `listener.setOrientation(x, y, z, xUp, yUp, zUp)`.
+fn listener_call(world: &mut World, method: &str, args: &[f64]) -> Result<(), CaseError> {
+    let entity = listener_entity(world);
+    let what = format!("AudioListener.{method}");
+    let mut listener = world
+        .get_mut::<AudioListener>(entity)
+        .ok_or_else(|| CaseError::Engine("listener vanished".into()))?;
+    let set = match method {
+        "setPosition" => {
+            let [x, y, z] = vector_args::<3>(&what, args)?;
+            listener.set_position(x, y, z)
+        }
+        "setOrientation" => {
+            let [x, y, z, ux, uy, uz] = vector_args::<6>(&what, args)?;
+            listener.set_orientation(x, y, z, ux, uy, uz)
+        }
+        _ => {
+            return Err(CaseError::Unsupported(format!(
+                "{what}() as a timed action"
+            )));
+        }
     };
+    set.map(drop).map_err(|e| web_error(what, e))
+}
+
+/// Automation of the `AudioListener` entity (spawned by the build, else now).
+fn listener_params(world: &mut World, params: &Map<String, Value>) -> Result<(), CaseError> {
+    let entity = listener_entity(world);
     for (name, events) in params {
         let what = format!("AudioListener.{name}");
         let id = ParamId::from_name(name)
