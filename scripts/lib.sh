@@ -13,3 +13,16 @@ ensure_packages() {
     fi
     command -v cargo >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs" >&2; exit 1; }
 }
+
+# The Chromium runner (conformance/chromium): Debian's chromium and nodejs/npm, then the
+# runner's npm packages (puppeteer-core only; it never downloads a browser).
+ensure_chromium_runner() {
+    local need=()
+    command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+    command -v node >/dev/null 2>&1 || need+=(nodejs)
+    command -v npm >/dev/null 2>&1 || need+=(npm)
+    [ ${#need[@]} -eq 0 ] || ensure_packages "${need[@]}"
+    if [ ! -d conformance/chromium/node_modules/puppeteer-core ]; then
+        (cd conformance/chromium && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
+    fi
+}
