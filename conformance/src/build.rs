@@ -1742,10 +1742,24 @@ fn read_back(
     let floats = |v: &[f32]| Value::Array(v.iter().map(|&x| json_number(f64::from(x))).collect());
     let bytes = |v: &[u8]| Value::Array(v.iter().map(|&x| Value::from(x)).collect());
     let vanished = || CaseError::Engine(format!("node `{}` vanished", r.node));
+    if let Some(attribute) = &r.attribute {
+        let value = match (built.type_name.as_str(), attribute.as_str()) {
+            ("DynamicsCompressorNode", "reduction") => world
+                .get::<DynamicsCompressorNode>(e)
+                .ok_or_else(vanished)?
+                .reduction(),
+            (ty, a) => {
+                return Err(CaseError::Unsupported(format!("read-back of {ty}.{a}")));
+            }
+        };
+        out["attribute"] = Value::from(attribute.as_str());
+        out["data"] = floats(&[value]);
+        return Ok(out);
+    }
     if r.method == "getFrequencyResponse" {
         let freqs: Vec<f32> = r.frequencies.iter().map(|&f| f as f32).collect();
-        let mut mag = vec![0.0f32; freqs.len()];
-        let mut phase = vec![0.0f32; freqs.len()];
+        let mut mag = vec![0.0f32; r.mag_response_length.unwrap_or(freqs.len())];
+        let mut phase = vec![0.0f32; r.phase_response_length.unwrap_or(freqs.len())];
         let sr = sample_rate as f32;
         let res = match built.type_name.as_str() {
             "BiquadFilterNode" => world
@@ -1890,7 +1904,7 @@ pub fn run_case(case: &Case) -> Result<Outcome, CaseError> {
                 .push(k),
             None if r.method != "getFrequencyResponse" => {
                 return Err(CaseError::Invalid(format!(
-                    "readbacks[{k}]: an analyser read-back needs a time"
+                    "readbacks[{k}]: an analyser or attribute read-back needs a time"
                 )));
             }
             None => {}

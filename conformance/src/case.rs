@@ -73,14 +73,25 @@ pub struct Readback {
     /// The node read.
     pub node: String,
     /// `getFloatTimeDomainData`, `getByteTimeDomainData`, `getFloatFrequencyData`,
-    /// `getByteFrequencyData` or `getFrequencyResponse`.
+    /// `getByteFrequencyData` or `getFrequencyResponse`; empty for an attribute read.
+    #[serde(default)]
     pub method: String,
+    /// A read-only attribute read instead of a method (`reduction`), recorded as
+    /// `data: [value]`.
+    #[serde(default)]
+    pub attribute: Option<String>,
     /// Context time of the read; `None`: once built (only `getFrequencyResponse`).
     #[serde(default)]
     pub time: Option<f64>,
     /// `getFrequencyResponse`'s frequencies in Hz.
     #[serde(default)]
     pub frequencies: Vec<f64>,
+    /// `getFrequencyResponse`: the length of `magResponse` (default: the frequencies').
+    #[serde(default, rename = "magResponseLength")]
+    pub mag_response_length: Option<usize>,
+    /// `getFrequencyResponse`: the length of `phaseResponse` (default: the frequencies').
+    #[serde(default, rename = "phaseResponseLength")]
+    pub phase_response_length: Option<usize>,
 }
 
 /// `expectError`: the exception `name` thrown at the step `at`.
