@@ -58,6 +58,7 @@ pub use webaudio_engine as engine;
 pub use webaudio_engine::error;
 use webaudio_engine::{command, render};
 
+use bevy::ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
 use bevy::transform::TransformSystems;
 
@@ -130,10 +131,17 @@ pub mod prelude {
     pub use crate::node::wave_shaper::{OverSampleType, WaveShaperNode};
     pub use crate::node::{ChannelConfig, ChannelCountMode, ChannelInterpretation};
     pub use crate::param::{AudioParam, AutomationRate, ParamId};
-    pub use crate::{AudioNodeAppExt, OfflineRenderExt, WebAudioPlugin, WebAudioSystems};
+    pub use crate::{
+        AudioNodeAppExt, OfflineRenderExt, WebAudioPlugin, WebAudioSync, WebAudioSystems,
+    };
 }
 
 /// The plugin's system sets.
+///
+/// The plugin's own systems of `WriteNodes`, `Spatial`, `Sync` and `Commit` run in the
+/// [`WebAudioSync`] schedule, which one exclusive system in `PostUpdate`'s `Sync` set runs; the
+/// sets are configured in both schedules, in the same order, so a system of yours in
+/// `PostUpdate`'s `WriteNodes` still runs before the sync sees the frame's components.
 #[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WebAudioSystems {
     /// `First`: read the render side back (clock, 'ended', faults) into [`AudioContext`].
@@ -154,6 +162,45 @@ pub enum WebAudioSystems {
     /// `PostUpdate`, after `Sync`: compile the schedule if the graph changed and push the
     /// commands to the render thread.
     Commit,
+}
+
+/// The schedule of the plugin's per-frame sync: its own node writes (buffer checks, splitter
+/// channel counts, stream formats), the spatial and Doppler sync, every node type's sync, the
+/// connection and meter sync and the commit, in [`WebAudioSystems`] order, one after the other
+/// on the calling thread. It runs once a frame, from an exclusive system in `PostUpdate`'s
+/// [`WebAudioSystems::Sync`] set (after transform propagation and the asset events).
+///
+/// These systems all share the engine and so could never run side by side; on one thread, an
+/// idle frame costs a few microseconds instead of a task (and a thread wake-up) per system.
+/// Custom node types registered with [`AudioNodeAppExt::add_audio_node`] sync here too; add
+/// your own systems with `app.add_systems(WebAudioSync, ...)` when they must run between
+/// these (an [`AudioNode::register`] system), or in `PostUpdate`'s
+/// [`WebAudioSystems::WriteNodes`] otherwise.
+#[derive(ScheduleLabel, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WebAudioSync;
+
+/// Runs [`WebAudioSync`].
+fn run_sync(world: &mut World) {
+    world.run_schedule(WebAudioSync);
+}
+
+/// Runs the feedback system on the calling thread, as `run_sync` runs the sync: a task of
+/// its own would cost a thread wake-up for a few microseconds of work.
+fn run_feedback(world: &mut World) {
+    world
+        .run_system_cached(ecs::receive_feedback)
+        .expect("the feedback system's params are the plugin's own");
+}
+
+/// The four sets, in order.
+fn ordered_sets() -> impl IntoScheduleConfigs<bevy::ecs::schedule::InternedSystemSet, ()> {
+    (
+        WebAudioSystems::WriteNodes,
+        WebAudioSystems::Spatial,
+        WebAudioSystems::Sync,
+        WebAudioSystems::Commit,
+    )
+        .chain()
 }
 
 /// Adds the audio context, its destination entity, and the systems that mirror the graph.
@@ -180,6 +227,11 @@ impl WebAudioPlugin {
 
 impl Plugin for WebAudioPlugin {
     fn build(&self, app: &mut App) {
+        app.edit_schedule(WebAudioSync, |schedule| {
+            schedule
+                .set_executor(SingleThreadedExecutor::new())
+                .configure_sets(ordered_sets());
+        });
         app.add_message::<Ended>()
             .add_message::<AudioContextStateChanged>()
             .add_message::<AudioGraphError>()
@@ -192,23 +244,21 @@ impl Plugin for WebAudioPlugin {
             .register_type::<ecs::connection::AudioInputs>()
             .register_type::<ecs::connection::AudioConnection>()
             .register_type::<ecs::meter::Metered>()
+            .init_resource::<ecs::connection::InsertedEdges>()
+            .add_observer(ecs::connection::note_inserted_edge)
             .configure_sets(
                 PostUpdate,
-                (
-                    WebAudioSystems::WriteNodes,
-                    WebAudioSystems::Spatial,
-                    WebAudioSystems::Sync,
-                    WebAudioSystems::Commit,
-                )
-                    .chain()
-                    .after(TransformSystems::Propagate),
+                ordered_sets().after(TransformSystems::Propagate),
             )
-            .add_systems(
-                First,
-                ecs::receive_feedback.in_set(WebAudioSystems::Feedback),
-            )
+            .add_systems(First, run_feedback.in_set(WebAudioSystems::Feedback))
             .add_systems(
                 PostUpdate,
+                run_sync
+                    .in_set(WebAudioSystems::Sync)
+                    .after(bevy::asset::AssetEventSystems),
+            )
+            .add_systems(
+                WebAudioSync,
                 (
                     ecs::sync_connections.in_set(WebAudioSystems::Sync),
                     ecs::meter::sync_meters
@@ -224,7 +274,7 @@ impl Plugin for WebAudioPlugin {
         app.register_type::<ecs::spatial::SpatialAudio>()
             .register_type::<ecs::doppler::Doppler>()
             .add_systems(
-                PostUpdate,
+                WebAudioSync,
                 (ecs::spatial::sync_spatial, ecs::doppler::sync_doppler)
                     .in_set(WebAudioSystems::Spatial),
             );
@@ -381,7 +431,7 @@ impl AudioNodeAppExt for App {
             return self;
         }
         self.register_type::<T>().add_systems(
-            PostUpdate,
+            WebAudioSync,
             ecs::sync_nodes::<T>
                 .in_set(WebAudioSystems::Sync)
                 .before(ecs::sync_connections),

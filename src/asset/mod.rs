@@ -48,14 +48,13 @@ pub(crate) fn register(app: &mut App) {
 /// or changes (with the asset plugin), and the node's buffer checks.
 pub(crate) fn register_buffer_node<T: BufferNode>(app: &mut App) {
     app.add_systems(
-        PostUpdate,
+        crate::WebAudioSync,
         check_buffer_nodes::<T>.in_set(crate::WebAudioSystems::WriteNodes),
     );
     if app.world().contains_resource::<AssetServer>() {
         app.add_systems(
-            PostUpdate,
+            crate::WebAudioSync,
             (resync_buffer_nodes::<T>, fail_buffer_nodes::<T>)
-                .after(bevy::asset::AssetEventSystems)
                 .in_set(crate::WebAudioSystems::WriteNodes)
                 .before(check_buffer_nodes::<T>),
         );

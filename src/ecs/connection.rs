@@ -57,7 +57,12 @@ pub enum ConnectionTarget {
 }
 
 /// The rest of an edge: which output of the source, into what.
+///
+/// Immutable, like the edge's two ends: to change an edge, insert a new `AudioConnection` (or
+/// disconnect and connect again). The sync hears of edges when their components are inserted,
+/// so idle edges cost a frame nothing.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq, Hash, Reflect, Serialize, Deserialize)]
+#[component(immutable)]
 #[reflect(Component)]
 pub struct AudioConnection {
     /// The source's output index.
@@ -96,6 +101,19 @@ pub trait AudioConnectExt {
     fn disconnect(&mut self, destination: Entity) -> &mut Self;
     /// `disconnect()`: despawns every edge leaving this node.
     fn disconnect_all(&mut self) -> &mut Self;
+}
+
+/// Edge entities that got one of their components inserted since the last sync (in insertion
+/// order, possibly repeated): the only edges the sync looks at.
+#[derive(Resource, Default)]
+pub(crate) struct InsertedEdges(pub Vec<Entity>);
+
+/// Notes an edge whose end or connection was inserted.
+pub(crate) fn note_inserted_edge(
+    insert: On<Insert, (ConnectionFrom, ConnectionTo, AudioConnection)>,
+    mut inserted: ResMut<InsertedEdges>,
+) {
+    inserted.0.push(insert.entity);
 }
 
 pub(crate) fn spawn_edge(world: &mut World, from: Entity, to: Entity, connection: AudioConnection) {

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bevy::ecs::entity::EntityHashMap;
 use bevy::platform::cell::SyncCell;
 use bevy::prelude::*;
 
@@ -158,9 +159,9 @@ pub(crate) struct AudioEngine {
     pub sample_rate: f32,
     pub channels: u16,
     pub destination: Entity,
-    pub nodes: HashMap<Entity, NodeRecord>,
+    pub nodes: EntityHashMap<NodeRecord>,
     pub ids: HashMap<RenderId, Entity>,
-    pub edges: HashMap<Entity, EdgeRecord>,
+    pub edges: EntityHashMap<EdgeRecord>,
     render_ids: RenderIds,
     arena_capacity: usize,
     pub dirty: bool,
@@ -174,6 +175,8 @@ pub(crate) struct AudioEngine {
     pub listeners: Vec<Entity>,
     /// Nodes the last compiled schedule mutes (a cycle without a `DelayNode`).
     muted: Vec<Entity>,
+    /// `drain_params`' scratch list of one param's events (kept: no allocation per frame).
+    events: Vec<AutomationEvent>,
 }
 
 impl AudioEngine {
@@ -192,9 +195,9 @@ impl AudioEngine {
             sample_rate,
             channels,
             destination,
-            nodes: HashMap::new(),
+            nodes: EntityHashMap::default(),
             ids: HashMap::new(),
-            edges: HashMap::new(),
+            edges: EntityHashMap::default(),
             render_ids: RenderIds::default(),
             arena_capacity: ARENA_CAPACITY,
             dirty: true,
@@ -204,6 +207,7 @@ impl AudioEngine {
             startup_error: None,
             listeners: Vec::new(),
             muted: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -336,33 +340,33 @@ impl AudioEngine {
         let Some(id) = self.nodes.get(&entity).map(|r| r.id) else {
             return;
         };
-        let mut batches: Vec<(ParamSlot, Vec<AutomationEvent>, Option<_>, usize)> = Vec::new();
-        for param in node.params().to_vec() {
+        let mut events = std::mem::take(&mut self.events);
+        for index in 0..node.params().len() {
+            let param = node.params()[index];
             let p = node.param_mut(param);
-            if p.needs_sync() {
-                let mut events = Vec::new();
-                let rate = p.drain_pending(&mut |e| events.push(e));
-                p.forget_before(now);
-                batches.push((param.slot(), events, rate, p.scheduled_len()));
+            if !p.needs_sync() {
+                continue;
             }
-        }
-        for (param, events, rate, scheduled) in batches {
-            self.ensure_capacity(entity, id, param, scheduled + 2 * events.len() + 4);
+            let rate = p.drain_pending(&mut |e| events.push(e));
+            p.forget_before(now);
+            let (slot, scheduled) = (param.slot(), p.scheduled_len());
+            self.ensure_capacity(entity, id, slot, scheduled + 2 * events.len() + 4);
             if let Some(rate) = rate {
                 self.send(Command::SetAutomationRate {
                     node: id,
-                    param,
+                    param: slot,
                     rate,
                 });
             }
-            for event in events {
+            for event in events.drain(..) {
                 self.send(Command::ParamEvent {
                     node: id,
-                    param,
+                    param: slot,
                     event,
                 });
             }
         }
+        self.events = events;
     }
 
     fn ensure_capacity(&mut self, entity: Entity, id: RenderId, param: ParamSlot, required: usize) {

@@ -8,8 +8,7 @@ pub(crate) mod engine;
 pub mod meter;
 pub mod spatial;
 
-use std::collections::{HashMap, HashSet};
-
+use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
 use bevy::prelude::*;
 
 use crate::asset::AudioBuffer;
@@ -96,16 +95,16 @@ pub struct AudioBackendFault(pub AudioBackendError);
 /// What `sync_nodes::<T>` remembers between frames.
 pub(crate) struct SyncedNodes<T: AudioNode> {
     /// Each node's attributes as last sent (a change sends a message).
-    sent: HashMap<Entity, T::Attributes>,
+    sent: EntityHashMap<T::Attributes>,
     /// Entities whose `T` was refused (another node type is there), reported once.
-    rejected: HashSet<Entity>,
+    rejected: EntityHashSet,
 }
 
 impl<T: AudioNode> Default for SyncedNodes<T> {
     fn default() -> Self {
         Self {
-            sent: HashMap::new(),
-            rejected: HashSet::new(),
+            sent: EntityHashMap::default(),
+            rejected: EntityHashSet::default(),
         }
     }
 }
@@ -193,18 +192,12 @@ fn fallback_config<T: AudioNode>(node: &T) -> ChannelConfig {
     .unwrap_or_default()
 }
 
-/// Mirrors connection entities.
-#[allow(clippy::type_complexity)]
+/// Mirrors connection entities: the removed ones, then those whose components were inserted
+/// since the last sync (their components are immutable, so nothing else changes an edge).
 pub(crate) fn sync_connections(
     mut engine: ResMut<AudioEngine>,
-    edges: Query<
-        (Entity, &ConnectionFrom, &ConnectionTo, &AudioConnection),
-        Or<(
-            Changed<ConnectionFrom>,
-            Changed<ConnectionTo>,
-            Changed<AudioConnection>,
-        )>,
-    >,
+    edges: Query<(&ConnectionFrom, &ConnectionTo, &AudioConnection)>,
+    mut inserted: ResMut<connection::InsertedEdges>,
     mut removed: RemovedComponents<AudioConnection>,
     mut errors: MessageWriter<AudioGraphError>,
     mut commands: Commands,
@@ -214,7 +207,16 @@ pub(crate) fn sync_connections(
             engine.dirty = true;
         }
     }
-    for (entity, from, to, connection) in &edges {
+    if inserted.0.is_empty() {
+        return;
+    }
+    let mut fresh = std::mem::take(&mut inserted.0);
+    fresh.sort_unstable();
+    fresh.dedup();
+    for entity in fresh.drain(..) {
+        let Ok((from, to, connection)) = edges.get(entity) else {
+            continue; // despawned since, or not a whole edge (yet)
+        };
         let record = EdgeRecord {
             from: from.0,
             to: to.0,
@@ -228,6 +230,7 @@ pub(crate) fn sync_connections(
         engine.edges.insert(entity, record);
         engine.dirty = true;
     }
+    inserted.0 = fresh; // empty: its storage is reused
 }
 
 /// Compiles the schedule if anything changed and pushes the commands out.

@@ -1,9 +1,8 @@
-//! Spatial sync: `GlobalTransform`s become panner and listener param events
-//!.
+//! Spatial sync: `GlobalTransform`s become panner and listener param events.
 //!
-//! Runs in `PostUpdate`, in [`WebAudioSystems::Sync`](crate::WebAudioSystems::Sync) after
-//! transform propagation and before the node sync, so the events go out the same frame. Only
-//! changed transforms are sent. Each change becomes, per param, `cancelAndHoldAtTime(now)`
+//! Runs in [`WebAudioSystems::Spatial`](crate::WebAudioSystems::Spatial) of the
+//! [`WebAudioSync`](crate::WebAudioSync) schedule, after transform propagation and before the
+//! node sync, so the events go out the same frame. Only changed transforms are sent. Each change becomes, per param, `cancelAndHoldAtTime(now)`
 //! then `linearRampToValueAtTime(new, now + frame delta)`: the value glides from wherever it
 //! is to the new one over one frame, so fast motion does not zipper, and the render side needs
 //! no smoothing of its own (explicit automation of the same params behaves exactly as the
@@ -66,18 +65,43 @@ fn glide_all<const N: usize>(
     }
 }
 
+/// Spatial panners whose transform changed this frame, or that are new.
+type MovedPanners<'w, 's> = Query<
+    'w,
+    's,
+    (Ref<'static, GlobalTransform>, Mut<'static, PannerNode>),
+    (
+        With<SpatialAudio>,
+        Or<(Changed<GlobalTransform>, Added<PannerNode>)>,
+    ),
+>;
+
+/// Listeners whose transform changed this frame, or that are new.
+type MovedListeners<'w, 's> = Query<
+    'w,
+    's,
+    (Ref<'static, GlobalTransform>, Mut<'static, AudioListener>),
+    Or<(Changed<GlobalTransform>, Added<AudioListener>)>,
+>;
+
 /// Turns changed transforms of spatial panners and of listeners into param events.
 ///
-/// While the context is suspended its clock stands still and nothing renders, so a glide per
-/// frame would only pile up commands that later ones supersede: moves are held back (a node
-/// added meanwhile still gets its first position) and, on the first frame after resuming,
-/// each entity that moved during the suspension gets one glide to where it is now.
+/// An ordinary frame only visits the entities whose `GlobalTransform` changed (or that are
+/// new): idle sources cost nothing. While the context is suspended its clock stands still and
+/// nothing renders, so a glide per frame would only pile up commands that later ones
+/// supersede: moves are held back (a node added meanwhile still gets its first position) and,
+/// on the first frame after resuming, each entity that moved during the suspension gets one
+/// glide to where it is now (that frame visits every spatial entity).
 #[allow(clippy::type_complexity)]
 pub(crate) fn sync_spatial(
     context: Res<AudioContext>,
     time: Option<Res<Time>>,
-    mut panners: Query<(Ref<GlobalTransform>, Mut<PannerNode>), With<SpatialAudio>>,
-    mut listeners: Query<(Ref<GlobalTransform>, Mut<AudioListener>)>,
+    mut moved: ParamSet<(
+        MovedPanners,
+        MovedListeners,
+        Query<(Ref<GlobalTransform>, Mut<PannerNode>), With<SpatialAudio>>,
+        Query<(Ref<GlobalTransform>, Mut<AudioListener>)>,
+    )>,
     ticks: SystemChangeTick,
     mut suspended_since: Local<Option<Tick>>,
 ) {
@@ -95,7 +119,7 @@ pub(crate) fn sync_spatial(
         }
         _ => None,
     };
-    let moved = |transform: &Ref<GlobalTransform>, first: bool| {
+    let moved_since = |transform: &Ref<GlobalTransform>, first: bool| {
         if first {
             return true;
         }
@@ -106,14 +130,48 @@ pub(crate) fn sync_spatial(
             Some(tick) => transform
                 .last_changed()
                 .is_newer_than(tick, ticks.this_run()),
-            None => transform.is_changed(),
+            None => true,
         }
     };
-    for (transform, mut panner) in &mut panners {
-        let first = panner.is_added();
-        if !moved(&transform, first) {
-            continue;
+    let glide = Glide { now, end };
+    if since.is_some() {
+        for (transform, panner) in &mut moved.p2() {
+            let first = panner.is_added();
+            if moved_since(&transform, first) {
+                glide.panner(&transform, panner, first);
+            }
         }
+        for (transform, listener) in &mut moved.p3() {
+            let first = listener.is_added();
+            if moved_since(&transform, first) {
+                glide.listener(&transform, listener, first);
+            }
+        }
+        return;
+    }
+    for (transform, panner) in &mut moved.p0() {
+        let first = panner.is_added();
+        if moved_since(&transform, first) {
+            glide.panner(&transform, panner, first);
+        }
+    }
+    for (transform, listener) in &mut moved.p1() {
+        let first = listener.is_added();
+        if moved_since(&transform, first) {
+            glide.listener(&transform, listener, first);
+        }
+    }
+}
+
+/// This frame's glide window.
+struct Glide {
+    now: f64,
+    end: f64,
+}
+
+impl Glide {
+    /// A panner's position (the translation) and orientation (forward, −Z).
+    fn panner(&self, transform: &GlobalTransform, mut panner: Mut<PannerNode>, first: bool) {
         let p = transform.translation();
         let f = transform.forward();
         let panner = &mut *panner;
@@ -127,22 +185,20 @@ pub(crate) fn sync_spatial(
                 &mut panner.orientation_z,
             ],
             [p.x, p.y, p.z, f.x, f.y, f.z],
-            now,
-            end,
+            self.now,
+            self.end,
             first,
         );
     }
-    for (transform, mut listener) in &mut listeners {
-        let first = listener.is_added();
-        if !moved(&transform, first) {
-            continue;
-        }
+
+    /// The listener's position, forward (−Z) and up (+Y).
+    fn listener(&self, transform: &GlobalTransform, mut listener: Mut<AudioListener>, first: bool) {
         let (p, f, u) = (transform.translation(), transform.forward(), transform.up());
         glide_all(
             listener.params_mut(),
             [p.x, p.y, p.z, f.x, f.y, f.z, u.x, u.y, u.z],
-            now,
-            end,
+            self.now,
+            self.end,
             first,
         );
     }

@@ -163,7 +163,7 @@ impl AudioNode for ChannelSplitterNode {
     /// [`ChannelSplitterNode::validate_channels`], and `channelCount` = `numberOfOutputs`.
     fn register(app: &mut App) {
         app.add_systems(
-            PostUpdate,
+            crate::WebAudioSync,
             enforce_splitter_channel_count.in_set(crate::WebAudioSystems::WriteNodes),
         );
     }

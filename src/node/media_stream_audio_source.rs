@@ -139,7 +139,7 @@ impl AudioNode for MediaStreamAudioSourceNode {
 
     fn register(app: &mut App) {
         app.add_systems(
-            PostUpdate,
+            crate::WebAudioSync,
             follow_stream_format.in_set(crate::WebAudioSystems::WriteNodes),
         );
     }

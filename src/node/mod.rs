@@ -175,7 +175,8 @@ pub trait AudioNode: Component<Mutability = bevy::ecs::component::Mutable> + Clo
         None
     }
 
-    /// Installs anything else this node type needs (systems in
+    /// Installs anything else this node type needs (systems in the
+    /// [`WebAudioSync`](crate::WebAudioSync) schedule's
     /// [`WebAudioSystems::WriteNodes`](crate::WebAudioSystems::WriteNodes), resources), once,
     /// from [`add_audio_node`](crate::AudioNodeAppExt::add_audio_node). Default: nothing.
     fn register(_app: &mut App) {}
