@@ -319,7 +319,7 @@ pub fn judge_case(test: CaseData, reference: CaseData, threshold: &Threshold) ->
     match (exception(test.error), exception(reference.error)) {
         (t, r) if t == r => {
             if let Some((name, at)) = t {
-                notes.push(format!("{name} at {at} as Chromium"));
+                notes.push(format!("{name} at {at} as the reference"));
             }
         }
         (t, r) => {
@@ -327,7 +327,11 @@ pub fn judge_case(test: CaseData, reference: CaseData, threshold: &Threshold) ->
             let show = |x: Option<(String, String)>| {
                 x.map_or("nothing".to_string(), |(n, a)| format!("{n} at {a}"))
             };
-            notes.push(format!("threw {}, Chromium threw {}", show(t), show(r)));
+            notes.push(format!(
+                "threw {}, the reference threw {}",
+                show(t),
+                show(r)
+            ));
         }
     }
     let mut value = None;
@@ -338,10 +342,10 @@ pub fn judge_case(test: CaseData, reference: CaseData, threshold: &Threshold) ->
             pass &= v.pass;
             notes.extend(v.note);
         }
-        (None, None) => notes.push("no render (ended while building, as Chromium)".into()),
+        (None, None) => notes.push("no render (ended while building, as the reference)".into()),
         (Some(_), None) => {
             pass = false;
-            notes.push("rendered, but Chromium ended while building".into());
+            notes.push("rendered, but the reference ended while building".into());
         }
         (None, Some(_)) => {
             pass = false;

@@ -104,9 +104,21 @@ fn the_source_is_read_completely() {
         "error ChannelMergerNode!InvalidStateError",
         "error WaveShaperNode!InvalidStateError",
         "error PeriodicWave!IndexSizeError",
+        "error AudioDestinationNode!InvalidStateError",
+        "error AudioDestinationNode!NotSupportedError",
     ] {
         assert!(has(id), "inventory lacks {id}");
     }
+    // A node with its own channel check throws what it documents (a merger's channelCount 0
+    // is an InvalidStateError, never the generic NotSupportedError); an excluded exception
+    // (an AudioContext-only one) is no item.
+    assert!(!has("error ChannelMergerNode!NotSupportedError"));
+    assert!(!has("error ChannelSplitterNode!NotSupportedError"));
+    assert!(!has("error AudioDestinationNode!IndexSizeError"));
+    assert!(
+        inv.excluded
+            .contains_key("AudioDestinationNode!IndexSizeError")
+    );
     // Source nodes have no input, hence no channel attributes; excluded nodes contribute nothing.
     assert!(!has("channel OscillatorNode.channelCount"));
     assert!(!inv.items.keys().any(|k| k.contains("AudioWorkletNode")));
@@ -137,7 +149,8 @@ fn case_facts_read_every_part_of_the_format() {
             {"id": "osc", "type": "OscillatorNode",
              "options": {"periodicWave": {"real": [0, 1], "imag": [0, 0]}}, "start": 0, "stop": 1},
             {"id": "g", "type": "GainNode", "set": {"channelCount": 1},
-             "params": {"gain": [["cancelAndHoldAtTime", 0]]}}
+             "params": {"gain": [["cancelAndHoldAtTime", 0]]}},
+            {"id": "c", "type": "DynamicsCompressorNode"}
         ],
         "connections": [["osc", "g", "gain"]],
         "actions": [{"time": 0.128, "do": [
@@ -145,7 +158,8 @@ fn case_facts_read_every_part_of_the_format() {
             {"call": {"node": "osc", "method": "setPeriodicWave", "args": [{"disableNormalization": true}]}},
             {"params": {"node": "listener", "upY": [["value", 1]]}}
         ]}],
-        "readbacks": [{"id": "r", "node": "an", "method": "getByteFrequencyData", "time": 0.128}],
+        "readbacks": [{"id": "r", "node": "an", "method": "getByteFrequencyData", "time": 0.128},
+                      {"id": "red", "node": "c", "attribute": "reduction", "time": 0.128}],
         "expectError": {"at": "actions[0].do[1]", "name": "IndexSizeError"}
     });
     let facts = inventory::case_facts(&case);
@@ -170,11 +184,12 @@ fn case_facts_read_every_part_of_the_format() {
         "call:OscillatorNode.setPeriodicWave",
         "error:OscillatorNode.IndexSizeError",
         "error:PeriodicWave.IndexSizeError",
+        "readback:DynamicsCompressorNode.reduction",
     ] {
         assert!(facts.contains(f), "missing fact {f} in {facts:?}");
     }
     // `an` is not a node of the case: no read-back fact; nothing invented.
-    assert!(!facts.iter().any(|f| f.starts_with("readback:")));
+    assert!(!facts.iter().any(|f| f.starts_with("readback:AnalyserNode")));
     assert!(!facts.contains("call:AudioBufferSourceNode.start"));
     assert!(!facts.contains("error:AudioParam.IndexSizeError"));
 }
