@@ -114,6 +114,14 @@ pub enum Command {
         /// The event.
         event: AutomationEvent,
     },
+    /// Consecutive params of one node each glide to a new value: what a moving spatial source
+    /// sends once a frame, instead of two [`Command::ParamEvent`]s per param.
+    Glide {
+        /// The node's slot.
+        node: RenderId,
+        /// The params, their values and the glide's window.
+        glide: ParamGlide,
+    },
     /// A param's automation rate changed.
     SetAutomationRate {
         /// The node's slot.
@@ -165,6 +173,7 @@ impl Command {
             Self::RemoveNode { .. } => "RemoveNode",
             Self::SetSchedule(_) => "SetSchedule",
             Self::ParamEvent { .. } => "ParamEvent",
+            Self::Glide { .. } => "Glide",
             Self::SetAutomationRate { .. } => "SetAutomationRate",
             Self::ReplaceTimeline { .. } => "ReplaceTimeline",
             Self::Schedule { .. } => "Schedule",
@@ -172,6 +181,55 @@ impl Command {
             Self::ReplaceArena(_) => "ReplaceArena",
             Self::SetProbe { .. } => "SetProbe",
         }
+    }
+}
+
+/// New values for up to [`ParamGlide::MAX`] consecutive params of one node, each reached by a
+/// linear glide over `start..end`: on every param, exactly `cancelAndHoldAtTime(start)` then
+/// `linearRampToValueAtTime(value, end)` (so sample-accurate, and explicit automation of the
+/// same params keeps the spec's meaning).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParamGlide {
+    /// The slot of the first param (the others follow it in slot order).
+    first: u8,
+    /// How many of `values` are used.
+    count: u8,
+    values: [f32; ParamGlide::MAX],
+    /// When the glides leave their current values (the control side's current time).
+    pub start: f64,
+    /// When they reach the new ones.
+    pub end: f64,
+}
+
+impl ParamGlide {
+    /// Most params one glide carries (a panner's position and orientation; a listener's nine
+    /// params take two).
+    pub const MAX: usize = 6;
+
+    /// Glides the params from slot `first` on to `values`, over `start..end`; `None` when
+    /// there are more than [`Self::MAX`] values or they run past the last param slot.
+    pub fn new(first: ParamSlot, values: &[f32], start: f64, end: f64) -> Option<Self> {
+        if values.len() > Self::MAX || first.index() + values.len() > crate::render::MAX_PARAMS {
+            return None;
+        }
+        let mut glide = Self {
+            first: first.index() as u8,
+            count: values.len() as u8,
+            values: [0.0; Self::MAX],
+            start,
+            end,
+        };
+        glide.values[..values.len()].copy_from_slice(values);
+        Some(glide)
+    }
+
+    /// Each param's slot and new value, in slot order.
+    pub fn params(&self) -> impl Iterator<Item = (ParamSlot, f32)> + '_ {
+        let first = usize::from(self.first);
+        self.values[..usize::from(self.count)]
+            .iter()
+            .enumerate()
+            .map(move |(k, &value)| (ParamSlot::declared(first + k), value))
     }
 }
 

@@ -10,7 +10,9 @@ use bevy::platform::cell::SyncCell;
 use bevy::prelude::*;
 
 use super::connection::{AudioConnection, ConnectionTarget};
-use webaudio_engine::command::{Command, ControlChannel, RenderId, RenderIds, RenderShared};
+use webaudio_engine::command::{
+    Command, ControlChannel, ParamGlide, RenderId, RenderIds, RenderShared,
+};
 use webaudio_engine::graph::{Edge, EdgeTarget, Graph, GraphNode};
 use webaudio_engine::node::oscillator::WaveTableCache;
 use webaudio_engine::node::{ChannelConfig, NodeMessage};
@@ -177,6 +179,9 @@ pub(crate) struct AudioEngine {
     muted: Vec<Entity>,
     /// `drain_params`' scratch list of one param's events (kept: no allocation per frame).
     events: Vec<AutomationEvent>,
+    /// This frame's glides of moving spatial nodes, sent at commit (after the frame's param
+    /// events, in the order the spatial sync queued them).
+    glides: Vec<(RenderId, ParamGlide)>,
 }
 
 impl AudioEngine {
@@ -208,6 +213,7 @@ impl AudioEngine {
             listeners: Vec::new(),
             muted: Vec::new(),
             events: Vec::new(),
+            glides: Vec::new(),
         }
     }
 
@@ -369,6 +375,32 @@ impl AudioEngine {
         self.events = events;
     }
 
+    /// Queues a glide of `entity`'s params from slot `first` on to `values` over `start..end`
+    /// (one command, sent at commit), growing their timelines first: each may hold up to
+    /// `scheduled` events of its own besides. Returns `false` (nothing queued) when the entity
+    /// is not a synced node or the values do not fit one glide.
+    pub fn queue_glide(
+        &mut self,
+        entity: Entity,
+        first: ParamSlot,
+        values: &[f32],
+        (start, end): (f64, f64),
+        scheduled: usize,
+    ) -> bool {
+        let Some(id) = self.nodes.get(&entity).map(|r| r.id) else {
+            return false;
+        };
+        let Some(glide) = ParamGlide::new(first, values, start, end) else {
+            return false;
+        };
+        for (param, _) in glide.params() {
+            // The glide's hold and ramp, last frame's if nothing rendered since, and room.
+            self.ensure_capacity(entity, id, param, scheduled + 8);
+        }
+        self.glides.push((id, glide));
+        true
+    }
+
     fn ensure_capacity(&mut self, entity: Entity, id: RenderId, param: ParamSlot, required: usize) {
         let Some(capacity) = self
             .nodes
@@ -486,6 +518,12 @@ impl AudioEngine {
     /// Compiles and sends a new schedule if the graph changed, then frees removed slots.
     /// Returns the nodes newly muted for sitting in a cycle without a `DelayNode`.
     pub fn commit(&mut self) -> Vec<Entity> {
+        let glides = std::mem::take(&mut self.glides);
+        for &(node, glide) in &glides {
+            self.send(Command::Glide { node, glide });
+        }
+        self.glides = glides;
+        self.glides.clear();
         let mut newly_muted = Vec::new();
         if self.dirty {
             let (schedule, report) = self.graph().compile();

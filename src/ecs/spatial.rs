@@ -1,14 +1,17 @@
-//! Spatial sync: `GlobalTransform`s become panner and listener param events.
+//! Spatial sync: `GlobalTransform`s become panner and listener param glides.
 //!
 //! Runs in [`WebAudioSystems::Spatial`](crate::WebAudioSystems::Spatial) of the
-//! [`WebAudioSync`](crate::WebAudioSync) schedule, after transform propagation and before the
-//! node sync, so the events go out the same frame. Only changed transforms are sent. Each change becomes, per param, `cancelAndHoldAtTime(now)`
-//! then `linearRampToValueAtTime(new, now + frame delta)`: the value glides from wherever it
-//! is to the new one over one frame, so fast motion does not zipper, and the render side needs
-//! no smoothing of its own (explicit automation of the same params behaves exactly as the
-//! spec says). The first sync of an entity sets the values directly. While the context is
-//! suspended, moves are held back and the first frame after resuming sends one glide per
-//! entity that moved (no pile of superseded commands).
+//! [`WebAudioSync`](crate::WebAudioSync) schedule, after transform propagation; the glides go
+//! out at the same frame's commit. Only changed transforms are sent. Each change becomes, per
+//! param, `cancelAndHoldAtTime(now)` then `linearRampToValueAtTime(new, now + frame delta)`:
+//! the value glides from wherever it is to the new one over one frame, so fast motion does not
+//! zipper, and the render side needs no smoothing of its own (explicit automation of the same
+//! params behaves exactly as the spec says). That pair is applied on the render side from one
+//! `Glide` command per moving panner and frame (two for the listener), which carries the
+//! latest position and orientation; the panner component itself is not touched, so a moving
+//! source costs the node sync nothing. The first sync of an entity sets the values directly.
+//! While the context is suspended, moves are held back and the first frame after resuming
+//! sends one glide per entity that moved (no pile of superseded commands).
 //!
 //! Mapping: a panner's position is the entity's translation and its orientation Bevy's
 //! forward (−Z); the listener's position is its translation, forward −Z and up +Y.
@@ -17,10 +20,15 @@ use bevy::ecs::change_detection::Tick;
 use bevy::ecs::system::SystemChangeTick;
 use bevy::prelude::*;
 
+use super::engine::AudioEngine;
 use crate::context::{AudioContext, AudioContextState};
 use crate::node::audio_listener::AudioListener;
 use crate::node::panner::PannerNode;
 use crate::param::AudioParam;
+use webaudio_engine::command::ParamGlide;
+use webaudio_engine::node::audio_listener::ListenerParam;
+use webaudio_engine::node::panner::PannerParam;
+use webaudio_engine::param::NodeParams;
 
 /// Makes the entity's [`PannerNode`] follow its `GlobalTransform` (position and orientation).
 /// An [`AudioListener`] follows its entity's transform without a marker.
@@ -56,8 +64,7 @@ pub(crate) fn glide(param: &mut AudioParam, value: f32, now: f64, end: f64, firs
 fn glide_all<const N: usize>(
     params: [&mut AudioParam; N],
     values: [f32; N],
-    now: f64,
-    end: f64,
+    (now, end): (f64, f64),
     first: bool,
 ) {
     for (p, v) in params.into_iter().zip(values) {
@@ -69,7 +76,11 @@ fn glide_all<const N: usize>(
 type MovedPanners<'w, 's> = Query<
     'w,
     's,
-    (Ref<'static, GlobalTransform>, Mut<'static, PannerNode>),
+    (
+        Entity,
+        Ref<'static, GlobalTransform>,
+        Mut<'static, PannerNode>,
+    ),
     (
         With<SpatialAudio>,
         Or<(Changed<GlobalTransform>, Added<PannerNode>)>,
@@ -80,27 +91,37 @@ type MovedPanners<'w, 's> = Query<
 type MovedListeners<'w, 's> = Query<
     'w,
     's,
-    (Ref<'static, GlobalTransform>, Mut<'static, AudioListener>),
+    (
+        Entity,
+        Ref<'static, GlobalTransform>,
+        Mut<'static, AudioListener>,
+    ),
     Or<(Changed<GlobalTransform>, Added<AudioListener>)>,
 >;
 
-/// Turns changed transforms of spatial panners and of listeners into param events.
+/// Turns changed transforms of spatial panners and of listeners into param glides.
 ///
 /// An ordinary frame only visits the entities whose `GlobalTransform` changed (or that are
-/// new): idle sources cost nothing. While the context is suspended its clock stands still and
-/// nothing renders, so a glide per frame would only pile up commands that later ones
-/// supersede: moves are held back (a node added meanwhile still gets its first position) and,
-/// on the first frame after resuming, each entity that moved during the suspension gets one
-/// glide to where it is now (that frame visits every spatial entity).
+/// new): idle sources cost nothing. A moving source sends one [`Command::Glide`] (a listener
+/// two), queued in the engine and sent at commit after the frame's own param events, which
+/// the render side applies as the `cancelAndHoldAtTime` / `linearRampToValueAtTime` pair on
+/// each param. While the context is suspended its clock stands still and nothing renders, so
+/// a glide per frame would only pile up commands that later ones supersede: moves are held
+/// back (a node added meanwhile still gets its first position) and, on the first frame after
+/// resuming, each entity that moved during the suspension gets one glide to where it is now
+/// (that frame visits every spatial entity).
+///
+/// [`Command::Glide`]: webaudio_engine::command::Command::Glide
 #[allow(clippy::type_complexity)]
 pub(crate) fn sync_spatial(
     context: Res<AudioContext>,
     time: Option<Res<Time>>,
+    mut engine: ResMut<AudioEngine>,
     mut moved: ParamSet<(
         MovedPanners,
         MovedListeners,
-        Query<(Ref<GlobalTransform>, Mut<PannerNode>), With<SpatialAudio>>,
-        Query<(Ref<GlobalTransform>, Mut<AudioListener>)>,
+        Query<(Entity, Ref<GlobalTransform>, Mut<PannerNode>), With<SpatialAudio>>,
+        Query<(Entity, Ref<GlobalTransform>, Mut<AudioListener>)>,
     )>,
     ticks: SystemChangeTick,
     mut suspended_since: Local<Option<Tick>>,
@@ -133,47 +154,71 @@ pub(crate) fn sync_spatial(
             None => true,
         }
     };
-    let glide = Glide { now, end };
+    let mut glide = Glide {
+        engine: &mut engine,
+        window: (now, end),
+    };
     if since.is_some() {
-        for (transform, panner) in &mut moved.p2() {
+        for (entity, transform, panner) in &mut moved.p2() {
             let first = panner.is_added();
             if moved_since(&transform, first) {
-                glide.panner(&transform, panner, first);
+                glide.panner(entity, &transform, panner, first);
             }
         }
-        for (transform, listener) in &mut moved.p3() {
+        for (entity, transform, listener) in &mut moved.p3() {
             let first = listener.is_added();
             if moved_since(&transform, first) {
-                glide.listener(&transform, listener, first);
+                glide.listener(entity, &transform, listener, first);
             }
         }
         return;
     }
-    for (transform, panner) in &mut moved.p0() {
+    for (entity, transform, panner) in &mut moved.p0() {
         let first = panner.is_added();
         if moved_since(&transform, first) {
-            glide.panner(&transform, panner, first);
+            glide.panner(entity, &transform, panner, first);
         }
     }
-    for (transform, listener) in &mut moved.p1() {
+    for (entity, transform, listener) in &mut moved.p1() {
         let first = listener.is_added();
         if moved_since(&transform, first) {
-            glide.listener(&transform, listener, first);
+            glide.listener(entity, &transform, listener, first);
         }
     }
 }
 
-/// This frame's glide window.
-struct Glide {
-    now: f64,
-    end: f64,
+/// This frame's glides: queued in the engine as one command per node, or, for a new node
+/// (whose values are set directly) or non-finite values, through the params themselves.
+struct Glide<'a> {
+    engine: &'a mut AudioEngine,
+    window: (f64, f64),
 }
 
-impl Glide {
+impl Glide<'_> {
     /// A panner's position (the translation) and orientation (forward, −Z).
-    fn panner(&self, transform: &GlobalTransform, mut panner: Mut<PannerNode>, first: bool) {
-        let p = transform.translation();
-        let f = transform.forward();
+    fn panner(
+        &mut self,
+        entity: Entity,
+        transform: &GlobalTransform,
+        mut panner: Mut<PannerNode>,
+        first: bool,
+    ) {
+        let (p, f) = (transform.translation(), transform.forward());
+        let values = [p.x, p.y, p.z, f.x, f.y, f.z];
+        if !first && values.iter().all(|v| v.is_finite()) {
+            let scheduled = panner_params(&panner)
+                .map(AudioParam::scheduled_len)
+                .into_iter()
+                .max()
+                .unwrap_or(0);
+            let slot = PannerParam::PositionX.slot();
+            if self
+                .engine
+                .queue_glide(entity, slot, &values, self.window, scheduled)
+            {
+                return;
+            }
+        }
         let panner = &mut *panner;
         glide_all(
             [
@@ -184,22 +229,57 @@ impl Glide {
                 &mut panner.orientation_y,
                 &mut panner.orientation_z,
             ],
-            [p.x, p.y, p.z, f.x, f.y, f.z],
-            self.now,
-            self.end,
+            values,
+            self.window,
             first,
         );
     }
 
-    /// The listener's position, forward (−Z) and up (+Y).
-    fn listener(&self, transform: &GlobalTransform, mut listener: Mut<AudioListener>, first: bool) {
+    /// The listener's position, forward (−Z) and up (+Y): two glides (six params, then three).
+    fn listener(
+        &mut self,
+        entity: Entity,
+        transform: &GlobalTransform,
+        mut listener: Mut<AudioListener>,
+        first: bool,
+    ) {
         let (p, f, u) = (transform.translation(), transform.forward(), transform.up());
-        glide_all(
-            listener.params_mut(),
-            [p.x, p.y, p.z, f.x, f.y, f.z, u.x, u.y, u.z],
-            self.now,
-            self.end,
-            first,
-        );
+        let values = [p.x, p.y, p.z, f.x, f.y, f.z, u.x, u.y, u.z];
+        if !first && values.iter().all(|v| v.is_finite()) {
+            let scheduled = listener
+                .params()
+                .map(AudioParam::scheduled_len)
+                .into_iter()
+                .max()
+                .unwrap_or(0);
+            let (head, up) = values.split_at(ParamGlide::MAX);
+            let up_slot = ListenerParam::UpX.slot();
+            let window = self.window;
+            if self.engine.queue_glide(
+                entity,
+                ListenerParam::PositionX.slot(),
+                head,
+                window,
+                scheduled,
+            ) && self
+                .engine
+                .queue_glide(entity, up_slot, up, window, scheduled)
+            {
+                return;
+            }
+        }
+        glide_all(listener.params_mut(), values, self.window, first);
     }
+}
+
+/// A panner's six spatial params, read only.
+fn panner_params(panner: &PannerNode) -> [&AudioParam; 6] {
+    [
+        &panner.position_x,
+        &panner.position_y,
+        &panner.position_z,
+        &panner.orientation_x,
+        &panner.orientation_y,
+        &panner.orientation_z,
+    ]
 }

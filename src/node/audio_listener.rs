@@ -108,6 +108,21 @@ impl AudioListener {
     }
 
     /// The params in geometry order: position, forward, up.
+    pub(crate) fn params(&self) -> [&AudioParam; 9] {
+        [
+            &self.position_x,
+            &self.position_y,
+            &self.position_z,
+            &self.forward_x,
+            &self.forward_y,
+            &self.forward_z,
+            &self.up_x,
+            &self.up_y,
+            &self.up_z,
+        ]
+    }
+
+    /// The params in geometry order: position, forward, up.
     pub(crate) fn params_mut(&mut self) -> [&mut AudioParam; 9] {
         [
             &mut self.position_x,

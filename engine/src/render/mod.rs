@@ -379,6 +379,19 @@ impl Renderer {
                 self.sink.garbage(Garbage::Schedule(old));
             }
             Command::ParamEvent { node, param, event } => self.param_event(node, param, event, now),
+            Command::Glide { node, glide } => {
+                for (param, value) in glide.params() {
+                    let hold = AutomationEvent::CancelAndHold {
+                        cancel_time: glide.start,
+                    };
+                    self.param_event(node, param, hold, now);
+                    let ramp = AutomationEvent::LinearRamp {
+                        value,
+                        end_time: glide.end,
+                    };
+                    self.param_event(node, param, ramp, now);
+                }
+            }
             Command::SetAutomationRate { node, param, rate } => {
                 if let Some(state) = self.param_mut(node, param) {
                     state.rate = rate;
