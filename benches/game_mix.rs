@@ -4,6 +4,7 @@
 //! cargo bench --bench game_mix                        # 30 s, median of 3 renders
 //! cargo bench --bench game_mix -- --seconds 5 --runs 5
 //! cargo bench --bench game_mix -- --write-cases DIR   # the scene as FORMAT.md cases
+//! cargo bench --bench game_mix -- --frame-loop        # + the 60 fps game-loop variant
 //! ```
 //!
 //! The scene (issue 20): 256 looping `AudioBufferSourceNode`s (eight mono noise buffers of
@@ -23,15 +24,25 @@
 //! Each run builds a fresh `App` (not timed), then times `app.render` of the whole scene in
 //! one-second calls. Without `--bench` (as `cargo test --all-targets` runs it) a 0.1 s render
 //! is checked for finite, non-silent output, then the bench exits.
+//!
+//! `--frame-loop` adds the scene as a game runs it: the panners are [`SpatialAudio`] entities
+//! whose `Transform`s the loop moves every frame along the same paths (no position
+//! automation), at 60 fps: set the 256 transforms, `app.update()` (transform propagation, the
+//! spatial sync's glides, the commit), `app.render(800)`; the update and the render are timed
+//! together. Runs alternate with the offline renders, and the report gives the ratio of the
+//! two medians (issue 20: at most 1.2).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use bevy::time::TimeUpdateStrategy;
 use bevy_webaudio::prelude::*;
 
 const SR: u32 = 48_000;
+/// Game frames per second of the `--frame-loop` variant.
+const FPS: u32 = 60;
 const VOICES: usize = 256;
 const BUFFERS: usize = 8;
 /// Seconds between two position keyframes.
@@ -272,11 +283,45 @@ impl Scene {
         s
     }
 
-    /// The scene as an offline `App`, built through the public ECS API.
-    fn build(&self) -> App {
+    /// Voice `v`'s (x, z) at time `t`: its keyframes, linearly interpolated (what the
+    /// automation of `positionX`/`positionZ` renders).
+    fn position(&self, v: usize, t: f64) -> (f32, f32) {
+        let at = |events: &[Event]| {
+            let mut previous = (0.0, 0.0);
+            for &e in events {
+                let (value, time) = match e {
+                    Event::SetValue(v, t) | Event::LinearRamp(v, t) => (v, t),
+                    Event::SetTarget(..) => unreachable!("positions are ramps"),
+                };
+                if time >= t {
+                    if time <= previous.1 {
+                        return value as f32;
+                    }
+                    let k = (t - previous.1) / (time - previous.1);
+                    return (previous.0 + (value - previous.0) * k) as f32;
+                }
+                previous = (value, time);
+            }
+            previous.0 as f32
+        };
+        let voice = &self.voices[v];
+        (at(&voice.x), at(&voice.z))
+    }
+
+    /// The scene as an offline `App`, built through the public ECS API. `moving`: the panners
+    /// are `SpatialAudio` entities with a `Transform` (for the frame loop to move), without
+    /// position automation; returns their entities too.
+    fn build(&self, moving: bool) -> (App, Vec<Entity>) {
         let mut app = App::new();
         app.add_plugins((MinimalPlugins, WebAudioPlugin::offline(SR, 2)));
+        if moving {
+            app.add_plugins(TransformPlugin)
+                .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(
+                    1.0 / f64::from(FPS),
+                )));
+        }
         app.update();
+        let mut panners = Vec::new();
         let world = app.world_mut();
         let dest = world.resource::<AudioContext>().destination();
         let handles: Vec<Handle<AudioBuffer>> = self
@@ -305,13 +350,21 @@ impl Scene {
             let [x, y, z] = v.position;
             let mut panner = PannerNode::new(PanningModel::EqualPower)
                 .with_position(x as f32, y as f32, z as f32);
-            for &e in v.x.iter().filter(|e| self.keep(e.time())) {
-                e.apply(&mut panner.position_x);
+            let panner = if moving {
+                let at = Transform::from_xyz(x as f32, y as f32, z as f32);
+                commands.spawn((panner, SpatialAudio, at))
+            } else {
+                for &e in v.x.iter().filter(|e| self.keep(e.time())) {
+                    e.apply(&mut panner.position_x);
+                }
+                for &e in v.z.iter().filter(|e| self.keep(e.time())) {
+                    e.apply(&mut panner.position_z);
+                }
+                commands.spawn(panner)
             }
-            for &e in v.z.iter().filter(|e| self.keep(e.time())) {
-                e.apply(&mut panner.position_z);
-            }
-            let panner = commands.spawn(panner).connect(gain).id();
+            .connect(gain)
+            .id();
+            panners.push(panner);
             let filter = BiquadFilterNode::with_options(
                 BiquadFilterType::Lowpass,
                 v.cutoff as f32,
@@ -330,8 +383,39 @@ impl Scene {
         }
         world.flush();
         app.update();
-        app
+        (app, panners)
     }
+}
+
+/// Runs the scene as a 60 fps game loop: each frame moves every panner to where its path is at
+/// the frame's end (the spatial sync glides there over the frame), then `app.update()` and
+/// `app.render` of the frame. Returns (seconds in update + render, last chunk).
+fn frame_loop(scene: &Scene, app: &mut App, panners: &[Entity]) -> (f64, Vec<Vec<f32>>) {
+    let frames = scene.frames();
+    let per_frame = (SR / FPS) as usize;
+    let mut elapsed = Duration::ZERO;
+    let mut last = Vec::new();
+    let mut done = 0;
+    while done < frames {
+        let n = per_frame.min(frames - done);
+        let t = (done + n) as f64 / f64::from(SR);
+        for (v, &panner) in panners.iter().enumerate() {
+            let (x, z) = scene.position(v, t);
+            let mut transform = app
+                .world_mut()
+                .get_mut::<Transform>(panner)
+                .expect("panner");
+            transform.translation.x = x;
+            transform.translation.z = z;
+        }
+        let start = Instant::now();
+        app.update();
+        last = app.render(n).expect("offline context");
+        elapsed += start.elapsed();
+        black_box(&last);
+        done += n;
+    }
+    (elapsed.as_secs_f64(), last)
 }
 
 /// Renders the scene once in one-second calls; returns (render seconds, last chunk).
@@ -386,13 +470,17 @@ fn main() {
     }
     if !args.iter().any(|a| a == "--bench") {
         let scene = Scene::new(0.1);
-        let mut app = scene.build();
+        let (mut app, _) = scene.build(false);
         let (_, out) = render(&mut app, scene.frames());
-        assert!(
-            out.iter().flatten().all(|s| s.is_finite()),
-            "non-finite output"
-        );
-        assert!(out.iter().flatten().any(|&s| s != 0.0), "silent output");
+        let (mut app, panners) = scene.build(true);
+        let (_, looped) = frame_loop(&scene, &mut app, &panners);
+        for out in [out, looped] {
+            assert!(
+                out.iter().flatten().all(|s| s.is_finite()),
+                "non-finite output"
+            );
+            assert!(out.iter().flatten().any(|&s| s != 0.0), "silent output");
+        }
         println!(
             "game_mix bench: smoke pass ok (run with `cargo bench --bench game_mix` to measure)"
         );
@@ -400,10 +488,26 @@ fn main() {
     }
     let seconds = arg(&args, "--seconds").unwrap_or(30.0);
     let runs = arg(&args, "--runs").unwrap_or(3usize).max(1);
+    let looped = args.iter().any(|a| a == "--frame-loop");
     let scene = Scene::new(seconds);
     let mut times = Vec::new();
+    let mut loop_times = Vec::new();
     for r in 0..runs {
-        let mut app = scene.build();
+        if looped {
+            let (mut app, panners) = scene.build(true);
+            let (t, out) = frame_loop(&scene, &mut app, &panners);
+            assert!(
+                out.iter().flatten().all(|s| s.is_finite()),
+                "non-finite output"
+            );
+            println!(
+                "frame loop {}/{runs}: {:.0} ms of update + render for {seconds} s",
+                r + 1,
+                t * 1e3
+            );
+            loop_times.push(t);
+        }
+        let (mut app, _) = scene.build(false);
         let (t, out) = render(&mut app, scene.frames());
         assert!(
             out.iter().flatten().all(|s| s.is_finite()),
@@ -431,4 +535,15 @@ fn main() {
         seconds / median,
         median * 1e9 / (seconds * f64::from(SR) * VOICES as f64)
     );
+    if looped {
+        loop_times.sort_by(f64::total_cmp);
+        let looped = loop_times[loop_times.len() / 2];
+        println!(
+            "frame loop at {FPS} fps (moving SpatialAudio panners, update + render): median {:.0} \
+             ms = {:.2}x real time, {:.3}x the offline render",
+            looped * 1e3,
+            seconds / looped,
+            looped / median
+        );
+    }
 }
