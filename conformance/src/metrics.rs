@@ -222,7 +222,7 @@ impl Threshold {
         match (self.web_audio_api_rs, &self.web_audio_api_rs_note) {
             (Some(v), _) => format!("{v:.1}"),
             (None, Some(note)) => note.clone(),
-            (None, None) => "exact".into(),
+            (None, None) => "not measured".into(),
         }
     }
 }

@@ -46,12 +46,13 @@ impl PeerFigures {
     }
 
     /// Whether web-audio-api-rs meets `th`'s limit on `name` (bit-identical passes; no figure
-    /// does not), falling back to thresholds.json's stored value.
+    /// does not), falling back to thresholds.json's stored value (none stored: not measured,
+    /// not a pass).
     pub fn passes(&self, name: &str, th: &Threshold) -> bool {
         match self.0.get(name) {
             Some(PeerFigure { value: Some(v), .. }) => *v <= th.limit,
             Some(PeerFigure { value: None, note }) => note.as_deref() == Some("bit-identical"),
-            None => th.web_audio_api_rs.is_none_or(|v| v <= th.limit),
+            None => th.web_audio_api_rs.is_some_and(|v| v <= th.limit),
         }
     }
 
@@ -92,5 +93,11 @@ mod tests {
         assert_eq!(figs.cell("a", &th), "-70.0");
         assert_eq!(figs.cell("c", &th), "unsupported: x");
         assert_eq!(figs.cell("stored", &th), "-90.0");
+        let unmeasured = Threshold {
+            web_audio_api_rs: None,
+            ..th
+        };
+        assert!(!figs.passes("new", &unmeasured), "no figure is no pass");
+        assert_eq!(figs.cell("new", &unmeasured), "not measured");
     }
 }
