@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo bench --bench ecs
-//! cargo bench --bench ecs -- --frames 500
+//! cargo bench --bench ecs -- --frames 500 --nodes 20000
 //! ```
 //!
 //! The idle graph: `NODES / 4` voices of a started `OscillatorNode` → lowpass
@@ -127,7 +127,11 @@ fn main() {
     } else {
         ROUND
     };
-    let nodes = if bench { NODES } else { 4 * CHANGES };
+    let nodes = if bench {
+        arg(&args, "--nodes").unwrap_or(NODES).max(4 * CHANGES)
+    } else {
+        4 * CHANGES
+    };
     let mut bare_app = bare();
     let (mut idle_app, _) = audio(nodes);
     let (mut param_app, gains) = audio(nodes);

@@ -184,14 +184,6 @@ fn run_sync(world: &mut World) {
     world.run_schedule(WebAudioSync);
 }
 
-/// Runs the feedback system on the calling thread, as `run_sync` runs the sync: a task of
-/// its own would cost a thread wake-up for a few microseconds of work.
-fn run_feedback(world: &mut World) {
-    world
-        .run_system_cached(ecs::receive_feedback)
-        .expect("the feedback system's params are the plugin's own");
-}
-
 /// The four sets, in order.
 fn ordered_sets() -> impl IntoScheduleConfigs<bevy::ecs::schedule::InternedSystemSet, ()> {
     (
@@ -250,7 +242,7 @@ impl Plugin for WebAudioPlugin {
                 PostUpdate,
                 ordered_sets().after(TransformSystems::Propagate),
             )
-            .add_systems(First, run_feedback.in_set(WebAudioSystems::Feedback))
+            .add_systems(First, ecs::run_feedback.in_set(WebAudioSystems::Feedback))
             .add_systems(
                 PostUpdate,
                 run_sync

@@ -9,6 +9,7 @@ pub mod meter;
 pub mod spatial;
 
 use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
+use bevy::ecs::system::SystemState;
 use bevy::prelude::*;
 
 use crate::asset::AudioBuffer;
@@ -245,8 +246,41 @@ pub(crate) fn commit(mut engine: ResMut<AudioEngine>, mut errors: MessageWriter<
     engine.flush();
 }
 
+/// [`receive_feedback`]'s params.
+type FeedbackParams = (
+    ResMut<'static, AudioEngine>,
+    ResMut<'static, AudioContext>,
+    MessageWriter<'static, Ended>,
+    MessageWriter<'static, AudioBackendFault>,
+    MessageWriter<'static, AudioNodeFault>,
+    MessageWriter<'static, AudioContextStateChanged>,
+    Commands<'static, 'static>,
+);
+
+/// Runs [`receive_feedback`] in place, on the thread running `First` (as an exclusive system,
+/// like the sync: a task of its own would cost a thread wake-up for a few microseconds of
+/// work).
+pub(crate) fn run_feedback(world: &mut World, params: &mut SystemState<FeedbackParams>) {
+    // The params are the plugin's own resources and messages: always there.
+    let Ok((engine, context, ended, faults, node_faults, state_changes, commands)) =
+        params.get_mut(world)
+    else {
+        return;
+    };
+    receive_feedback(
+        engine,
+        context,
+        ended,
+        faults,
+        node_faults,
+        state_changes,
+        commands,
+    );
+    params.apply(world);
+}
+
 /// Reads the render side back: the clock, 'ended', garbage, faults, state changes.
-pub(crate) fn receive_feedback(
+fn receive_feedback(
     mut engine: ResMut<AudioEngine>,
     mut context: ResMut<AudioContext>,
     mut ended: MessageWriter<Ended>,
