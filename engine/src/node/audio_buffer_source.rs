@@ -213,6 +213,17 @@ fn interpolate_inside(channel: &[f32], position: f64) -> f32 {
     }
 }
 
+/// Fills `out` with [`interpolate_inside`] at `position`, `position + step`, … (the playhead
+/// accumulated one addition per frame); returns the playhead after the last frame.
+#[inline]
+fn interpolate_run(channel: &[f32], mut position: f64, step: f64, out: &mut [f32]) -> f64 {
+    for o in out {
+        *o = interpolate_inside(channel, position);
+        position += step;
+    }
+    position
+}
+
 impl PlayState {
     /// The loop region in buffer frames: `(start, end)`, the whole buffer when the loop points
     /// are invalid (spec).
@@ -417,17 +428,14 @@ impl AudioProcessor for AudioBufferSourceProcessor {
             if run > 0 {
                 // Frames whose two neighbours are both inside the buffer and before any loop
                 // wrap: the frame-by-frame arithmetic, one channel at a time.
+                // Each channel walks the playhead the same way (one addition per frame, as
+                // Blink accumulates it); where it ends is the next playhead.
                 let start = play.position;
+                let mut end = None;
                 for (out, data) in output.channels_mut().iter_mut().zip(buffer) {
-                    let mut position = start;
-                    for o in &mut out[i..i + run] {
-                        *o = interpolate_inside(data, position);
-                        position += step;
-                    }
+                    end = Some(interpolate_run(data, start, step, &mut out[i..i + run]));
                 }
-                for _ in 0..run {
-                    play.position += step;
-                }
+                play.position = end.unwrap_or_else(|| (0..run).fold(start, |p, _| p + step));
                 play.elapsed += step * run as f64;
                 i += run;
                 continue;

@@ -3,8 +3,8 @@
 //!
 //! - `frequency`, `detune`, `Q`, `gain` are a-rate; `computedFrequency = frequency ×
 //!   2^(detune / 1200)`. When every param is constant over a render quantum the coefficients
-//!   are computed once for it; when any is automated (or driven by audio) they are computed for
-//!   every sample.
+//!   are computed once for it (and kept for the next quanta while the params and the type
+//!   stay); when any is automated (or driven by audio) they are computed for every sample.
 //! - The limits where the formulas degenerate (frequency 0 or Nyquist, `Q` ≤ 0 for the types
 //!   using `α_Q`) take the formulas' limiting values, as the browsers do: e.g. a lowpass at
 //!   Nyquist is a wire, a bandpass at 0 Hz is silence, a peaking filter with `Q` = 0 is the
@@ -238,6 +238,9 @@ pub struct BiquadFilterProcessor {
     channels: usize,
     /// Coefficients per sample when the params are automated.
     per_sample: Box<[Coefficients; RENDER_QUANTUM]>,
+    /// The last constant params (`frequency`, `detune`, `Q`, `gain`, bit patterns), and the
+    /// type and coefficients computed from them: reused while neither changes.
+    cached: Option<([u32; 4], BiquadFilterType, Coefficients)>,
 }
 
 impl BiquadFilterProcessor {
@@ -249,6 +252,7 @@ impl BiquadFilterProcessor {
             state: [[0.0; 4]; MAX_CHANNELS],
             channels: 0,
             per_sample: Box::new([WIRE; RENDER_QUANTUM]),
+            cached: None,
         }
     }
 }
@@ -261,6 +265,21 @@ fn step(c: &Coefficients, s: &mut [f64; 4], x: f32) -> f32 {
     let y = (b0 * x + b1 * s[0] + b2 * s[1] - a1 * s[2] - a2 * s[3]) as f32;
     *s = [x, s[0], f64::from(y), s[2]];
     y
+}
+
+/// A quantum of the difference equation with constant coefficients, the state in registers.
+#[inline]
+fn run(
+    c: &Coefficients,
+    s: &mut [f64; 4],
+    input: &[f32; RENDER_QUANTUM],
+    out: &mut [f32; RENDER_QUANTUM],
+) {
+    let mut state = *s;
+    for (o, &x) in out.iter_mut().zip(input) {
+        *o = step(c, &mut state, x);
+    }
+    *s = state;
 }
 
 /// Ends a quantum's run of the difference equation: state that went non-finite (an overflowing
@@ -322,12 +341,23 @@ impl AudioProcessor for BiquadFilterProcessor {
                 at(BiquadFilterParam::Gain),
             )
         };
-        let constant = coefficients_at(0);
-        if automated {
+        let constant = if automated {
             for (i, c) in self.per_sample.iter_mut().enumerate() {
                 *c = coefficients_at(i);
             }
-        }
+            self.per_sample[0]
+        } else {
+            let key: [u32; 4] =
+                std::array::from_fn(|k| params.at(BiquadFilterParam::ALL[k], 0).to_bits());
+            match self.cached {
+                Some((k, t, c)) if k == key && t == kind => c,
+                _ => {
+                    let c = coefficients_at(0);
+                    self.cached = Some((key, kind, c));
+                    c
+                }
+            }
+        };
         output.set_channels(channels);
         let silent_input = input.is_silent();
         for (c, out) in output.channels_mut().iter_mut().enumerate() {
@@ -336,14 +366,14 @@ impl AudioProcessor for BiquadFilterProcessor {
                 out.fill(0.0);
                 continue;
             };
-            for i in 0..RENDER_QUANTUM {
-                let x = if silent_input { 0.0 } else { inp[i] };
-                let coef = if automated {
-                    &self.per_sample[i]
-                } else {
-                    &constant
-                };
-                out[i] = step(coef, s, x);
+            match (automated, silent_input) {
+                (true, _) => {
+                    for ((o, &x), c) in out.iter_mut().zip(inp).zip(self.per_sample.iter()) {
+                        *o = step(c, s, if silent_input { 0.0 } else { x });
+                    }
+                }
+                (false, true) => run(&constant, s, &[0.0; RENDER_QUANTUM], out),
+                (false, false) => run(&constant, s, inp, out),
             }
             settle(s);
         }
@@ -372,8 +402,13 @@ mod tests {
 
     /// One quantum of `p` on `input` (frequency 1 kHz, Q 1, gain 0, detune 0).
     fn run(p: &mut BiquadFilterProcessor, input: &AudioBus) -> AudioBus {
+        run_at(p, input, 1_000.0)
+    }
+
+    /// One quantum of `p` on `input` at a constant `frequency` (Q 1, gain 0, detune 0).
+    fn run_at(p: &mut BiquadFilterProcessor, input: &AudioBus, frequency: f32) -> AudioBus {
         let listener = ListenerValues::default();
-        let (f, d, q, g) = ([1_000.0], [0.0], [1.0], [0.0]);
+        let (f, d, q, g) = ([frequency], [0.0], [1.0], [0.0]);
         let values: [&[f32]; 4] = [&f, &d, &q, &g];
         let mut out = AudioBus::with_capacity(1);
         let io = ProcessIo {
@@ -403,6 +438,39 @@ mod tests {
         silence.channel_mut(0).fill(0.0);
         let out = run(&mut p, &silence);
         out.channel(0).iter().fold(0.0, |m, v| m.max(v.abs()))
+    }
+
+    /// Coefficients kept from one quantum to the next are recomputed when a param or the
+    /// type changes: each quantum matches the difference equation with that quantum's
+    /// coefficients, from the state the previous quanta left.
+    #[test]
+    fn coefficients_follow_each_quantum_params_and_type() {
+        let mut p = BiquadFilterProcessor::new(BiquadFilterType::Lowpass, 48_000.0);
+        let mut input = AudioBus::with_capacity(1);
+        input.set_channels(1);
+        for (i, x) in input.channel_mut(0).iter_mut().enumerate() {
+            *x = ((i * 7 % 13) as f32 - 6.0) / 6.0;
+        }
+        let mut state = [0.0f64; 4];
+        let mut kind = BiquadFilterType::Lowpass;
+        for (quantum, frequency) in [1_000.0, 1_000.0, 3_000.0, 3_000.0, 3_000.0]
+            .into_iter()
+            .enumerate()
+        {
+            if quantum == 4 {
+                // Same params, another type: the cached lowpass coefficients must not stay.
+                kind = BiquadFilterType::Highpass;
+                let mut message = kind;
+                p.update(&mut message);
+                state = [0.0; 4];
+            }
+            let out = run_at(&mut p, &input, frequency);
+            let c = coefficients(kind, f64::from(frequency) / 24_000.0, 1.0, 0.0);
+            for (i, (&got, &x)) in out.channel(0).iter().zip(input.channel(0)).enumerate() {
+                let want = step(&c, &mut state, x);
+                assert_eq!(got, want, "quantum {quantum}, frame {i}");
+            }
+        }
     }
 
     #[test]

@@ -138,14 +138,29 @@ impl ParamState {
 
     /// Clamps to the nominal range; NaN becomes the default value (spec).
     fn finish(&mut self) {
-        for v in &mut self.values[..self.len] {
-            *v = if v.is_nan() {
-                self.default
-            } else {
-                v.clamp(self.min, self.max)
-            };
+        let (min, max, default) = (self.min, self.max, self.default);
+        if self.len == 1 {
+            self.values[0] = clamp_or_default(self.values[0], min, max, default);
+        } else {
+            // Branch-free over the whole quantum, so it vectorizes.
+            for v in &mut self.values {
+                *v = clamp_or_default(*v, min, max, default);
+            }
         }
     }
+}
+
+/// `v` clamped to `min..=max`, or `default` when `v` is NaN (the spec's computedValue rule).
+#[inline(always)]
+fn clamp_or_default(v: f32, min: f32, max: f32, default: f32) -> f32 {
+    let clamped = if v < min {
+        min
+    } else if v > max {
+        max
+    } else {
+        v
+    };
+    if v.is_nan() { default } else { clamped }
 }
 
 /// A param's starting state, for [`RenderNode::build`].
@@ -765,6 +780,13 @@ fn mix_inputs(step: &schedule::Step, buffers: &[AudioBus], inputs: &mut [AudioBu
             .max()
             .unwrap_or(0);
         let channels = mix::computed_number_of_channels(&step.config, widest);
+        if let [b] = sources[..]
+            && buffers[b].channels() == channels
+        {
+            // One connection at the input's width: the sum is that connection.
+            input.copy_from(&buffers[b]);
+            continue;
+        }
         input.make_silent(channels);
         for &b in sources {
             mix::mix_into(input, &buffers[b], step.config.interpretation);
