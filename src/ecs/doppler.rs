@@ -15,13 +15,14 @@
 //! towards the listener, `v_listener` positive when the listener moves away from the source),
 //! clamped to `1/max_ratio ..= max_ratio`. The ratio becomes `1200·log2(ratio)` cents on the
 //! source node's `detune` param (an [`OscillatorNode`]'s or an [`AudioBufferSourceNode`]'s),
-//! glided over one frame like the spatial sync's positions so the pitch never steps. While a
-//! `Doppler` is attached it owns `detune`: keep your own pitch on `frequency` /
-//! `playbackRate`. Removing the component glides `detune` back to 0.
+//! glided over one frame like the spatial sync's positions (one command a frame) so the pitch
+//! never steps. While a `Doppler` is attached it owns `detune`: keep your own pitch on
+//! `frequency` / `playbackRate`. Removing the component glides `detune` back to 0.
 
 use bevy::math::DVec3;
 use bevy::prelude::*;
 
+use super::engine::AudioEngine;
 use super::spatial::{glide, glide_window};
 use crate::context::AudioContext;
 use crate::error::{WebAudioError, finite};
@@ -29,6 +30,9 @@ use crate::node::audio_buffer_source::AudioBufferSourceNode;
 use crate::node::audio_listener::AudioListener;
 use crate::node::oscillator::OscillatorNode;
 use crate::param::AudioParam;
+use webaudio_engine::node::audio_buffer_source::AudioBufferSourceParam;
+use webaudio_engine::node::oscillator::OscillatorParam;
+use webaudio_engine::param::NodeParams;
 
 /// Changes smaller than this (in cents) are not sent: a hundredth of a cent is inaudible.
 const MIN_CHANGE_CENTS: f64 = 0.01;
@@ -219,6 +223,27 @@ fn detune<'a>(
     }
 }
 
+/// Queues the glide of the source's `detune` to `cents` as one command (the source component
+/// is not touched, so the node sync skips it); `false` when the entity has no synced source
+/// node or `cents` is not finite (the param itself glides then, or nothing happens).
+fn queue_detune(
+    engine: &mut AudioEngine,
+    entity: Entity,
+    (oscillator, buffer_source): (
+        &Option<Mut<OscillatorNode>>,
+        &Option<Mut<AudioBufferSourceNode>>,
+    ),
+    cents: f32,
+    window: (f64, f64),
+) -> bool {
+    let (slot, param) = match (oscillator, buffer_source) {
+        (Some(o), _) => (OscillatorParam::Detune.slot(), &o.detune),
+        (None, Some(b)) => (AudioBufferSourceParam::Detune.slot(), &b.detune),
+        (None, None) => return false,
+    };
+    cents.is_finite() && engine.queue_glide(entity, slot, &[cents], window, param.scheduled_len())
+}
+
 /// The listener's world position: its transform's, else its position params', else the
 /// origin (the context's default listener).
 fn listener_position(listener: Option<(Option<&GlobalTransform>, &AudioListener)>) -> DVec3 {
@@ -240,12 +265,14 @@ type SourceNodes<'a> = (
 
 /// Turns the emitter's and listener's motion into `detune` glides (and glides `detune` back
 /// to 0 where a `Doppler` was removed).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sync_doppler(
     context: Res<AudioContext>,
     time: Option<Res<Time>>,
+    mut engine: ResMut<AudioEngine>,
     transforms: Query<&GlobalTransform>,
     listeners: Query<(Option<&GlobalTransform>, &AudioListener)>,
-    mut sources: Query<(&mut Doppler, SourceNodes)>,
+    mut sources: Query<(Entity, &mut Doppler, SourceNodes)>,
     mut removed: RemovedComponents<Doppler>,
     mut plain: Query<SourceNodes, Without<Doppler>>,
 ) {
@@ -263,7 +290,7 @@ pub(crate) fn sync_doppler(
     }
     let suspended = context.state() == crate::context::AudioContextState::Suspended;
     let listener = listener_position(listeners.iter().next());
-    for (mut doppler, (o, b)) in &mut sources {
+    for (entity, mut doppler, (o, b)) in &mut sources {
         let Ok(emitter) = transforms.get(doppler.emitter) else {
             continue;
         };
@@ -276,7 +303,9 @@ pub(crate) fn sync_doppler(
         if suspended || (cents - doppler.sent_cents).abs() < MIN_CHANGE_CENTS {
             continue;
         }
-        if let Some(p) = detune(o, b) {
+        if queue_detune(&mut engine, entity, (&o, &b), cents as f32, (now, end)) {
+            doppler.sent_cents = cents;
+        } else if let Some(p) = detune(o, b) {
             glide(p, cents as f32, now, end, false);
             doppler.sent_cents = cents;
         }
