@@ -201,24 +201,27 @@ fn interpolate(channel: &[f32], position: f64, seam: Option<Seam>) -> f32 {
     value as f32
 }
 
-/// [`interpolate`] where frame `position + 1` is inside `channel`.
-#[inline]
-fn interpolate_inside(channel: &[f32], position: f64) -> f32 {
-    let i0 = position as usize;
-    let frac = position - i0 as f64;
-    match channel.get(i0..i0 + 2) {
-        Some(&[s0, _]) if frac == 0.0 => s0,
-        Some(&[s0, s1]) => ((1.0 - frac) * f64::from(s0) + frac * f64::from(s1)) as f32,
-        _ => 0.0,
-    }
-}
-
-/// Fills `out` with [`interpolate_inside`] at `position`, `position + step`, … (the playhead
-/// accumulated one addition per frame); returns the playhead after the last frame.
+/// Fills `out` with [`interpolate`] at `position`, `position + step`, … (the playhead
+/// accumulated one addition per frame, as Blink does), for a run whose frames all have their
+/// next frame inside `channel` (see [`PlayState::interpolation_run`]); returns the playhead
+/// after the last frame.
+///
+/// Branch-free per frame: whole frames pick `s0` by a select, and the frame index is clamped
+/// into the buffer (a no-op for such a run) so the reads need no other check.
 #[inline]
 fn interpolate_run(channel: &[f32], mut position: f64, step: f64, out: &mut [f32]) -> f64 {
+    let Some(last) = channel.len().checked_sub(2) else {
+        out.fill(0.0);
+        return out.iter().fold(position, |p, _| p + step);
+    };
+    // Frame indices fit in u32 here (the run stays inside the buffer), which converts cheaply.
+    let last = last.min(u32::MAX as usize) as u32;
     for o in out {
-        *o = interpolate_inside(channel, position);
+        let i0 = (position as u32).min(last);
+        let frac = position - f64::from(i0);
+        let (s0, s1) = (channel[i0 as usize], channel[i0 as usize + 1]);
+        let mixed = ((1.0 - frac) * f64::from(s0) + frac * f64::from(s1)) as f32;
+        *o = if frac == 0.0 { s0 } else { mixed };
         position += step;
     }
     position

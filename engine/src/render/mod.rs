@@ -114,6 +114,12 @@ impl ParamState {
         self.timeline.skip(frame, sample_rate, len, garbage);
     }
 
+    /// Whether this quantum's single value holds for good (no events, no running automation):
+    /// the renderer may then stop computing the param until a command changes it.
+    fn is_settled(&self) -> bool {
+        self.len == 1 && self.timeline.is_held()
+    }
+
     /// Whether the value varied within this quantum or events are still to come.
     fn is_automating(&self) -> bool {
         self.len > 1 || !self.timeline.is_empty()
@@ -208,6 +214,11 @@ pub struct RenderNode {
     /// The inspector's read-backs, when the node's entity is `Metered`.
     probe: Option<Arc<probe::NodeProbe>>,
     meter: probe::MeterWindow,
+    /// Params (bit = slot) whose value holds for good and that no audio drives: not computed
+    /// again, their value served from `held`, until a command changes them.
+    settled: u16,
+    /// The value of each settled param.
+    held: [f32; MAX_PARAMS],
 }
 
 impl std::fmt::Debug for RenderNode {
@@ -232,7 +243,16 @@ impl RenderNode {
             reported_dropped_automation: false,
             probe: None,
             meter: probe::MeterWindow::default(),
+            settled: 0,
+            held: [0.0; MAX_PARAMS],
         }
+    }
+
+    /// Param `index` is about to change (a command): computed again from the next quantum.
+    /// (Its timeline needs no catching up: whatever the command starts begins at or after the
+    /// next quantum, which is computed, so a setTarget never continues from a skipped one.)
+    fn unsettle(&mut self, index: usize) {
+        self.settled &= !param_bit(index);
     }
 
     /// A node of processor `processor` whose params start as `params` (one per slot, in slot
@@ -408,6 +428,7 @@ impl Renderer {
                 }
             }
             Command::SetAutomationRate { node, param, rate } => {
+                // A settled param holds one value: either rate gives it, so it stays settled.
                 if let Some(state) = self.param_mut(node, param) {
                     state.rate = rate;
                 }
@@ -420,7 +441,10 @@ impl Renderer {
                 let Self { nodes, sink, .. } = self;
                 let mut garbage = |values| sink.garbage(Garbage::Curve(values));
                 let dropped = node_in(nodes, node)
-                    .and_then(|n| n.params.get_mut(param.index()))
+                    .and_then(|n| {
+                        n.unsettle(param.index());
+                        n.params.get_mut(param.index())
+                    })
                     .map_or(0, |state| {
                         state.timeline.move_into(&mut timeline, &mut garbage)
                     });
@@ -488,7 +512,10 @@ impl Renderer {
             .get_mut(node.slot() as usize)
             .and_then(|n| n.as_mut())
             .filter(|n| n.id == node)
-            .and_then(|n| n.params.get_mut(param.index()));
+            .and_then(|n| {
+                n.unsettle(param.index());
+                n.params.get_mut(param.index())
+            });
         let mut garbage = |values| sink.garbage(Garbage::Curve(values));
         match state {
             Some(state) => {
@@ -644,14 +671,15 @@ impl Renderer {
             } else {
                 compute_params(node, step, buffers, param_input, ctx, sink);
             }
+            let values = |k| param_values(&node.params, node.settled, &node.held, k);
             if *listener_id == Some(step.node) {
-                for (k, state) in node.params.iter().enumerate() {
-                    listener.set(k, state.values());
+                for k in 0..node.params.len() {
+                    listener.set(k, values(k));
                 }
             }
             let mut slices: [&[f32]; MAX_PARAMS] = [&[]; MAX_PARAMS];
-            for (slot, state) in slices.iter_mut().zip(&node.params) {
-                *slot = state.values();
+            for (k, slot) in slices.iter_mut().enumerate().take(node.params.len()) {
+                *slot = values(k);
             }
             for &b in &step.outputs {
                 outputs.push(std::mem::take(&mut buffers[b]));
@@ -748,6 +776,29 @@ impl Renderer {
     }
 }
 
+/// Param `index`'s bit in [`RenderNode::settled`] (0 past [`MAX_PARAMS`]: never settled).
+fn param_bit(index: usize) -> u16 {
+    u32::try_from(index)
+        .ok()
+        .and_then(|i| 1u16.checked_shl(i))
+        .unwrap_or(0)
+}
+
+/// This quantum's values of param `index` of a node: `held` for a settled one (bit of
+/// `settled`), else its state's.
+fn param_values<'a>(
+    params: &'a [ParamState],
+    settled: u16,
+    held: &'a [f32; MAX_PARAMS],
+    index: usize,
+) -> &'a [f32] {
+    if settled & param_bit(index) != 0 {
+        std::slice::from_ref(&held[index])
+    } else {
+        params[index].values()
+    }
+}
+
 /// The node `id` names in `nodes`, if that generation is still in its slot.
 fn node_in(nodes: &mut NodeArena, id: RenderId) -> Option<&mut RenderNode> {
     nodes
@@ -798,8 +849,10 @@ fn mix_inputs(step: &schedule::Step, buffers: &[AudioBus], inputs: &mut [AudioBu
 fn skip_params(node: &mut RenderNode, ctx: &ProcessContext, sink: &mut FeedbackSink) {
     let sr = f64::from(ctx.sample_rate);
     let mut garbage = |values| sink.garbage(Garbage::Curve(values));
-    for state in &mut node.params {
-        state.skip(ctx.frame, sr, &mut garbage);
+    for (index, state) in node.params.iter_mut().enumerate() {
+        if node.settled & param_bit(index) == 0 {
+            state.skip(ctx.frame, sr, &mut garbage);
+        }
     }
 }
 
@@ -815,9 +868,20 @@ fn compute_params(
 ) {
     let sr = f64::from(ctx.sample_rate);
     let mut garbage = |values| sink.garbage(Garbage::Curve(values));
-    for (index, state) in node.params.iter_mut().enumerate() {
+    let RenderNode {
+        params,
+        settled,
+        held,
+        ..
+    } = node;
+    for (index, state) in params.iter_mut().enumerate() {
+        let bit = param_bit(index);
+        let connection = step.params.iter().find(|(p, _)| p.index() == index);
+        if connection.is_none() && *settled & bit != 0 {
+            continue;
+        }
         state.compute(ctx.frame, sr, &mut garbage);
-        if let Some((_, sources)) = step.params.iter().find(|(p, _)| p.index() == index) {
+        if let Some((_, sources)) = connection {
             param_input.make_silent(1);
             for &b in sources {
                 mix::mix_into(param_input, &buffers[b], ChannelInterpretation::Speakers);
@@ -827,5 +891,11 @@ fn compute_params(
             }
         }
         state.finish();
+        if connection.is_none() && bit != 0 && state.is_settled() {
+            *settled |= bit;
+            held[index] = state.values()[0];
+        } else {
+            *settled &= !bit;
+        }
     }
 }

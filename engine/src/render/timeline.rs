@@ -257,6 +257,11 @@ impl Timeline {
         self.events.is_empty()
     }
 
+    /// Whether the value holds for good: no events pending and no setTarget or curve running.
+    pub fn is_held(&self) -> bool {
+        self.events.is_empty() && matches!(self.segment, Segment::Hold(_))
+    }
+
     /// Moves this timeline's events into `bigger` (which has more capacity) and keeps that
     /// storage; `bigger` is left holding the old, empty storage, to be dropped on the control
     /// side. Called on the real-time thread.
