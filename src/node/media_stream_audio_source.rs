@@ -15,8 +15,9 @@
 //!   [`SourceLatency::min_target_ms`] and 1.5 input callbacks). An underrun (the ring has less
 //!   than the resampler needs) outputs a quantum of silence, is counted, and raises the target
 //!   by [`SourceLatency::step_ms`] up to the maximum; ten seconds without an underrun lower it
-//!   by a step again. After a long stall (fill above target + max(target, 20 ms)) the oldest
-//!   frames are skipped back to the target, counted, so latency does not stay high.
+//!   by a step again. After a stall (the smoothed fill above target + max(target, 10 ms):
+//!   an output xrun leaves its length in the ring) the oldest frames are skipped back to the
+//!   target, counted, so latency does not stay high.
 //! - Counters (underruns, skipped, fill, target, ratio in ppm) are on
 //!   [`Microphone::consumers`](crate::microphone::Microphone::consumers).
 //! - **A device that opens later.** A node spawned while the microphone is unavailable is

@@ -435,6 +435,67 @@ fn mic_jittery_input_sixty_seconds_no_loss() {
 }
 
 #[test]
+fn mic_output_stall_is_skipped_back_to_the_target() {
+    // The interactive setting on PulseAudio: 85-frame input callbacks, a source node with
+    // `min_target_ms` 0, rendered quantum by quantum. At 2 s the output stalls for 30 ms (an
+    // output xrun) while the input keeps coming, which leaves 30 ms more in the ring: it must
+    // be skipped back to the target within a second, not drained by the drift correction (at
+    // most 5 ms a second), or every later sample plays 30 ms late.
+    let (stream, slot) = MediaStream::new(48_000, 1);
+    let latency = SourceLatency {
+        min_target_ms: 0.0,
+        ..SourceLatency::default()
+    };
+    let mut processor = MediaStreamSourceProcessor::new(Some(&stream), 48_000.0, latency);
+    let stats = processor.stats().unwrap().clone();
+    let (rate, callback, stall) = (48_000.0, 85usize, 2.0..2.030);
+    let (mut t_in, mut t_out, mut delivered) = (0.0f64, 0.0f64, 0u64);
+    let mut out = vec![[0.0f32; RENDER_QUANTUM]; 1];
+    let fill_ms = |stats: &bevy_webaudio::microphone::ConsumerStats| {
+        f64::from(stats.fill_frames()) * 1000.0 / rate
+    };
+    let mut before_stall = None;
+    while t_out < 3.0 {
+        if t_in <= t_out {
+            slot.write(&sine(440.0, 0.5, rate, callback, delivered));
+            delivered += callback as u64;
+            t_in += callback as f64 / rate;
+            continue;
+        }
+        if !stall.contains(&t_out) {
+            processor.render(&mut out);
+        }
+        if before_stall.is_none() && t_out >= stall.start {
+            before_stall = Some((fill_ms(&stats), stats.underruns()));
+        }
+        t_out += RENDER_QUANTUM as f64 / rate;
+    }
+    let (fill_before, underruns_before) = before_stall.unwrap();
+    let target = processor.target_frames() * 1000.0 / rate;
+    let fill_after = fill_ms(&stats);
+    println!(
+        "output stall: fill {fill_before:.2} ms before, {fill_after:.2} ms 1 s after, target \
+         {target:.2} ms, {} frames skipped",
+        stats.skipped()
+    );
+    assert!(
+        target < 6.0,
+        "the target stays at its least: {target:.2} ms"
+    );
+    assert!(
+        fill_after < target + 3.0,
+        "back near the target a second after the stall: {fill_after:.2} ms (target \
+         {target:.2})"
+    );
+    assert!(
+        (1_000..=1_800).contains(&stats.skipped()),
+        "the stall's 1,440 frames (give or take the fill's ripple) were skipped: {}",
+        stats.skipped()
+    );
+    assert_eq!(stats.underruns(), underruns_before, "no underrun from it");
+}
+
+#[test]
 fn mic_capture_callback_and_source_node_never_allocate() {
     let (stream, slot) = MediaStream::new(48_000, 2);
     let mut processor =

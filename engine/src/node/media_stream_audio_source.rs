@@ -13,8 +13,9 @@
 //!   [`SourceLatency::min_target_ms`] and 1.5 input callbacks). An underrun (the ring has less
 //!   than the resampler needs) outputs a quantum of silence, is counted, and raises the target
 //!   by [`SourceLatency::step_ms`] up to the maximum; ten seconds without an underrun lower it
-//!   by a step again. After a long stall (fill above target + max(target, 20 ms)) the oldest
-//!   frames are skipped back to the target, counted, so latency does not stay high.
+//!   by a step again. After a stall (the smoothed fill above target + max(target, 10 ms):
+//!   an output xrun leaves its length in the ring) the oldest frames are skipped back to the
+//!   target, counted, so latency does not stay high.
 //! - Counters (underruns, skipped, fill, target, ratio in ppm) are in the ring's
 //!   [`ConsumerStats`].
 //! - **A new format** (a device that opened later with another rate or channel count) is
@@ -68,6 +69,11 @@ const MAX_CORRECTION: f64 = 0.005;
 const SMOOTHING: f64 = 0.5;
 /// Seconds without an underrun before the target is lowered a step.
 const CALM_SECONDS: f64 = 10.0;
+/// How far above the target the smoothed fill may stay before the oldest frames are skipped
+/// back to it, when the target itself is smaller: an output stall (the device asked for no
+/// audio for a while) leaves its length in the ring, which the drift correction alone
+/// (±0.5 %) drains at 5 ms a second at most.
+const SKIP_MARGIN_SECONDS: f64 = 0.010;
 
 /// The render-side half of `MediaStreamAudioSourceNode`. Every method but `new` and
 /// `ring_frames` is called on the real-time thread.
@@ -202,7 +208,7 @@ impl MediaStreamSourceProcessor {
         // largest target right now, or well above the target on average (a short burst after
         // an input stall is not a reason: it is what the target is there to absorb).
         let hard_limit = self.target + self.max_target;
-        let soft_limit = self.target + self.target.max(0.040 * self.input_rate);
+        let soft_limit = self.target + self.target.max(SKIP_MARGIN_SECONDS * self.input_rate);
         if available > hard_limit || self.fill_avg > soft_limit {
             let skip = (available - self.target) as usize;
             let skipped = consumer.skip(skip);
