@@ -91,16 +91,39 @@ fn normalize(b0: f64, b1: f64, b2: f64, a0: f64, a1: f64, a2: f64) -> Coefficien
     [b0 * inv, b1 * inv, b2 * inv, a1 * inv, a2 * inv]
 }
 
+/// The powers of ten the formulas take from `Q` and `gain`: `A = 10^(gain/40)` and
+/// `10^(Q/20)` (the lowpass and highpass resonance). Computed once per quantum for params
+/// that are constant over it, once per sample otherwise.
+#[derive(Clone, Copy, Debug)]
+struct Powers {
+    a: f64,
+    q_linear: f64,
+}
+
+impl Powers {
+    fn new(q: f64, gain_db: f64) -> Self {
+        Self {
+            a: 10f64.powf(gain_db / 40.0),
+            q_linear: 10f64.powf(q / 20.0),
+        }
+    }
+}
+
 /// The spec's coefficients for `kind` at `normalized` = computedFrequency / Nyquist (so
 /// `ω0 = π × normalized`), `q` and `gain_db`, with the formulas' limits at the edges.
 pub fn coefficients(kind: BiquadFilterType, normalized: f64, q: f64, gain_db: f64) -> Coefficients {
+    coefficients_with(kind, normalized, q, Powers::new(q, gain_db))
+}
+
+/// [`coefficients`] with the powers of `q` and `gain_db` given.
+fn coefficients_with(kind: BiquadFilterType, normalized: f64, q: f64, p: Powers) -> Coefficients {
     use BiquadFilterType as T;
     let f = if normalized.is_nan() {
         0.0
     } else {
         normalized.clamp(0.0, 1.0)
     };
-    let a = 10f64.powf(gain_db / 40.0);
+    let a = p.a;
     let w0 = PI * f;
     let (sin, cos) = w0.sin_cos();
     match kind {
@@ -112,7 +135,7 @@ pub fn coefficients(kind: BiquadFilterType, normalized: f64, q: f64, gain_db: f6
             if f == 0.0 {
                 return if low { gain_only(0.0) } else { WIRE };
             }
-            let alpha = sin / (2.0 * 10f64.powf(q / 20.0));
+            let alpha = sin / (2.0 * p.q_linear);
             let (b0, b1) = if low {
                 ((1.0 - cos) / 2.0, 1.0 - cos)
             } else {
@@ -330,15 +353,23 @@ impl AudioProcessor for BiquadFilterProcessor {
             .iter()
             .any(|&p| params.get(p).len() > 1);
         let (kind, nyquist) = (self.kind, self.nyquist);
+        let at = |p: BiquadFilterParam, i: usize| f64::from(params.at(p, i));
+        let steady = |p: BiquadFilterParam| params.get(p).len() == 1;
+        let octaves = |i: usize| (at(BiquadFilterParam::Detune, i) / 1200.0).exp2();
+        let powers =
+            |i: usize| Powers::new(at(BiquadFilterParam::Q, i), at(BiquadFilterParam::Gain, i));
+        // What does not vary over the quantum is computed once.
+        let fixed_octaves = steady(BiquadFilterParam::Detune).then(|| octaves(0));
+        let fixed_powers =
+            (steady(BiquadFilterParam::Q) && steady(BiquadFilterParam::Gain)).then(|| powers(0));
         let coefficients_at = |i: usize| {
-            let at = |p: BiquadFilterParam| f64::from(params.at(p, i));
             let f0 =
-                at(BiquadFilterParam::Frequency) * (at(BiquadFilterParam::Detune) / 1200.0).exp2();
-            coefficients(
+                at(BiquadFilterParam::Frequency, i) * fixed_octaves.unwrap_or_else(|| octaves(i));
+            coefficients_with(
                 kind,
                 f0 / nyquist,
-                at(BiquadFilterParam::Q),
-                at(BiquadFilterParam::Gain),
+                at(BiquadFilterParam::Q, i),
+                fixed_powers.unwrap_or_else(|| powers(i)),
             )
         };
         let constant = if automated {
