@@ -5,6 +5,7 @@
 //! cargo bench --bench game_mix -- --seconds 5 --runs 5
 //! cargo bench --bench game_mix -- --write-cases DIR   # the scene as FORMAT.md cases
 //! cargo bench --bench game_mix -- --frame-loop        # + the 60 fps game-loop variant
+//! WEBAUDIO_DEVICE_TESTS=1 cargo bench --bench game_mix -- --device 60   # on the sound card
 //! ```
 //!
 //! The scene (issue 20): 256 looping `AudioBufferSourceNode`s (eight mono noise buffers of
@@ -31,6 +32,12 @@
 //! spatial sync's glides, the commit), `app.render(800)`; the update and the render are timed
 //! together. Runs alternate with the offline renders, and the report gives the ratio of the
 //! two medians (issue 20: at most 1.2).
+//!
+//! `--device SECONDS` plays the scene on the default output device (the virtual sound card of
+//! `scripts/pulse.sh`, `LatencyHint::Balanced`) while a 60 fps loop calls `app.update()`,
+//! and reports the render load the engine measures (render time / audio time of each device
+//! callback: the last reading sampled every frame, averaged, and the context's peak) and the
+//! xruns, beside the offline render's time / audio time for the same scene in the same run.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -312,8 +319,12 @@ impl Scene {
     /// are `SpatialAudio` entities with a `Transform` (for the frame loop to move), without
     /// position automation; returns their entities too.
     fn build(&self, moving: bool) -> (App, Vec<Entity>) {
+        self.build_on(moving, WebAudioPlugin::offline(SR, 2))
+    }
+
+    fn build_on(&self, moving: bool, plugin: WebAudioPlugin) -> (App, Vec<Entity>) {
         let mut app = App::new();
-        app.add_plugins((MinimalPlugins, WebAudioPlugin::offline(SR, 2)));
+        app.add_plugins((MinimalPlugins, plugin));
         if moving {
             app.add_plugins(TransformPlugin)
                 .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(
@@ -432,6 +443,42 @@ fn render(app: &mut App, frames: usize) -> (f64, Vec<Vec<f32>>) {
     (start.elapsed().as_secs_f64(), last)
 }
 
+/// Plays the scene on the default output device with a 60 fps loop of `app.update()`;
+/// returns the render load (mean of the last reading sampled each frame, the context's peak)
+/// and the xruns during the run.
+fn device_run(scene: &Scene, seconds: f64) -> (f64, f32, u64) {
+    let plugin = WebAudioPlugin {
+        backend: Backend::Cpal(AudioOutputConfig::default()),
+        render_hooks: None,
+    };
+    let (mut app, _) = scene.build_on(false, plugin);
+    let context = app.world().resource::<AudioContext>();
+    assert_eq!(
+        context.backend(),
+        bevy_webaudio::ActiveBackend::Cpal,
+        "no output device: run scripts/pulse.sh start"
+    );
+    let xruns = context.xruns();
+    let (mut sum, mut n) = (0.0, 0.0);
+    let start = Instant::now();
+    let frame = Duration::from_secs_f64(1.0 / f64::from(FPS));
+    let mut next = start;
+    while start.elapsed().as_secs_f64() < seconds {
+        app.update();
+        sum += f64::from(app.world().resource::<AudioContext>().render_load().0);
+        n += 1.0;
+        next += frame;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    let context = app.world().resource::<AudioContext>();
+    println!(
+        "device: {} frames per callback, outputLatency {:.1} ms",
+        context.buffer_frames(),
+        context.output_latency() * 1e3
+    );
+    (sum / n, context.render_load().2, context.xruns() - xruns)
+}
+
 fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
     args.iter()
         .position(|a| a == name)
@@ -483,6 +530,26 @@ fn main() {
         }
         println!(
             "game_mix bench: smoke pass ok (run with `cargo bench --bench game_mix` to measure)"
+        );
+        return;
+    }
+    if let Some(seconds) = arg::<f64>(&args, "--device") {
+        assert_eq!(
+            std::env::var("WEBAUDIO_DEVICE_TESTS").as_deref(),
+            Ok("1"),
+            "--device needs WEBAUDIO_DEVICE_TESTS=1 and a sound server (scripts/pulse.sh)"
+        );
+        let scene = Scene::new(seconds);
+        let (load, peak, xruns) = device_run(&scene, seconds);
+        let (mut app, _) = scene.build(false);
+        let (t, _) = render(&mut app, scene.frames());
+        println!(
+            "game mix on the device, {seconds} s: render load average {:.3}, peak {peak:.3}, \
+             {xruns} xruns; offline, same scene: {:.3} (render time / audio time, {:.2}x real \
+             time)",
+            load,
+            t / seconds,
+            seconds / t
         );
         return;
     }
