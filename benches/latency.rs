@@ -386,6 +386,7 @@ fn microphone_to_speaker(trials: usize, mic_buffer: u32, latency: LatencyHint, v
     update_for(&mut app, Duration::from_millis(1500));
     let xruns_before = app.world().resource::<AudioContext>().xruns();
     let (mut round_trip, mut fills, mut targets) = (Vec::new(), Vec::new(), Vec::new());
+    let mut output_latency = Vec::new();
     let (mut lost, mut skipped_before) = (0, source_report(&app).map_or(0, |r| r.skipped));
     for _ in 0..trials {
         recorder.clear();
@@ -411,6 +412,7 @@ fn microphone_to_speaker(trials: usize, mic_buffer: u32, latency: LatencyHint, v
         fills.push(fill_sum / f64::max(fill_n, 1.0));
         let report = source_report(&app).expect("the source node's ring");
         targets.push(f64::from(report.target_ms));
+        output_latency.push(app.world().resource::<AudioContext>().output_latency() * 1e3);
         let skipped = report.skipped - skipped_before;
         skipped_before = report.skipped;
         let mut recording = Vec::new();
@@ -460,12 +462,12 @@ fn microphone_to_speaker(trials: usize, mic_buffer: u32, latency: LatencyHint, v
     );
     println!("{}", show("source ring fill, mean over a trial", &fills));
     println!("{}", show("source ring target", &targets));
-    let buffers = period + c.output_latency() * 1e3 + input;
+    let (_, output_latency, _) = summary(&output_latency);
+    let buffers = period + output_latency + input;
     let beyond: Vec<f64> = round_trip.iter().map(|r| r - buffers).collect();
     println!(
-        "device buffers: output period {period:.2} + outputLatency {:.2} + input callback \
-         {input:.2} = {buffers:.2} ms",
-        c.output_latency() * 1e3
+        "device buffers: output period {period:.2} + outputLatency {output_latency:.2} (median \
+         over the trials) + input callback {input:.2} = {buffers:.2} ms"
     );
     println!("{}", show("beyond the device buffers", &beyond));
     println!("xruns during the trials: {}", c.xruns() - xruns_before);
