@@ -324,6 +324,9 @@ pub fn equal_power_gains(azimuth: f64, stereo: bool) -> (f64, f64) {
 pub struct PannerProcessor {
     attributes: PannerAttributes,
     hrtf: Box<hrtf::HrtfRenderer>,
+    /// The HRTF renderer ran since its last reset (an equal-power quantum then resets it;
+    /// otherwise its memory is not touched at all).
+    hrtf_used: bool,
 }
 
 impl PannerProcessor {
@@ -333,6 +336,7 @@ impl PannerProcessor {
         Self {
             attributes,
             hrtf: Box::new(hrtf::HrtfRenderer::new(sample_rate)),
+            hrtf_used: false,
         }
     }
 }
@@ -754,7 +758,8 @@ impl FastLanes {
     ) -> Option<Self> {
         let distance = DistanceF32::new(distance)?;
         let frame = ListenerFrame::new(listener);
-        let in_range = |v: &[f32]| v.iter().all(|c| c.abs() <= FAST_RANGE);
+        // Without an early exit, so it vectorizes.
+        let in_range = |v: &[f32]| v.iter().fold(true, |ok, c| ok & (c.abs() <= FAST_RANGE));
         let coordinates = [
             PannerParam::PositionX,
             PannerParam::PositionY,
@@ -912,9 +917,12 @@ impl AudioProcessor for PannerProcessor {
                 } else {
                     self.equal_power(io);
                 }
-                self.hrtf.reset();
+                if std::mem::take(&mut self.hrtf_used) {
+                    self.hrtf.reset();
+                }
             }
             PanningModel::Hrtf => {
+                self.hrtf_used = true;
                 let a = self.attributes;
                 let g = geometry(panner_at(io.params, 0), io.listener.at(0), &a);
                 let gain = g.cone_gain * distance_gain(g.distance, &a);
