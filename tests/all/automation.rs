@@ -53,6 +53,11 @@ fn linear_ramp_follows_the_formula() {
         },
         2048,
     );
+    // The values come from the browsers' f32 arithmetic (groups of four frames from an f32
+    // slope, then f32 increments, as Chromium computes them; the delay-line conformance cases
+    // need it bit for bit), which drifts up to a few tens of ulps from the exact formula over
+    // a long ramp: 2e-5 is -95 dB of this ramp's 1.2 span, and a wrong slope, start or end
+    // frame is off by 1e-3 or more.
     for (n, &v) in out.iter().enumerate().skip(64) {
         let tt = t(n);
         let expected = if tt < t1 {
@@ -60,7 +65,7 @@ fn linear_ramp_follows_the_formula() {
         } else {
             v1
         };
-        assert_close(v, expected, 1e-6, &format!("frame {n}"));
+        assert_close(v, expected, 2e-5, &format!("frame {n}"));
     }
 }
 

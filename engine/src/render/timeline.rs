@@ -599,21 +599,13 @@ impl Timeline {
     /// frames between computed values (1 a-rate, a quantum k-rate).
     fn settle_target(&mut self, frame: u64, sample_rate: f64, step: u64) {
         let t = frame as f64 / sample_rate;
-        if let Segment::Target {
-            start, target, tau, ..
-        } = self.segment
+        if let Segment::Target { start, target, .. } = self.segment
             && t >= start
             && self
                 .events
                 .front()
                 .is_none_or(|e| e.time() > t && !e.is_ramp())
-            && set_target_converged(
-                self.target_first_value(frame, sample_rate, step),
-                target,
-                t,
-                start,
-                tau,
-            )
+            && set_target_converged(self.target_first_value(frame, sample_rate, step), target)
         {
             self.hold_target(t, target);
         }
@@ -766,7 +758,7 @@ impl Timeline {
                 start, target, tau, ..
             } if frame as f64 / sample_rate >= start => {
                 let first = self.target_first_value(frame, sample_rate, step);
-                if set_target_converged(first, target, frame as f64 / sample_rate, start, tau) {
+                if set_target_converged(first, target) {
                     piece.fill(target);
                     self.hold_target(frame as f64 / sample_rate, target);
                     return;
@@ -828,23 +820,24 @@ fn piece_end(boundary: f64, start_frame: u64, i: usize, n: usize, sample_rate: f
     j
 }
 
-/// `exp(-10)`: a setTarget is over once within this (relative) of its target, or within it of
-/// a zero target (Blink's threshold).
-const SET_TARGET_THRESHOLD: f32 = 4.539_993e-5;
+/// A setTarget is over once within this (relative) of a non-zero target: about -116 dB, below
+/// every conformance tier.
+const SET_TARGET_RELATIVE: f32 = 1.5e-6;
 
-/// Whether a setTarget at `value` (time `t`) is over: ten time constants have passed since it
-/// started, or `value` is within [`SET_TARGET_THRESHOLD`] of the target (relative to `value`,
-/// or absolute for a zero target). From then on the value is the target, exactly, as in
-/// Chromium; what that buys is that a settled envelope costs a fill per quantum for the rest
-/// of the node's life. The difference from the spec's endless curve is below -87 dB.
-fn set_target_converged(value: f32, target: f32, t: f64, start: f64, tau: f64) -> bool {
-    if t > start + 10.0 * f64::from(tau as f32) {
-        return true;
-    }
+/// ... or within this of a zero target.
+const SET_TARGET_ZERO: f32 = 1e-9;
+
+/// Whether a setTarget at `value` is over: `value` is within [`SET_TARGET_RELATIVE`] of a
+/// non-zero target or [`SET_TARGET_ZERO`] of a zero one. From then on the value is the
+/// target, exactly; what that buys is that a settled envelope costs a fill per quantum for
+/// the rest of the node's life. Chromium stops earlier, ten time constants after the start
+/// (a step of up to -87 dB of the distance travelled); the spec's curve has no end, so the
+/// crate follows it until the difference is below f32 resolution of the value.
+fn set_target_converged(value: f32, target: f32) -> bool {
     if target == 0.0 {
-        value.abs() < SET_TARGET_THRESHOLD
+        value.abs() <= SET_TARGET_ZERO
     } else {
-        (target - value).abs() < SET_TARGET_THRESHOLD * value.abs()
+        (target - value).abs() <= SET_TARGET_RELATIVE * target.abs()
     }
 }
 
