@@ -4,64 +4,21 @@
 //! API and the real command ring (no Bevy).
 
 use webaudio_engine::command::{self, Command, ControlChannel};
-use webaudio_engine::graph::{Edge, EdgeTarget, Graph, GraphNode};
-use webaudio_engine::node::constant_source::{ConstantSourceParam, ConstantSourceProcessor};
-use webaudio_engine::node::destination::DestinationProcessor;
-use webaudio_engine::node::scheduled::ScheduleEvent;
-use webaudio_engine::node::{ChannelConfig, NodeShape, OutputChannels};
+use webaudio_engine::node::constant_source::ConstantSourceParam;
 use webaudio_engine::param::{AutomationRate, NodeParams};
+use webaudio_engine::render::Renderer;
 use webaudio_engine::render::bus::RENDER_QUANTUM;
 use webaudio_engine::render::timeline::{AutomationEvent, Timeline};
-use webaudio_engine::render::{ParamInit, RenderNode, Renderer};
 
-const SR: f32 = 48_000.0;
+mod common;
+
+use common::SR;
+
 const INITIAL: f32 = 0.5;
 
 /// A constant source (offset `INITIAL`) into a mono destination, started at 0.
 fn setup() -> (ControlChannel, Renderer, command::RenderId) {
-    let (mut control, channel) = command::channel(command::COMMAND_CAPACITY, 8192);
-    let renderer = Renderer::new(channel, command::shared(), SR, 1, 4);
-    let mut ids = command::RenderIds::default();
-    let (dest, source) = (ids.allocate(), ids.allocate());
-    let node = |inputs| GraphNode {
-        shape: NodeShape {
-            inputs,
-            outputs: 1,
-            is_delay: false,
-        },
-        config: ChannelConfig::default(),
-        outputs: vec![OutputChannels::FollowInput],
-    };
-    let mut graph = Graph {
-        destination: Some(dest),
-        ..Graph::default()
-    };
-    graph.nodes.insert(dest, node(1));
-    graph.nodes.insert(source, node(0));
-    graph.edges.push(Edge {
-        from: source,
-        output: 0,
-        to: dest,
-        target: EdgeTarget::Input(0),
-    });
-    control.send(Command::AddNode {
-        id: dest,
-        node: RenderNode::build(DestinationProcessor, SR, [], 4),
-    });
-    let params = [ParamInit {
-        value: INITIAL,
-        ..ParamInit::declared(ConstantSourceParam::Offset)
-    }];
-    control.send(Command::AddNode {
-        id: source,
-        node: RenderNode::build(ConstantSourceProcessor::new(SR), SR, params, 8),
-    });
-    control.send(Command::Schedule {
-        node: source,
-        event: ScheduleEvent::Start(0.0),
-    });
-    control.send(Command::SetSchedule(Box::new(graph.compile().0)));
-    (control, renderer, source)
+    common::constant_source_into_destination(INITIAL, 8)
 }
 
 #[test]

@@ -2,16 +2,17 @@
 //! reordered renders bit-identically, because the processor, the commands and the param
 //! connections all go through the same declaration.
 
+mod common;
+
 use std::marker::PhantomData;
 
 use webaudio_engine::command::{self, Command, RenderIds};
-use webaudio_engine::graph::{Edge, EdgeTarget, Graph, GraphNode};
+use webaudio_engine::graph::{Edge, EdgeTarget, Graph};
 use webaudio_engine::node::constant_source::{ConstantSourceParam, ConstantSourceProcessor};
 use webaudio_engine::node::destination::DestinationProcessor;
 use webaudio_engine::node::scheduled::ScheduleEvent;
 use webaudio_engine::node::{
-    AudioProcessor, ChannelConfig, NodeShape, OutputChannels, ProcessContext, ProcessIo,
-    ProcessPhase, ProcessStatus,
+    AudioProcessor, ProcessContext, ProcessIo, ProcessPhase, ProcessStatus,
 };
 use webaudio_engine::node_params;
 use webaudio_engine::param::{NodeParams, ParamDescriptor, ParamId};
@@ -92,15 +93,7 @@ fn render<P: Affine>() -> Vec<f32> {
     let mut renderer = Renderer::new(channel, command::shared(), SR, 1, 8);
     let mut ids = RenderIds::default();
     let (dest, source, affine) = (ids.allocate(), ids.allocate(), ids.allocate());
-    let node = |inputs| GraphNode {
-        shape: NodeShape {
-            inputs,
-            outputs: 1,
-            is_delay: false,
-        },
-        config: ChannelConfig::default(),
-        outputs: vec![OutputChannels::FollowInput],
-    };
+    let node = common::graph_node;
     let mut graph = Graph::default();
     graph.nodes.insert(dest, node(1));
     graph.nodes.insert(source, node(0));
