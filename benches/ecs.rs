@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use bevy_webaudio::prelude::*;
 
+mod support;
+use support::arg;
+
 const SR: u32 = 48_000;
 /// Idle audio node entities in the audio apps.
 const NODES: usize = 10_000;
@@ -110,13 +113,6 @@ fn change_params(app: &mut App, gains: &[Entity], step: usize) {
 fn median(mut v: Vec<Duration>) -> f64 {
     v.sort();
     v[v.len() / 2].as_secs_f64() * 1e6
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
 }
 
 fn main() {

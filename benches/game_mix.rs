@@ -47,6 +47,9 @@ use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use bevy_webaudio::prelude::*;
 
+mod support;
+use support::arg;
+
 const SR: u32 = 48_000;
 /// Game frames per second of the `--frame-loop` variant.
 const FPS: u32 = 60;
@@ -477,13 +480,6 @@ fn device_run(scene: &Scene, seconds: f64) -> (f64, f32, u64) {
         context.output_latency() * 1e3
     );
     (sum / n, context.render_load().2, context.xruns() - xruns)
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
 }
 
 fn main() {

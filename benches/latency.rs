@@ -53,6 +53,9 @@ use bevy_webaudio::node::media_stream_audio_source::SourceLatency;
 use bevy_webaudio::prelude::*;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 
+mod support;
+use support::arg;
+
 const SR: f64 = 48_000.0;
 /// Level a sample must pass to count as "changed" (the step goes 0 → 1).
 const STEP_THRESHOLD: f32 = 0.5;
@@ -61,12 +64,6 @@ const CLICK_LEVEL: f32 = 0.8;
 const CLICK_FRAMES: usize = 96;
 /// The level the microphone's replay is found at (it plays at half the click's level).
 const REPLAY_THRESHOLD: f32 = 0.15;
-
-/// Parsed `--name value` arguments.
-fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    let at = args.iter().position(|a| a == name)?;
-    args.get(at + 1)?.parse().ok()
-}
 
 /// Median and max of `values` (sorted copy).
 fn summary(values: &[f64]) -> (f64, f64, f64) {
