@@ -122,16 +122,17 @@ impl Backend {
     /// `AudioContext`'s options: a bad value is replaced by 48 kHz / 2 channels, and the error
     /// says what was wrong.
     pub(crate) fn validated(&self) -> (Self, Option<AudioBackendError>) {
-        let (Self::Null {
-            sample_rate,
-            channels,
-        }
-        | Self::Offline {
-            sample_rate,
-            channels,
-        }) = *self
-        else {
-            return (self.clone(), None);
+        let (sample_rate, channels) = match *self {
+            Self::Null {
+                sample_rate,
+                channels,
+            }
+            | Self::Offline {
+                sample_rate,
+                channels,
+            } => (sample_rate, channels),
+            #[cfg(feature = "cpal")]
+            Self::Cpal(_) => return (self.clone(), None),
         };
         let rate_ok = (3_000..=768_000).contains(&sample_rate);
         let channels_ok = (1..=32).contains(&channels);

@@ -47,6 +47,7 @@ impl RendererSlot {
     }
 
     /// A device stream takes over (called in its callback; real-time safe).
+    #[cfg_attr(not(feature = "cpal"), allow(dead_code))]
     pub fn claim(&self) {
         self.claimed.store(true, Ordering::Release);
     }
