@@ -270,7 +270,8 @@ fn main() -> ExitCode {
     })
     .insert_resource(Soak {
         rng: Rng::new(args.seed),
-        running: true,
+        // Set once the graph and the one-shot sounds exist (after the baseline frames).
+        running: false,
         pending_shots: 0.0,
         shots: 0,
         loops: 0,
@@ -897,6 +898,7 @@ fn build_graph(app: &mut App) {
     let mut soak = world.resource_mut::<Soak>();
     soak.graph = graph;
     soak.sounds = sounds;
+    soak.running = true;
     soak.rng = rng;
 }
 
