@@ -13,19 +13,8 @@ cd "$(dirname "$0")/.."
 filter="${1:-}"
 out="${OUT:-tests/conformance/reference}"
 
-need=()
-command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
-command -v node >/dev/null 2>&1 || need+=(nodejs)
-command -v npm >/dev/null 2>&1 || need+=(npm)
-if [ ${#need[@]} -gt 0 ]; then
-    sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update
-    $sudo apt-get install -y --no-install-recommends "${need[@]}"
-fi
-if [ ! -d conformance/chromium/node_modules/puppeteer-core ]; then
-    (cd conformance/chromium && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
-fi
+source scripts/lib.sh
+ensure_chromium_runner
 args=()
 [ -n "$filter" ] && args+=(--filter "$filter")
 status=0
