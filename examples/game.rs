@@ -6,7 +6,7 @@
 //! burst of impacts around the walker (the effects bus is capped at 12 voices, farthest stolen),
 //! hold `V` to duck the music (attack 150 ms, release 600 ms), `M` mutes/unmutes the music bus.
 //!
-//! Run: `cargo run --release --example game --features window`
+//! Run: `cargo run --release --example game --features examples`
 
 use std::f32::consts::TAU;
 

@@ -11,7 +11,7 @@
 //! difference obvious: HRTF also tells front from back and up from down), `D` toggles the
 //! velocity-based `Doppler` on every source, `←`/`→` turn the head (camera and listener).
 //!
-//! Run: `cargo run --release --example spatial --features window`
+//! Run: `cargo run --release --example spatial --features examples`
 
 use std::f32::consts::{PI, TAU};
 

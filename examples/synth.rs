@@ -15,7 +15,7 @@
 //! Keys: `A S D F G H J K L` white keys, `W E T Y U O P` black keys, `Z`/`X` octave down/up,
 //! `1`–`4` sine / square / sawtooth / triangle, `Space` toggles the echo.
 //!
-//! Run: `cargo run --release --example synth --features window`
+//! Run: `cargo run --release --example synth --features examples`
 
 use std::collections::HashMap;
 

@@ -7,7 +7,7 @@
 //! speakers near the microphone, the meter shows it), `L` measures the input→output latency
 //! with a `LatencyProbe` (plays a short chirp).
 //!
-//! Run: `cargo run --features window --example voice_meter`
+//! Run: `cargo run --features examples --example voice_meter`
 //! (`VOICE_METER_TONE=1` starts with the test tone on.)
 
 use bevy::prelude::*;

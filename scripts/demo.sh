@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 ensure_packages libasound2-dev pkg-config libudev-dev libx11-dev libxcursor1 libxi6 libxrandr2 \
     libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers
-exec cargo run --release --example synth --features window
+exec cargo run --release --example synth --features examples

@@ -7,7 +7,7 @@
 # Usage: scripts/screenshot.sh <example> <name> [xdotool command ...]
 #   Each xdotool command (e.g. "key space", "keydown v") runs, in order, after WAIT seconds
 #   (default 25: a debug build on software Vulkan starts slowly), half a second apart.
-# Env: FEATURES (default "inspector", a superset of "window"), CARGO_TARGET_DIR as usual,
+# Env: FEATURES (default "inspector", a superset of "examples"), CARGO_TARGET_DIR as usual,
 #   SKIP_BUILD=1 to use an example binary built already, SCREEN (default 1600x1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
