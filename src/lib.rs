@@ -517,3 +517,13 @@ pub mod testing {
         }
     }
 }
+
+/// The README's and the guide's Rust examples, compiled as doc tests so they cannot rot
+/// (blocks marked `ignore` are fragments and are skipped).
+#[cfg(doctest)]
+mod readme_doctests {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
+    #[doc = include_str!("../docs/GUIDE.md")]
+    struct Guide;
+}

@@ -1,7 +1,7 @@
 //! Bad input everywhere: every public constructor and setter of the node components, the
 //! `AudioParam` methods and the `AudioBuffer` constructors fed the spec's bad inputs (NaN,
 //! ±infinity, negative, zero, out of range, empty, mismatched, too many). Each test is one row
-//! of the README's "Bad input" table: it gets the spec's exception (as a `WebAudioError`
+//! of the "Bad input" table in DESIGN.md: it gets the spec's exception (as a `WebAudioError`
 //! variant; WebIDL's `TypeError` for a non-finite number is `Range`) or the spec's value, never
 //! a panic, a silent drop or a NaN.
 

@@ -31,6 +31,7 @@ mod mixing;
 mod oscillator;
 mod panner;
 mod properties;
+mod quick_start;
 mod realtime;
 mod realtime_more_nodes;
 mod realtime_nodes;
