@@ -8,7 +8,7 @@
 #
 # Needs the PulseAudio null sink (scripts/pulse.sh start; scripts/test.sh does it).
 # Env: SMOKE_SECONDS (default 4), MIN_PLAYED (default 2.0), CARGO_TARGET_DIR as usual,
-#      EXAMPLES="synth game" to run only those.
+#      EXAMPLES="synth game" to run only those, SKIP_BUILD=1 to use the binaries built already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -17,17 +17,19 @@ ensure_packages xvfb xauth mesa-vulkan-drivers libvulkan1 libasound2-dev pkg-con
 
 features=(--features inspector,bevy_webaudio/inspector_tests)
 target="${CARGO_TARGET_DIR:-target}"
+# The binaries run from the target directory: point Bevy's asset server at assets/ here.
+export BEVY_ASSET_ROOT="$PWD"
 smoke="${SMOKE_SECONDS:-4}"
 min_played="${MIN_PLAYED:-2.0}"
 
 # Windowed examples are those that need the `examples` or `inspector` feature in Cargo.toml.
 windowed=$(awk '/^\[\[example\]\]/{name=""} /^name = /{gsub(/"/,"",$3); name=$3}
     /^required-features = .*(examples|inspector)/{print name}' Cargo.toml)
-all=$(cd examples && ls *.rs */main.rs 2>/dev/null | sed 's#/main\.rs$##; s#\.rs$##')
+all=$(cd examples && for f in *.rs */main.rs; do if [ -e "$f" ]; then echo "$f"; fi; done | sed 's#/main\.rs$##; s#\.rs$##')
 source_of() { [ -f "examples/$1.rs" ] && echo "examples/$1.rs" || echo "examples/$1/main.rs"; }
 selected="${EXAMPLES:-$all}"
 
-cargo build --profile smoke --examples "${features[@]}"
+[ -n "${SKIP_BUILD:-}" ] || cargo build --profile smoke --examples "${features[@]}"
 
 failed=()
 run_offline() {
@@ -72,7 +74,7 @@ run_plain() {
     local name="$1" log="/tmp/example-$1.log" rec="/tmp/example-$1.f32" status=0
     parec -d loop.monitor --raw --format=float32le --channels=1 --rate=48000 >"$rec" &
     local recorder=$!
-    xvfb-run -a -s "-screen 0 1280x800x24" timeout -s INT "$((smoke + 15))" \
+    xvfb-run -a -s "-screen 0 1280x800x24" timeout --preserve-status -s INT "$((smoke + 6))" \
         "$target/smoke/examples/$name" >"$log" 2>&1 || status=$?
     kill "$recorder"; wait "$recorder" 2>/dev/null || true
     [ "$status" = 0 ] || { echo "$name: exit status $status"; tail -20 "$log"; return 1; }
