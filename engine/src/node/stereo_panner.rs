@@ -150,7 +150,7 @@ impl AudioProcessor for StereoPannerProcessor {
             }
         } else {
             let gains = |p: f32| equal_power(if p <= 0.0 { p + 1.0 } else { p });
-            let inputs = (input.channel(0), input.channel(1));
+            let inputs: (&[f32], &[f32]) = (input.channel(0), input.channel(1));
             match constant {
                 Some(p) => {
                     let g = (p, gains(p));
