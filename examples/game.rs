@@ -13,6 +13,9 @@ use std::f32::consts::TAU;
 use bevy::prelude::*;
 use bevy_webaudio::prelude::*;
 
+#[path = "support/mod.rs"]
+mod support;
+
 const SR: f32 = 48_000.0;
 
 #[derive(Resource)]
@@ -50,7 +53,8 @@ fn main() {
                 }),
                 ..default()
             }),
-            WebAudioPlugin::default(),
+            support::audio_plugin(),
+            support::ExampleSupportPlugin,
             GameAudioPlugin::default()
                 .with_limit(MixBus::EFFECTS, VoiceLimit::new(12, StealPolicy::Farthest))
                 .with_ducking(DuckRule {

@@ -16,6 +16,9 @@ use bevy::prelude::*;
 use bevy_webaudio::inspector::{InspectorState, WebAudioInspectorPlugin};
 use bevy_webaudio::prelude::*;
 
+#[path = "support/mod.rs"]
+mod support;
+
 #[derive(Resource)]
 struct Pulse(Entity);
 
@@ -30,7 +33,8 @@ fn main() {
                 }),
                 ..default()
             }),
-            WebAudioPlugin::default(),
+            support::audio_plugin(),
+            support::ExampleSupportPlugin,
             WebAudioInspectorPlugin {
                 open: true,
                 ..default()

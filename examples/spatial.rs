@@ -21,6 +21,9 @@ use bevy::ui::IsDefaultUiCamera;
 use bevy::window::PrimaryWindow;
 use bevy_webaudio::prelude::*;
 
+#[path = "support/mod.rs"]
+mod support;
+
 /// A source's orbit around the listener: radius (m), angular speed (rad/s), height, phase.
 #[derive(Component, Clone, Copy)]
 struct Orbit {
@@ -109,7 +112,8 @@ fn main() {
                 }),
                 ..default()
             }),
-            WebAudioPlugin::default(),
+            support::audio_plugin(),
+            support::ExampleSupportPlugin,
         ))
         .add_systems(Startup, setup)
         .add_systems(Update, (orbit_sources, turn_head, toggle, show_status))

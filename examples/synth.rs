@@ -22,6 +22,9 @@ use std::collections::HashMap;
 use bevy::prelude::*;
 use bevy_webaudio::prelude::*;
 
+#[path = "support/mod.rs"]
+mod support;
+
 /// Keys in piano order with their semitone offset from C.
 const KEYS: [(KeyCode, i32); 16] = [
     (KeyCode::KeyA, 0),
@@ -74,7 +77,8 @@ fn main() {
                 }),
                 ..default()
             }),
-            WebAudioPlugin::default(),
+            support::audio_plugin(),
+            support::ExampleSupportPlugin,
         ))
         .add_systems(Startup, setup)
         .add_systems(Update, (play_keys, switch_sound, show_status))

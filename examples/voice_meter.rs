@@ -13,6 +13,9 @@
 use bevy::prelude::*;
 use bevy_webaudio::prelude::*;
 
+#[path = "support/mod.rs"]
+mod support;
+
 /// Width of the level bar and the pitch scale, in pixels.
 const SCALE_WIDTH: f32 = 640.0;
 /// The level bar's range in dBFS.
@@ -48,7 +51,8 @@ fn main() {
                 }),
                 ..default()
             }),
-            WebAudioPlugin::default(),
+            support::audio_plugin(),
+            support::ExampleSupportPlugin,
             MicrophonePlugin::default(),
         ))
         .add_systems(Startup, (setup_ui, setup_audio))

@@ -18,5 +18,7 @@ cargo clippy -p webaudio_engine --all-targets -- -D warnings
 cargo test --workspace --all-targets "${features[@]}" -- --skip device_suite
 cargo test "${features[@]}" --test all device_suite
 cargo run "${features[@]}" --example soak -- --seconds 60  # busy graph, stalls, no loss/leak/growth
+# Every example as a user runs it: windowed ones under Xvfb on the virtual card, in smoke mode.
+bash scripts/examples.sh
 # Doc examples of both crates (the engine's include the typed-param compile_fail check).
 cargo test --workspace --doc "${features[@]}"
