@@ -61,6 +61,50 @@ impl GainMemo {
     }
 }
 
+/// Pans a mono input: `gains(i)` is sample `i`'s `(gainL, gainR)`.
+#[inline(always)]
+fn pan_mono(
+    mono: &[f32],
+    left: &mut [f32],
+    right: &mut [f32],
+    mut gains: impl FnMut(usize) -> (f32, f32),
+) {
+    for (i, ((&x, l), r)) in mono
+        .iter()
+        .zip(left.iter_mut())
+        .zip(right.iter_mut())
+        .enumerate()
+    {
+        let (gl, gr) = gains(i);
+        *l = x * gl;
+        *r = x * gr;
+    }
+}
+
+/// Pans a stereo input `(left, right)`: `pan(i)` is sample `i`'s pan value and its gains.
+#[inline(always)]
+fn pan_stereo(
+    (in_l, in_r): (&[f32], &[f32]),
+    left: &mut [f32],
+    right: &mut [f32],
+    mut pan: impl FnMut(usize) -> (f32, (f32, f32)),
+) {
+    let frames = in_l
+        .iter()
+        .zip(in_r)
+        .zip(left.iter_mut().zip(right.iter_mut()));
+    for (i, ((&xl, &xr), (l, r))) in frames.enumerate() {
+        let (p, (gl, gr)) = pan(i);
+        if p <= 0.0 {
+            *l = xl + xr * gl;
+            *r = xr * gr;
+        } else {
+            *l = xl * gl;
+            *r = xr + xl * gr;
+        }
+    }
+}
+
 impl AudioProcessor for StereoPannerProcessor {
     type Params = StereoPannerParam;
     type Message = ();
@@ -82,32 +126,40 @@ impl AudioProcessor for StereoPannerProcessor {
             output.make_silent(2);
             return ProcessStatus::Active;
         }
-        let params = io.params;
-        let pan_at = |i: usize| params.at(StereoPannerParam::Pan, i);
         output.set_channels(2);
         let [left, right] = output.channels_mut() else {
             return ProcessStatus::Active;
         };
+        let params = io.params;
+        let pan_at = |i: usize| params.at(StereoPannerParam::Pan, i);
+        let constant = match params.get(StereoPannerParam::Pan) {
+            [p] => Some(*p),
+            _ => None,
+        };
         let mut memo = GainMemo::new();
+        // A constant pan takes one gain pair for the quantum and a loop that vectorizes.
         if input.channels() == 1 {
+            let gains = |p: f32| equal_power((p + 1.0) / 2.0);
             let mono = input.channel(0);
-            for i in 0..mono.len() {
-                let (gl, gr) = memo.get(pan_at(i), |p| equal_power((p + 1.0) / 2.0));
-                left[i] = mono[i] * gl;
-                right[i] = mono[i] * gr;
+            match constant {
+                Some(p) => {
+                    let g = gains(p);
+                    pan_mono(mono, left, right, |_| g);
+                }
+                None => pan_mono(mono, left, right, |i| memo.get(pan_at(i), gains)),
             }
         } else {
-            let (in_l, in_r) = (input.channel(0), input.channel(1));
-            for i in 0..in_l.len() {
-                let p = pan_at(i);
-                let (gl, gr) = memo.get(p, |p| equal_power(if p <= 0.0 { p + 1.0 } else { p }));
-                if p <= 0.0 {
-                    left[i] = in_l[i] + in_r[i] * gl;
-                    right[i] = in_r[i] * gr;
-                } else {
-                    left[i] = in_l[i] * gl;
-                    right[i] = in_r[i] + in_l[i] * gr;
+            let gains = |p: f32| equal_power(if p <= 0.0 { p + 1.0 } else { p });
+            let inputs: (&[f32], &[f32]) = (input.channel(0), input.channel(1));
+            match constant {
+                Some(p) => {
+                    let g = (p, gains(p));
+                    pan_stereo(inputs, left, right, |_| g);
                 }
+                None => pan_stereo(inputs, left, right, |i| {
+                    let p = pan_at(i);
+                    (p, memo.get(p, gains))
+                }),
             }
         }
         ProcessStatus::Active

@@ -336,6 +336,33 @@ impl WaveTable {
         higher + pair.factor * (lower - higher)
     }
 
+    /// [`WaveTable::sample_linear`] over `out` for one voice, with the tables' size `N` known
+    /// at compile time: the two tables are borrowed once as arrays, so the masked reads need
+    /// no bounds checks, and the read index converts through `u32` (it is below `N`). Same
+    /// arithmetic, bit for bit. Returns the read index after the last sample.
+    fn render_linear<const N: usize>(&self, mut index: f64, voice: &Voice, out: &mut [f32]) -> f64 {
+        let table = |start: usize| -> Option<&[f32; N]> {
+            self.tables.get(start..start + N)?.try_into().ok()
+        };
+        let (Some(higher), Some(lower)) = (table(voice.pair.higher), table(voice.pair.lower))
+        else {
+            out.fill(0.0);
+            return index;
+        };
+        let factor = voice.pair.factor;
+        for out in out.iter_mut() {
+            let whole = index as u32;
+            let i0 = whole as usize & (N - 1);
+            let i1 = (i0 + 1) & (N - 1);
+            let fraction = index as f32 - whole as f32;
+            let high = higher[i0] + fraction * (higher[i1] - higher[i0]);
+            let low = lower[i0] + fraction * (lower[i1] - lower[i0]);
+            *out = high + factor * (low - high);
+            index = self.advance(index, voice.increment);
+        }
+        index
+    }
+
     /// Lagrange interpolation of both tables at `index` through the points
     /// `⌊index⌋ − R ..= ⌊index⌋ + R` with the given weights (`R` = 1 or 2),
     /// in `f64`, then the cross-fade, as Blink's `DoInterpolation`.
@@ -436,10 +463,18 @@ impl WaveTable {
                 index = self.advance(index, voice.increment);
             }
         } else if voice.increment.abs() >= INTERPOLATE_2_POINT {
-            for out in out.iter_mut() {
-                *out = self.sample_linear(index, voice.pair);
-                index = self.advance(index, voice.increment);
-            }
+            index = match self.size {
+                2048 => self.render_linear::<2048>(index, &voice, out),
+                4096 => self.render_linear::<4096>(index, &voice, out),
+                16384 => self.render_linear::<16384>(index, &voice, out),
+                _ => {
+                    for out in out.iter_mut() {
+                        *out = self.sample_linear(index, voice.pair);
+                        index = self.advance(index, voice.increment);
+                    }
+                    index
+                }
+            };
         } else {
             for out in out.iter_mut() {
                 *out = self.sample(index, &voice);

@@ -45,6 +45,37 @@ pub fn mix_into(dst: &mut AudioBus, src: &AudioBus, interpretation: ChannelInter
     }
 }
 
+/// Makes `dst` `src` up- or down-mixed to `channels` channels: the same samples as
+/// [`mix_into`] on `channels` channels of silence, with the usual single-connection cases
+/// (the input's own width, mono up-mixed to stereo speakers) done as copies instead of a
+/// clear and an add. Called on the real-time thread.
+pub fn mix_single(
+    dst: &mut AudioBus,
+    src: &AudioBus,
+    channels: usize,
+    interpretation: ChannelInterpretation,
+) {
+    if src.channels() == channels {
+        dst.copy_from(src);
+        return;
+    }
+    if !src.is_silent()
+        && src.channels() == 1
+        && channels == 2
+        && interpretation == ChannelInterpretation::Speakers
+        && dst.capacity() >= 2
+    {
+        dst.set_channels(2);
+        let mono = src.channel(0);
+        for ch in dst.channels_mut() {
+            ch.copy_from_slice(mono);
+        }
+        return;
+    }
+    dst.make_silent(channels);
+    mix_into(dst, src, interpretation);
+}
+
 fn is_speaker_layout(channels: usize) -> bool {
     matches!(channels, 1 | 2 | 4 | 6)
 }
@@ -130,5 +161,52 @@ fn mix_speakers(dst: &mut AudioBus, src: &AudioBus) {
                 add(dc, sc, 1.0);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bus of `channels` channels whose samples all differ (channel `c`, frame `i`).
+    fn ramp_bus(channels: usize) -> AudioBus {
+        let mut bus = AudioBus::with_capacity(6);
+        bus.set_channels(channels);
+        for (c, ch) in bus.channels_mut().iter_mut().enumerate() {
+            for (i, x) in ch.iter_mut().enumerate() {
+                *x = (c * RENDER_QUANTUM + i) as f32 * 0.001 - 0.3;
+            }
+        }
+        bus
+    }
+
+    #[test]
+    fn a_single_connection_mixes_as_a_mix_into_silence() {
+        for interpretation in [
+            ChannelInterpretation::Speakers,
+            ChannelInterpretation::Discrete,
+        ] {
+            for n_in in [1, 2, 4, 6] {
+                for n_out in [1, 2, 4, 6] {
+                    let src = ramp_bus(n_in);
+                    let mut expected = AudioBus::with_capacity(6);
+                    expected.make_silent(n_out);
+                    mix_into(&mut expected, &src, interpretation);
+                    // A destination bus holding stale audio, as a reused input bus does.
+                    let mut got = ramp_bus(6);
+                    mix_single(&mut got, &src, n_out, interpretation);
+                    let case = format!("{interpretation:?} {n_in} -> {n_out}");
+                    assert_eq!(got.channels(), n_out, "{case}");
+                    assert_eq!(got.channels_slice(), expected.channels_slice(), "{case}");
+                }
+            }
+        }
+        // Silence stays silent (and flagged so) at the new width.
+        let mut got = ramp_bus(6);
+        let mut silent = AudioBus::with_capacity(2);
+        silent.make_silent(1);
+        mix_single(&mut got, &silent, 2, ChannelInterpretation::Speakers);
+        assert!(got.is_silent() && got.channels() == 2);
+        assert!(got.channels_slice().iter().flatten().all(|&x| x == 0.0));
     }
 }

@@ -608,13 +608,15 @@ impl Renderer {
 
     fn copy_destination(&mut self) {
         let channels = self.channels;
-        self.out.make_silent(channels);
-        if let Some(b) = self.schedule.destination {
-            mix::mix_into(
+        match self.schedule.destination {
+            // At the output's width (the usual case) this is a copy.
+            Some(b) => mix::mix_single(
                 &mut self.out,
                 &self.schedule.buffers[b],
+                channels,
                 ChannelInterpretation::Discrete,
-            );
+            ),
+            None => self.out.make_silent(channels),
         }
         // The device never gets a NaN or an infinity; for a while, find who makes them.
         self.hunt_non_finite = self.hunt_non_finite.saturating_sub(1);
@@ -831,11 +833,9 @@ fn mix_inputs(step: &schedule::Step, buffers: &[AudioBus], inputs: &mut [AudioBu
             .max()
             .unwrap_or(0);
         let channels = mix::computed_number_of_channels(&step.config, widest);
-        if let [b] = sources[..]
-            && buffers[b].channels() == channels
-        {
-            // One connection at the input's width: the sum is that connection.
-            input.copy_from(&buffers[b]);
+        if let [b] = sources[..] {
+            // One connection: the sum is that connection, mixed to the input's width.
+            mix::mix_single(input, &buffers[b], channels, step.config.interpretation);
             continue;
         }
         input.make_silent(channels);
