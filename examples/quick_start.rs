@@ -3,7 +3,11 @@ use bevy_webaudio::prelude::*;
 
 fn main() {
     App::new()
-        .add_plugins((DefaultPlugins, WebAudioPlugin::default(), GameAudioPlugin::default()))
+        .add_plugins((
+            DefaultPlugins,
+            WebAudioPlugin::default(),
+            GameAudioPlugin::default(),
+        ))
         .add_systems(Startup, play_music)
         .run();
 }

@@ -27,7 +27,10 @@ fn the_readme_shows_the_quick_start_example_verbatim() {
         readme.contains(&format!("```rust,no_run\n{example}```")),
         "README.md's quick start differs from examples/quick_start.rs"
     );
-    assert!(example.lines().count() <= 25, "the quick start is over 25 lines");
+    assert!(
+        example.lines().count() <= 25,
+        "the quick start is over 25 lines"
+    );
 }
 
 #[test]
@@ -62,7 +65,10 @@ fn the_quick_start_plays_its_file_sample_for_sample() {
             worst < 1e-6,
             "channel {channel}: worst difference {worst} against the file from frame {start}"
         );
-        assert!(frames - start > RATE as usize / 2, "plays for half a second at least");
+        assert!(
+            frames - start > RATE as usize / 2,
+            "plays for half a second at least"
+        );
     }
 }
 
