@@ -6,7 +6,7 @@ use bevy::prelude::*;
 use bevy_webaudio::prelude::*;
 
 /// The example's code, pasted in (its `main` opens a window and is not called).
-#[allow(dead_code)]
+#[allow(dead_code, clippy::module_inception)]
 mod quick_start {
     include!("../../examples/quick_start.rs");
 
