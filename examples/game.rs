@@ -59,7 +59,7 @@ fn main() {
                 .with_limit(MixBus::EFFECTS, VoiceLimit::new(12, StealPolicy::Farthest))
                 .with_ducking(DuckRule {
                     target: MixBus::MUSIC,
-                    trigger: DuckTrigger::Manual("hold"),
+                    trigger: DuckTrigger::Manual(DuckFlag::of(Hold)),
                     level: 0.2,
                     attack: 0.15,
                     release: 0.6,
@@ -68,6 +68,15 @@ fn main() {
         .add_systems(Startup, setup)
         .add_systems(Update, (walk, impacts, duck_and_mute, show_status))
         .run();
+}
+
+/// The manual ducking flag held down by V.
+struct Hold;
+
+impl AudioLabel for Hold {
+    fn name(&self) -> &'static str {
+        "hold"
+    }
 }
 
 /// Deterministic noise for the procedural buffers.
@@ -202,11 +211,7 @@ fn duck_and_mute(
     mut flags: ResMut<DuckFlags>,
     mut volumes: ResMut<BusVolumes>,
 ) {
-    if keys.pressed(KeyCode::KeyV) {
-        flags.0.insert("hold");
-    } else {
-        flags.0.remove("hold");
-    }
+    flags.set(Hold, keys.pressed(KeyCode::KeyV));
     if keys.just_pressed(KeyCode::KeyM) {
         let v = volumes.get(MixBus::MUSIC);
         volumes.set(MixBus::MUSIC, if v > 0.0 { 0.0 } else { 1.0 });
@@ -240,7 +245,7 @@ fn show_status(
         count(MixBus::MUSIC),
         virtual_voices,
         volumes.get(MixBus::MUSIC),
-        flags.0.contains("hold"),
+        flags.is_raised(Hold),
         context.device().name,
         context.backend(),
         context.current_time(),

@@ -67,6 +67,7 @@ pub use backend::{
     ActiveBackend, AudioBackendError, AudioOutputConfig, Backend, DeviceInfo, LatencyHint,
 };
 pub use context::{AudioContext, AudioContextState, AudioContextStateChanged, RenderCounters};
+pub use ecs::warnings::AudioWarnings;
 pub use ecs::{AudioBackendFault, AudioGraphError, AudioNodeFault, AudioNodeFaultKind, Ended};
 pub use error::{AudioParamError, WebAudioError};
 
@@ -89,16 +90,17 @@ pub mod prelude {
     };
     pub use crate::ecs::doppler::Doppler;
     pub use crate::ecs::meter::Metered;
-    pub use crate::ecs::spatial::SpatialAudio;
+    pub use crate::ecs::spatial::{SpatialAudio, SpatialMode, SpatialSettings};
+    pub use crate::ecs::warnings::AudioWarnings;
     pub use crate::ecs::{
         AudioBackendFault, AudioGraphError, AudioNodeFault, AudioNodeFaultKind, Ended,
     };
     pub use crate::error::WebAudioError;
     pub use crate::game::{
-        Bus, BusConfig, BusVolumes, DespawnOnEnded, DuckFlags, DuckRule, DuckTrigger,
-        GameAudioPlugin, MixBus, MixBuses, PlaySound, PlaySoundExt, SoundControlExt,
-        SoundSettingsExt, StealPolicy, SuspendPolicy, Voice, VoiceLimit, VoiceState,
-        WindowFocusState,
+        AudioLabel, Bus, BusConfig, BusVolumes, DespawnOnEnded, DuckFlag, DuckFlags, DuckRule,
+        DuckTrigger, Fade, FadeCurve, GameAudioPlugin, MixBus, MixBuses, PlaySound, PlaySoundExt,
+        SoundControlExt, SoundDropped, SoundSettingsExt, StealPolicy, SuspendPolicy, Voice,
+        VoiceLimit, VoiceState, Volume, WindowFocusState,
     };
     pub use crate::microphone::{
         LatencyMeasurement, LatencyProbe, Microphone, MicrophoneConfig, MicrophoneError,
@@ -236,6 +238,9 @@ impl Plugin for WebAudioPlugin {
             .register_type::<ecs::connection::AudioInputs>()
             .register_type::<ecs::connection::AudioConnection>()
             .register_type::<ecs::meter::Metered>()
+            .init_resource::<AudioWarnings>()
+            .register_type::<AudioWarnings>()
+            .add_systems(Last, ecs::warnings::log_graph_errors)
             .init_resource::<ecs::connection::InsertedEdges>()
             .add_observer(ecs::connection::note_inserted_edge)
             .configure_sets(
@@ -264,6 +269,8 @@ impl Plugin for WebAudioPlugin {
         let (engine, context) = start_engine(app.world_mut(), &self.backend, self.render_hooks);
         app.insert_resource(context).insert_resource(engine);
         app.register_type::<ecs::spatial::SpatialAudio>()
+            .register_type::<ecs::spatial::SpatialSettings>()
+            .init_resource::<ecs::spatial::SpatialSettings>()
             .register_type::<ecs::doppler::Doppler>()
             .add_systems(
                 WebAudioSync,
@@ -290,6 +297,15 @@ impl Plugin for WebAudioPlugin {
             .add_audio_node::<node::dynamics_compressor::DynamicsCompressorNode>()
             .add_audio_node::<node::panner::PannerNode>()
             .add_audio_node::<node::audio_listener::AudioListener>();
+    }
+
+    fn finish(&self, app: &mut App) {
+        if asset::registered_too_early(app) {
+            warn!(
+                "WebAudioPlugin was added before AssetPlugin: audio files cannot be loaded \
+                 (no AudioBuffer loader). Add WebAudioPlugin after DefaultPlugins or AssetPlugin"
+            );
+        }
     }
 }
 

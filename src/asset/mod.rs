@@ -43,6 +43,14 @@ pub(crate) fn register(app: &mut App) {
         );
 }
 
+/// Whether [`register`] ran before the `AssetServer` existed (a plugin order that loses the
+/// loader): the server is there now, the loader's resample state is not.
+pub(crate) fn registered_too_early(app: &App) -> bool {
+    let world = app.world();
+    world.contains_resource::<AssetServer>()
+        && !world.contains_resource::<resample::PendingResamples>()
+}
+
 /// Installs what a node type holding a `Handle<AudioBuffer>` needs (called from its
 /// [`AudioNode::register`](crate::node::AudioNode::register)): a resync when its asset arrives
 /// or changes (with the asset plugin), and the node's buffer checks.

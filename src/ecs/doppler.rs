@@ -23,7 +23,7 @@ use bevy::math::DVec3;
 use bevy::prelude::*;
 
 use super::engine::AudioEngine;
-use super::spatial::{glide, glide_window};
+use super::spatial::{SpatialSettings, glide, glide_window};
 use crate::context::AudioContext;
 use crate::error::{WebAudioError, finite};
 use crate::node::audio_buffer_source::AudioBufferSourceNode;
@@ -244,11 +244,15 @@ fn queue_detune(
     cents.is_finite() && engine.queue_glide(entity, slot, &[cents], window, param.scheduled_len())
 }
 
-/// The listener's world position: its transform's, else its position params', else the
-/// origin (the context's default listener).
-fn listener_position(listener: Option<(Option<&GlobalTransform>, &AudioListener)>) -> DVec3 {
+/// The listener's position in audio space: its transform's (mapped by the
+/// [`SpatialSettings`]), else its position params', else the origin (the context's default
+/// listener).
+fn listener_position(
+    listener: Option<(Option<&GlobalTransform>, &AudioListener)>,
+    settings: &SpatialSettings,
+) -> DVec3 {
     match listener {
-        Some((Some(t), _)) => t.translation().as_dvec3(),
+        Some((Some(t), _)) => settings.position(t.translation()).as_dvec3(),
         Some((None, l)) => DVec3::new(
             f64::from(l.position_x.value()),
             f64::from(l.position_y.value()),
@@ -270,6 +274,7 @@ pub(crate) fn sync_doppler(
     context: Res<AudioContext>,
     time: Option<Res<Time>>,
     mut engine: ResMut<AudioEngine>,
+    settings: Option<Res<SpatialSettings>>,
     transforms: Query<&GlobalTransform>,
     listeners: Query<(Option<&GlobalTransform>, &AudioListener)>,
     mut sources: Query<(Entity, &mut Doppler, SourceNodes)>,
@@ -289,12 +294,14 @@ pub(crate) fn sync_doppler(
         return;
     }
     let suspended = context.state() == crate::context::AudioContextState::Suspended;
-    let listener = listener_position(listeners.iter().next());
+    let settings = settings.as_deref().copied().unwrap_or_default();
+    let listener = listener_position(listeners.iter().next(), &settings);
     for (entity, mut doppler, (o, b)) in &mut sources {
         let Ok(emitter) = transforms.get(doppler.emitter) else {
             continue;
         };
-        let Some(ratio) = doppler.update(emitter.translation().as_dvec3(), listener, dt) else {
+        let position = settings.position(emitter.translation()).as_dvec3();
+        let Some(ratio) = doppler.update(position, listener, dt) else {
             continue;
         };
         let cents = 1200.0 * ratio.log2();

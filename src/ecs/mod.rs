@@ -7,6 +7,7 @@ pub mod doppler;
 pub(crate) mod engine;
 pub mod meter;
 pub mod spatial;
+pub mod warnings;
 
 use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
 use bevy::ecs::system::SystemState;
@@ -240,7 +241,6 @@ pub(crate) fn commit(mut engine: ResMut<AudioEngine>, mut errors: MessageWriter<
         let error = WebAudioError::NotSupported(
             "in a cycle without a DelayNode: the cycle outputs silence, as the spec says".into(),
         );
-        warn!("{entity}: {error}");
         errors.write(AudioGraphError { entity, error });
     }
     engine.flush();

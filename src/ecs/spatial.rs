@@ -13,8 +13,14 @@
 //! While the context is suspended, moves are held back and the first frame after resuming
 //! sends one glide per entity that moved (no pile of superseded commands).
 //!
-//! Mapping: a panner's position is the entity's translation and its orientation Bevy's
-//! forward (−Z); the listener's position is its translation, forward −Z and up +Y.
+//! Mapping ([`SpatialSettings`]): world units are divided by `units_per_metre` (the panner's
+//! distances, the speed of sound and the Doppler shift are in metres). In 3D a panner's
+//! position is the entity's translation and its orientation Bevy's forward (−Z); the
+//! listener's position is its translation, forward −Z and up +Y. In 2D
+//! ([`SpatialMode::TwoD`]) the screen's plane is the ground: `(x, y)` becomes `(x, 0, −y)`,
+//! the listener always faces up the screen (its rotation is ignored, so right on the screen
+//! is the right ear) and a panner's orientation is its local +X (a sprite's facing at
+//! rotation 0), mapped the same way.
 
 use bevy::ecs::change_detection::Tick;
 use bevy::ecs::system::SystemChangeTick;
@@ -31,10 +37,98 @@ use webaudio_engine::node::panner::PannerParam;
 use webaudio_engine::param::NodeParams;
 
 /// Makes the entity's [`PannerNode`] follow its `GlobalTransform` (position and orientation).
-/// An [`AudioListener`] follows its entity's transform without a marker.
+/// An [`AudioListener`] follows its entity's transform without a marker. Requires
+/// `Transform` (inserted with its default when missing).
 #[derive(Component, Clone, Copy, Debug, Default, Reflect)]
 #[reflect(Component)]
+#[require(Transform)]
 pub struct SpatialAudio;
+
+/// How world space maps to audio space.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Reflect)]
+pub enum SpatialMode {
+    /// Bevy's 3D axes as they are.
+    #[default]
+    ThreeD,
+    /// A 2D game: the screen's plane is the ground, the listener faces up the screen.
+    TwoD,
+}
+
+/// Distance scale and 2D/3D mapping of the spatial sync (a resource; the defaults are 3D and
+/// one world unit per metre).
+///
+/// # Examples
+/// ```
+/// use bevy::prelude::*;
+/// use bevy_webaudio::prelude::*;
+/// // A 2D game with 100 pixels to the metre.
+/// let settings = SpatialSettings::two_d(100.0);
+/// assert_eq!(settings.position(Vec3::new(300.0, 400.0, 5.0)), Vec3::new(3.0, 0.0, -4.0));
+/// App::new().insert_resource(settings);
+/// ```
+#[derive(Resource, Clone, Copy, Debug, PartialEq, Reflect)]
+#[reflect(Resource)]
+pub struct SpatialSettings {
+    /// World units in a metre (> 0; other values count as 1).
+    pub units_per_metre: f32,
+    /// 3D or 2D.
+    pub mode: SpatialMode,
+}
+
+impl Default for SpatialSettings {
+    fn default() -> Self {
+        Self {
+            units_per_metre: 1.0,
+            mode: SpatialMode::ThreeD,
+        }
+    }
+}
+
+impl SpatialSettings {
+    /// A 2D game with `units_per_metre` world units (pixels) to the metre.
+    pub fn two_d(units_per_metre: f32) -> Self {
+        Self {
+            units_per_metre,
+            mode: SpatialMode::TwoD,
+        }
+    }
+
+    /// A world position in audio space (metres, the listener's axes).
+    pub fn position(&self, world: Vec3) -> Vec3 {
+        let scale = self.units_per_metre;
+        let metres = if scale.is_finite() && scale > 0.0 {
+            world / scale
+        } else {
+            world
+        };
+        self.direction(metres)
+    }
+
+    /// A world direction in audio space.
+    pub fn direction(&self, world: Vec3) -> Vec3 {
+        match self.mode {
+            SpatialMode::ThreeD => world,
+            SpatialMode::TwoD => Vec3::new(world.x, 0.0, -world.y),
+        }
+    }
+
+    /// A panner's orientation: forward (−Z) in 3D, local +X in 2D.
+    fn panner_orientation(&self, transform: &GlobalTransform) -> Vec3 {
+        match self.mode {
+            SpatialMode::ThreeD => *transform.forward(),
+            SpatialMode::TwoD => self.direction(*transform.right()),
+        }
+    }
+
+    /// The listener's forward and up: Bevy's −Z and +Y in 3D; up the screen and out of it in
+    /// 2D.
+    fn listener_axes(&self, transform: &GlobalTransform) -> (Vec3, Vec3) {
+        match self.mode {
+            SpatialMode::ThreeD => (*transform.forward(), *transform.up()),
+            SpatialMode::TwoD => (Vec3::NEG_Z, Vec3::Y),
+        }
+    }
+}
 
 /// Longest glide: a frame that took longer (a hitch, a paused app) still moves within 100 ms.
 const MAX_GLIDE: f64 = 0.1;
@@ -117,6 +211,7 @@ pub(crate) fn sync_spatial(
     context: Res<AudioContext>,
     time: Option<Res<Time>>,
     mut engine: ResMut<AudioEngine>,
+    settings: Option<Res<SpatialSettings>>,
     mut moved: ParamSet<(
         MovedPanners,
         MovedListeners,
@@ -128,6 +223,9 @@ pub(crate) fn sync_spatial(
 ) {
     let (now, end) = glide_window(&context, time.as_deref());
     let suspended = context.state() == AudioContextState::Suspended;
+    // New settings move everything: one glide per entity, as after a suspension.
+    let remapped = settings.as_ref().is_some_and(|s| s.is_changed());
+    let settings = settings.as_deref().copied().unwrap_or_default();
     // On the first frame after a suspension: every move since it began.
     let since = match (*suspended_since, suspended) {
         (None, true) => {
@@ -141,7 +239,7 @@ pub(crate) fn sync_spatial(
         _ => None,
     };
     let moved_since = |transform: &Ref<GlobalTransform>, first: bool| {
-        if first {
+        if first || remapped {
             return true;
         }
         if suspended {
@@ -157,8 +255,9 @@ pub(crate) fn sync_spatial(
     let mut glide = Glide {
         engine: &mut engine,
         window: (now, end),
+        settings,
     };
-    if since.is_some() {
+    if since.is_some() || remapped {
         for (entity, transform, panner) in &mut moved.p2() {
             let first = panner.is_added();
             if moved_since(&transform, first) {
@@ -192,6 +291,7 @@ pub(crate) fn sync_spatial(
 struct Glide<'a> {
     engine: &'a mut AudioEngine,
     window: (f64, f64),
+    settings: SpatialSettings,
 }
 
 impl Glide<'_> {
@@ -203,7 +303,8 @@ impl Glide<'_> {
         mut panner: Mut<PannerNode>,
         first: bool,
     ) {
-        let (p, f) = (transform.translation(), transform.forward());
+        let p = self.settings.position(transform.translation());
+        let f = self.settings.panner_orientation(transform);
         let values = [p.x, p.y, p.z, f.x, f.y, f.z];
         if !first && values.iter().all(|v| v.is_finite()) {
             let scheduled = panner_params(&panner)
@@ -243,7 +344,8 @@ impl Glide<'_> {
         mut listener: Mut<AudioListener>,
         first: bool,
     ) {
-        let (p, f, u) = (transform.translation(), transform.forward(), transform.up());
+        let p = self.settings.position(transform.translation());
+        let (f, u) = self.settings.listener_axes(transform);
         let values = [p.x, p.y, p.z, f.x, f.y, f.z, u.x, u.y, u.z];
         if !first && values.iter().all(|v| v.is_finite()) {
             let scheduled = listener

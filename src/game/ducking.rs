@@ -7,10 +7,9 @@ use std::collections::HashMap;
 
 use bevy::prelude::*;
 
-use super::bus::{
-    Bus, BusVolumes, DuckFlags, DuckRule, DuckTrigger, MixBus, MixBuses, VOLUME_GLIDE, glide_to,
-};
+use super::bus::{Bus, BusVolumes, DuckFlags, DuckRule, DuckTrigger, MixBus, MixBuses};
 use super::play_sound::{Voice, VoiceState};
+use super::volume::{Fade, fade_param};
 use crate::context::AudioContext;
 use crate::microphone::Microphone;
 use crate::node::gain::GainNode;
@@ -25,7 +24,7 @@ fn rule_active(
     match rule.trigger {
         DuckTrigger::Bus(bus) => playing.get(&bus).copied().unwrap_or(0) > 0,
         DuckTrigger::Microphone => microphone.is_some_and(Microphone::voice_active),
-        DuckTrigger::Manual(name) => flags.0.contains(name),
+        DuckTrigger::Manual(flag) => flags.is_raised(flag),
     }
 }
 
@@ -33,8 +32,9 @@ fn rule_active(
 #[derive(Default)]
 pub(crate) struct BusTargets(HashMap<MixBus, (f32, f32)>);
 
-/// Turns volume changes and ducking into ramps on the buses' gains. `PostUpdate`, before the
-/// sync.
+/// Turns volume changes and ducking into ramps on the buses' gains: a ducking change along
+/// its rule's linear attack or release, a volume change alone along its [`Fade`]
+/// ([`BusVolumes::fade_to`]). `PostUpdate`, before the sync.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn drive_bus_gains(
     buses: Res<MixBuses>,
@@ -67,20 +67,17 @@ pub(crate) fn drive_bus_gains(
         if (old_volume, old_duck) == (volume, duck) {
             continue;
         }
-        let time = if duck < old_duck {
-            active.iter().map(|r| r.attack).fold(0.0, f64::max)
+        let fade = if duck < old_duck {
+            Fade::linear(active.iter().map(|r| r.attack).fold(0.0, f64::max))
         } else if duck > old_duck {
-            buses
-                .ducking
-                .iter()
-                .filter(|r| r.target == config.bus)
-                .map(|r| r.release)
-                .fold(0.0, f64::max)
+            let rules = buses.ducking.iter().filter(|r| r.target == config.bus);
+            Fade::linear(rules.map(|r| r.release).fold(0.0, f64::max))
         } else {
-            VOLUME_GLIDE
+            volumes.fade(config.bus)
         };
         if let Some(mut gain) = buses.entity(config.bus).and_then(|e| gains.get_mut(e).ok()) {
-            glide_to(&mut gain, volume * duck, now, time);
+            let (from, to) = (old_volume * old_duck, volume * duck);
+            fade_param(&mut gain.gain, from, to, now, fade);
         }
     }
 }

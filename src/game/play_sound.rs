@@ -11,14 +11,15 @@
 //! The sound entity carries [`Voice`] once it is admitted ([`voices`](super::voices) decides:
 //! bus voice limits, virtualisation), and [`DespawnOnEnded`] unless
 //! [`SoundSettingsExt::keep_after_end`] was called, so a finished one-shot leaves nothing
-//! behind. Control it later through its entity: [`SoundControlExt::stop_sound`] (a linear fade
-//! to silence, then `stop()` at the end of the fade), [`SoundControlExt::set_sound_volume`].
+//! behind. Control it later through its entity ([`SoundControlExt`](super::SoundControlExt):
+//! stop with a fade, volume, pause, resume, seek).
 
 use bevy::ecs::system::EntityCommands;
 use bevy::prelude::*;
 
-use super::bus::{MixBus, MixBuses, glide_to};
+use super::bus::{MixBus, MixBuses};
 use super::despawn::DespawnOnEnded;
+use super::volume::{Fade, Volume, fade_param};
 use crate::asset::AudioBuffer;
 use crate::context::AudioContext;
 use crate::ecs::AudioGraphError;
@@ -31,12 +32,15 @@ use crate::node::panner::{DistanceModel, PannerNode, PanningModel};
 
 /// A request to play a buffer. Spawn it (or use [`PlaySoundExt::play_sound`]); the plugin
 /// builds the voice's nodes in the same frame's `PostUpdate`.
-#[derive(Component, Clone, Debug)]
+#[derive(Component, Clone, Debug, Reflect)]
+#[reflect(Component)]
 pub struct PlaySound {
     /// The samples.
     pub buffer: Handle<AudioBuffer>,
     /// Linear gain (≥ 0).
     pub volume: f32,
+    /// A fade from silence to `volume`, from the start (`None`: full volume at once).
+    pub fade_in: Option<Fade>,
     /// `playbackRate` of the source.
     pub playback_rate: f32,
     /// `detune` of the source, in cents.
@@ -66,6 +70,7 @@ impl PlaySound {
         Self {
             buffer,
             volume: 1.0,
+            fade_in: None,
             playback_rate: 1.0,
             detune: 0.0,
             looping: false,
@@ -108,10 +113,17 @@ impl PlaySound {
 }
 
 /// What a sound is doing.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Reflect)]
 pub enum VoiceState {
     /// Its nodes render.
     Playing,
+    /// Paused ([`SoundControlExt::pause_sound`](super::SoundControlExt::pause_sound)): its
+    /// source's play head holds still from `at` (context seconds) until it is resumed; it
+    /// keeps its nodes and its place in its bus's voice limit.
+    Paused {
+        /// When the play head stopped (the end of the pause's short fade).
+        at: f64,
+    },
     /// Fading out; its source stops at `until` (context seconds) and it is then despawned.
     Stopping {
         /// The end of the fade.
@@ -122,13 +134,15 @@ pub enum VoiceState {
 }
 
 /// An admitted sound (inserted on the [`PlaySound`] entity by the plugin).
-#[derive(Component, Clone, Debug)]
+#[derive(Component, Clone, Debug, Reflect)]
+#[reflect(Component)]
 pub struct Voice {
     /// The bus it plays into.
     pub bus: MixBus,
     /// The state.
     pub state: VoiceState,
-    /// Context time at which buffer position 0 plays (the start plus the delay).
+    /// Context time at which buffer position 0 plays (the start plus the delay; moved on by
+    /// pauses and seeks).
     pub started_at: f64,
     /// Admission order (for [`StealPolicy::Oldest`](super::bus::StealPolicy::Oldest)).
     pub sequence: u64,
@@ -137,9 +151,10 @@ pub struct Voice {
 }
 
 impl Voice {
-    /// Whether it counts against its bus's voice limit (it renders and is not fading out).
+    /// Whether it counts against its bus's voice limit: it has nodes and is not fading out
+    /// (playing or paused).
     pub fn is_playing(&self) -> bool {
-        self.state == VoiceState::Playing
+        matches!(self.state, VoiceState::Playing | VoiceState::Paused { .. })
     }
 }
 
@@ -177,9 +192,15 @@ pub trait SoundSettingsExt {
     /// Edits the request.
     fn edit_sound(&mut self, f: impl FnOnce(&mut PlaySound) + Send + 'static) -> &mut Self;
 
-    /// Linear gain.
-    fn volume(&mut self, volume: f32) -> &mut Self {
+    /// Volume: linear (`0.5`) or in decibels (`Volume::Decibels(-6.0)`).
+    fn volume(&mut self, volume: impl Into<Volume>) -> &mut Self {
+        let volume = volume.into().to_linear();
         self.edit_sound(move |s| s.volume = volume)
+    }
+    /// Fades in from silence over `fade` (seconds for a linear fade, or a [`Fade`]).
+    fn fade_in(&mut self, fade: impl Into<Fade>) -> &mut Self {
+        let fade = fade.into();
+        self.edit_sound(move |s| s.fade_in = Some(fade))
     }
     /// `playbackRate`.
     fn playback_rate(&mut self, rate: f32) -> &mut Self {
@@ -198,7 +219,8 @@ pub trait SoundSettingsExt {
         self.edit_sound(move |s| s.delay = seconds)
     }
     /// The output bus.
-    fn bus(&mut self, bus: MixBus) -> &mut Self {
+    fn bus(&mut self, bus: impl Into<MixBus>) -> &mut Self {
+        let bus = bus.into();
         self.edit_sound(move |s| s.bus = bus)
     }
     /// Priority for voice stealing.
@@ -249,71 +271,6 @@ impl SoundSettingsExt for EntityCommands<'_> {
     }
 }
 
-/// Control of a playing sound through its entity.
-pub trait SoundControlExt {
-    /// Fades to silence over `fade` seconds (linear), stops the source at the end of the fade;
-    /// the voice is then despawned as usual. A sound not rendering (virtual, or not admitted
-    /// yet) is despawned at once.
-    fn stop_sound(&mut self, fade: f64) -> &mut Self;
-    /// Glides the voice's gain to `volume` over `ramp` seconds.
-    fn set_sound_volume(&mut self, volume: f32, ramp: f64) -> &mut Self;
-}
-
-impl SoundControlExt for EntityCommands<'_> {
-    fn stop_sound(&mut self, fade: f64) -> &mut Self {
-        self.queue(move |entity: EntityWorldMut| {
-            let id = entity.id();
-            stop_voice(entity.into_world_mut(), id, fade);
-        })
-    }
-
-    fn set_sound_volume(&mut self, volume: f32, ramp: f64) -> &mut Self {
-        self.queue(move |entity: EntityWorldMut| {
-            let id = entity.id();
-            let world = entity.into_world_mut();
-            let now = world.resource::<AudioContext>().current_time();
-            if let Some(mut sound) = world.get_mut::<PlaySound>(id) {
-                sound.volume = volume;
-            }
-            let gain = world.get::<Voice>(id).and_then(|v| v.gain);
-            if let Some(mut gain) = gain.and_then(|g| world.get_mut::<GainNode>(g))
-                && volume.is_finite()
-                && volume >= 0.0
-            {
-                glide_to(&mut gain, volume, now, ramp);
-            }
-        })
-    }
-}
-
-/// Fades a voice out over `fade` seconds and stops its source then; despawns a voice that
-/// does not render.
-pub(crate) fn stop_voice(world: &mut World, entity: Entity, fade: f64) {
-    let now = world.resource::<AudioContext>().current_time();
-    let fade = if fade.is_finite() { fade.max(0.0) } else { 0.0 };
-    let Some(voice) = world.get::<Voice>(entity).cloned() else {
-        world.commands().entity(entity).try_despawn();
-        return;
-    };
-    let (VoiceState::Playing, Some(gain)) = (voice.state, voice.gain) else {
-        if voice.state == VoiceState::Virtual {
-            world.commands().entity(entity).try_despawn();
-        }
-        return;
-    };
-    if let Some(mut gain) = world.get_mut::<GainNode>(gain) {
-        glide_to(&mut gain, 0.0, now, fade);
-    }
-    let until = now + fade;
-    if let Some(mut source) = world.get_mut::<AudioBufferSourceNode>(entity) {
-        // Started (it is playing): `stop` cannot fail for a finite, non-negative time.
-        let _ = source.source.stop(until);
-    }
-    if let Some(mut voice) = world.get_mut::<Voice>(entity) {
-        voice.state = VoiceState::Stopping { until };
-    }
-}
-
 /// Where and when a voice's nodes start.
 pub(crate) struct VoiceStart {
     /// The node the voice feeds (its bus).
@@ -325,6 +282,10 @@ pub(crate) struct VoiceStart {
     /// The sound entity's propagated transform: the panner starts there (it is spawned after
     /// this frame's propagation, so its own would only be right next frame).
     pub global: GlobalTransform,
+    /// A fade from silence from `when` on (a first start; not a voice coming back).
+    pub fade_in: Option<Fade>,
+    /// Built paused: the source's rate and the gain at 0 until it is resumed.
+    pub paused: bool,
 }
 
 /// Builds the nodes of an admitted voice: the source on the sound entity, its gain (and
@@ -338,12 +299,22 @@ pub(crate) fn build_voice(
     let (output, when, offset) = (start.output, start.when, start.offset);
     let mut source = AudioBufferSourceNode::new(sound.buffer.clone());
     source.looping = sound.looping;
-    source.playback_rate.set_value(sound.playback_rate)?;
+    let rate = if start.paused {
+        0.0
+    } else {
+        sound.playback_rate
+    };
+    source.playback_rate.set_value(rate)?;
     source.detune.set_value(sound.detune)?;
     source.start_with(when, offset, None)?;
-    let gain = commands
-        .spawn((GainNode::new(sound.volume), ChildOf(entity)))
-        .id();
+    let mut gain = GainNode::new(sound.volume);
+    if start.paused {
+        gain.gain.set_value(0.0)?;
+    } else if let Some(fade) = start.fade_in {
+        gain.gain.set_value(0.0)?;
+        fade_param(&mut gain.gain, 0.0, sound.volume, when, fade);
+    }
+    let gain = commands.spawn((gain, ChildOf(entity))).id();
     match &sound.spatial {
         Some(panner) => {
             let panner = commands

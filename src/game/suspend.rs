@@ -8,7 +8,8 @@ use bevy::prelude::*;
 use crate::context::{AudioContext, AudioContextState};
 
 /// When to suspend the [`AudioContext`] automatically (both off by default).
-#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq, Reflect)]
+#[reflect(Resource)]
 pub struct SuspendPolicy {
     /// While `Time<Virtual>` is paused.
     pub when_paused: bool,
@@ -19,7 +20,8 @@ pub struct SuspendPolicy {
 
 /// Whether the game's window has focus (updated from Bevy's `WindowFocused` with the
 /// `window` feature; set it by hand otherwise).
-#[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Resource, Clone, Copy, Debug, PartialEq, Eq, Reflect)]
+#[reflect(Resource)]
 pub struct WindowFocusState(pub bool);
 
 impl Default for WindowFocusState {

@@ -19,11 +19,15 @@ use std::collections::{HashMap, HashSet};
 use bevy::prelude::*;
 
 use super::bus::{MixBus, MixBuses, StealPolicy};
+use super::control::stop_voice;
 use super::play_sound::{
-    PlaySound, Voice, VoiceStart, VoiceState, build_voice, bus_output, reject, stop_voice,
+    PlaySound, Voice, VoiceStart, VoiceState, build_voice, bus_output, reject,
 };
+use super::volume::Fade;
+use super::warnings::{DropReason, SoundDropped};
 use crate::asset::AudioBuffer;
 use crate::context::AudioContext;
+use crate::ecs::spatial::SpatialSettings;
 use crate::ecs::{AudioGraphError, Ended};
 use crate::node::audio_buffer_source::AudioBufferSourceNode;
 use crate::node::audio_listener::AudioListener;
@@ -68,23 +72,42 @@ fn victim(policy: StealPolicy, playing: &[Rank], new: &Rank) -> Option<usize> {
     }
 }
 
-/// Where the listener is (the origin without an [`AudioListener`] entity, as the spec's
-/// default listener).
-fn listener_position(listeners: &Query<&GlobalTransform, With<AudioListener>>) -> Vec3 {
-    listeners
-        .iter()
-        .next()
-        .map_or(Vec3::ZERO, GlobalTransform::translation)
+/// The listener as distances are measured: its audio-space position (the origin without an
+/// [`AudioListener`] entity, as the spec's default listener) and the world → audio mapping.
+struct Ears {
+    position: Vec3,
+    settings: SpatialSettings,
+}
+
+impl Ears {
+    fn new(
+        listeners: &Query<&GlobalTransform, With<AudioListener>>,
+        settings: Option<&SpatialSettings>,
+    ) -> Self {
+        let settings = settings.copied().unwrap_or_default();
+        let world = listeners
+            .iter()
+            .next()
+            .map_or(Vec3::ZERO, GlobalTransform::translation);
+        Self {
+            position: settings.position(world),
+            settings,
+        }
+    }
+
+    /// The distance from `position` (world space; the origin when absent), in metres.
+    fn distance(&self, position: Option<&GlobalTransform>) -> f32 {
+        let world = position.map_or(Vec3::ZERO, GlobalTransform::translation);
+        self.settings.position(world).distance(self.position)
+    }
 }
 
 /// A request's distance to the listener (0 when not spatial) and `volume × distance gain`.
-fn loudness(sound: &PlaySound, position: Option<&GlobalTransform>, listener: Vec3) -> (f32, f32) {
+fn loudness(sound: &PlaySound, position: Option<&GlobalTransform>, ears: &Ears) -> (f32, f32) {
     let Some(panner) = &sound.spatial else {
         return (0.0, sound.volume);
     };
-    let distance = position
-        .map_or(Vec3::ZERO, GlobalTransform::translation)
-        .distance(listener);
+    let distance = ears.distance(position);
     let gain = distance_gain(f64::from(distance), &panner.attributes()) as f32;
     (distance, sound.volume * gain)
 }
@@ -107,18 +130,20 @@ pub(crate) fn admit_sounds(
     requests: Query<(Entity, &PlaySound, Option<&GlobalTransform>), Without<Voice>>,
     voices: Query<(Entity, &Voice, &PlaySound, Option<&GlobalTransform>)>,
     listeners: Query<&GlobalTransform, With<AudioListener>>,
+    settings: Option<Res<SpatialSettings>>,
     buses: Option<Res<MixBuses>>,
     context: Res<AudioContext>,
     mut admissions: Local<Admissions>,
     mut errors: MessageWriter<AudioGraphError>,
+    mut dropped: MessageWriter<SoundDropped>,
     mut commands: Commands,
 ) {
     if requests.is_empty() {
         return;
     }
-    let listener = listener_position(&listeners);
+    let ears = Ears::new(&listeners, settings.as_deref());
     let rank = |entity, sequence, sound: &PlaySound, position: Option<&GlobalTransform>| {
-        let (distance, audibility) = loudness(sound, position, listener);
+        let (distance, audibility) = loudness(sound, position, &ears);
         Rank {
             entity,
             sequence,
@@ -161,11 +186,16 @@ pub(crate) fn admit_sounds(
             && playing.len() >= limit.max
         {
             let Some(i) = victim(limit.policy, playing, &new) else {
-                commands.entity(entity).try_despawn();
+                drop_sound(&mut commands, &mut dropped, entity, sound.bus);
                 continue;
             };
             let stolen = playing.swap_remove(i);
-            steal(&mut commands, &stolen, limit.fade);
+            if stolen.fresh {
+                drop_sound(&mut commands, &mut dropped, stolen.entity, sound.bus);
+            } else {
+                let (victim, fade) = (stolen.entity, Fade::linear(limit.fade));
+                commands.queue(move |world: &mut World| stop_voice(world, victim, fade));
+            }
         }
         playing.push(new);
         admitted.push((entity, sequence, true));
@@ -195,6 +225,8 @@ pub(crate) fn admit_sounds(
                 when: started_at,
                 offset: 0.0,
                 global: position.copied().unwrap_or_default(),
+                fade_in: sound.fade_in,
+                paused: false,
             };
             match build_voice(&mut commands, entity, sound, &start) {
                 Ok(gain) => {
@@ -211,15 +243,20 @@ pub(crate) fn admit_sounds(
     }
 }
 
-/// Gives up a voice: one admitted this frame is dropped (it never rendered), a playing one
-/// fades out over `fade` seconds.
-fn steal(commands: &mut Commands, stolen: &Rank, fade: f64) {
-    if stolen.fresh {
-        commands.entity(stolen.entity).try_despawn();
-    } else {
-        let entity = stolen.entity;
-        commands.queue(move |world: &mut World| stop_voice(world, entity, fade));
-    }
+/// Drops a request a full bus has no room for: despawned before it made a sound, and
+/// reported.
+fn drop_sound(
+    commands: &mut Commands,
+    dropped: &mut MessageWriter<SoundDropped>,
+    entity: Entity,
+    bus: MixBus,
+) {
+    dropped.write(SoundDropped {
+        entity,
+        bus,
+        reason: DropReason::VoiceLimit,
+    });
+    commands.entity(entity).try_despawn();
 }
 
 /// Moves spatial voices between playing and virtual as they cross their audible distance.
@@ -228,6 +265,7 @@ fn steal(commands: &mut Commands, stolen: &Rank, fade: f64) {
 pub(crate) fn virtualize_voices(
     mut voices: Query<(Entity, &mut Voice, &PlaySound, Option<&GlobalTransform>)>,
     listeners: Query<&GlobalTransform, With<AudioListener>>,
+    settings: Option<Res<SpatialSettings>>,
     buses: Option<Res<MixBuses>>,
     context: Res<AudioContext>,
     buffers: Res<Assets<AudioBuffer>>,
@@ -235,7 +273,7 @@ pub(crate) fn virtualize_voices(
     mut errors: MessageWriter<AudioGraphError>,
     mut commands: Commands,
 ) {
-    let listener = listener_position(&listeners);
+    let ears = Ears::new(&listeners, settings.as_deref());
     let now = context.current_time();
     let mut playing: HashMap<MixBus, usize> = HashMap::new();
     for (_, voice, _, _) in &voices {
@@ -247,7 +285,7 @@ pub(crate) fn virtualize_voices(
         if sound.virtual_distance().is_none() {
             continue;
         }
-        let (distance, _) = loudness(sound, position, listener);
+        let (distance, _) = loudness(sound, position, &ears);
         let far = is_out_of_range(sound, distance);
         match voice.state {
             VoiceState::Playing if far => {
@@ -282,6 +320,8 @@ pub(crate) fn virtualize_voices(
                     when: now.max(voice.started_at),
                     offset,
                     global: position.copied().unwrap_or_default(),
+                    fade_in: None,
+                    paused: false,
                 };
                 match build_voice(&mut commands, entity, sound, &start) {
                     Ok(gain) => {

@@ -12,7 +12,7 @@ use crate::support::*;
 /// An offline app with `plugin` (buses, ducking, limits). `TransformPlugin` is not part of
 /// `MinimalPlugins`: without it no `GlobalTransform` is ever propagated, and every spatial
 /// sound would sit at the origin.
-fn game_app(channels: u16, plugin: GameAudioPlugin) -> App {
+pub(crate) fn game_app(channels: u16, plugin: GameAudioPlugin) -> App {
     let mut app = App::new();
     app.add_plugins((
         MinimalPlugins,
@@ -24,7 +24,23 @@ fn game_app(channels: u16, plugin: GameAudioPlugin) -> App {
     app
 }
 
-fn buffer(app: &mut App, samples: Vec<f32>) -> Handle<AudioBuffer> {
+/// The tests' own bus and ducking-flag names.
+#[derive(Clone, Copy)]
+enum Label {
+    World,
+    Menu,
+}
+
+impl AudioLabel for Label {
+    fn name(&self) -> &'static str {
+        match self {
+            Label::World => "world",
+            Label::Menu => "menu",
+        }
+    }
+}
+
+pub(crate) fn buffer(app: &mut App, samples: Vec<f32>) -> Handle<AudioBuffer> {
     let buffer = AudioBuffer::from_samples(vec![samples], SR as f32).unwrap();
     app.world_mut()
         .resource_mut::<Assets<AudioBuffer>>()
@@ -41,7 +57,7 @@ fn counts(app: &mut App) -> (usize, usize, u64) {
     (entity_count(app), nodes, render_nodes)
 }
 
-fn voices(app: &mut App) -> Vec<(Entity, Voice)> {
+pub(crate) fn voices(app: &mut App) -> Vec<(Entity, Voice)> {
     app.world_mut()
         .query::<(Entity, &Voice)>()
         .iter(app.world())
@@ -288,7 +304,7 @@ fn ducking_follows_attack_and_release() {
 #[test]
 fn manual_ducking_and_bus_volume_resource() {
     let rule = DuckRule {
-        trigger: DuckTrigger::Manual("menu"),
+        trigger: DuckTrigger::Manual(DuckFlag::of(Label::Menu)),
         ..DUCK
     };
     let mut app = game_app(1, GameAudioPlugin::default().with_ducking(rule));
@@ -313,7 +329,9 @@ fn manual_ducking_and_bus_volume_resource() {
             "volume, frame {k}: {v} vs {expected}"
         );
     }
-    app.world_mut().resource_mut::<DuckFlags>().0.insert("menu");
+    app.world_mut()
+        .resource_mut::<DuckFlags>()
+        .set(Label::Menu, true);
     app.update();
     let out = app.render(9600).unwrap().remove(0);
     assert!((out[4800 - 1] - (0.5 - 0.375 * 4799.0 / 4800.0)).abs() < 1e-5);
@@ -413,7 +431,7 @@ fn lowest_priority_and_farthest_policies() {
             MixBus::EFFECTS,
             VoiceLimit::new(2, StealPolicy::LowestPriority),
         )
-        .with_limit(MixBus("world"), VoiceLimit::new(2, StealPolicy::Farthest));
+        .with_limit(Label::World, VoiceLimit::new(2, StealPolicy::Farthest));
     let mut app = game_app(2, plugin);
     let one = buffer(&mut app, vec![1.0; 480]);
     let spawn = |app: &mut App, priority: i32| {
@@ -447,7 +465,7 @@ fn lowest_priority_and_farthest_policies() {
             .commands()
             .play_sound(one.clone())
             .looping()
-            .bus(MixBus("world"))
+            .bus(Label::World)
             .at(Vec3::new(x, 0.0, 0.0))
             .id()
     };

@@ -21,6 +21,7 @@ mod doppler;
 mod dynamics_compressor;
 mod faults;
 mod game;
+mod game_api;
 mod hrtf;
 mod iir_filter;
 #[cfg(feature = "inspector_tests")]
