@@ -37,7 +37,7 @@
 //!
 //! See `DESIGN.md` for the threads, the node lifecycle and the real-time rules.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod asset;
 mod backend;

@@ -18,7 +18,7 @@
 //! `Mutex`/`RwLock`/`Condvar`, no printing, no `thread::spawn`, no `Instant`. Allocation-freedom
 //! of the render path is proven by tests under a counting allocator.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod command;
 pub mod error;

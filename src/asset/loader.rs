@@ -2,6 +2,11 @@
 //! (PCM 8/16/24/32-bit integer and 32/64-bit float), FLAC, Ogg Vorbis and MP3 (gapless: the
 //! encoder's delay and padding are removed when the file says how much).
 //!
+//! Each codec is a cargo feature of this crate, all on by default: `wav`, `flac`, `vorbis`,
+//! `mp3` ([`CODECS`] lists this build's). The loader claims the extensions of the enabled ones
+//! only ([`EXTENSIONS`]); bytes of a disabled codec fail with
+//! [`AudioLoadError::UnsupportedCodec`] naming the feature to turn on.
+//!
 //! [`AudioLoader`] is the Bevy [`AssetLoader`]; it runs on Bevy's IO task pool. The buffer keeps
 //! the file's rate and channel layout (channels in file order, planar); the asset plugin then
 //! resamples it once to the context's rate (see [`resample`](super::resample)).
@@ -40,10 +45,11 @@ pub enum AudioLoadError {
     /// No format reader recognised the bytes (a text file renamed `.wav`, an unsupported
     /// container).
     #[error(
-        "EncodingError: not an audio file this crate decodes (WAV, FLAC, Ogg Vorbis, MP3): {0}"
+        "EncodingError: not an audio file this build decodes (WAV, FLAC, Ogg Vorbis, MP3, each a cargo feature): {0}"
     )]
     UnrecognizedFormat(String),
-    /// The container was recognised but its codec or a feature it uses is not supported.
+    /// The container was recognised but its codec or a feature it uses is not supported, or
+    /// the codec's cargo feature is off in this build (the message names it).
     #[error("EncodingError: unsupported codec or feature: {0}")]
     UnsupportedCodec(String),
     /// The file has no audio track.
@@ -88,8 +94,158 @@ pub enum AudioLoadError {
 /// about 46 minutes of 48 kHz stereo.
 pub const MAX_DECODED_SAMPLES: usize = 1 << 28;
 
-/// The file extensions [`AudioLoader`] claims.
-pub const EXTENSIONS: &[&str] = &["wav", "wave", "flac", "ogg", "oga", "mp3"];
+/// The codecs this build decodes: each is a cargo feature (all on by default), with the file
+/// extensions [`AudioLoader`] claims for it.
+pub const CODECS: &[Codec] = &[
+    #[cfg(feature = "wav")]
+    Codec::WAV,
+    #[cfg(feature = "flac")]
+    Codec::FLAC,
+    #[cfg(feature = "vorbis")]
+    Codec::VORBIS,
+    #[cfg(feature = "mp3")]
+    Codec::MP3,
+];
+
+/// The file extensions [`AudioLoader`] claims: those of the codecs whose cargo features are on
+/// ([`CODECS`]). A disabled codec's files are left to other loaders (Bevy reports "no loader"
+/// for them if there is none); decoding such bytes directly fails with
+/// [`AudioLoadError::UnsupportedCodec`] naming the feature.
+pub const EXTENSIONS: &[&str] = &[
+    #[cfg(feature = "wav")]
+    "wav",
+    #[cfg(feature = "wav")]
+    "wave",
+    #[cfg(feature = "flac")]
+    "flac",
+    #[cfg(feature = "vorbis")]
+    "ogg",
+    #[cfg(feature = "vorbis")]
+    "oga",
+    #[cfg(feature = "mp3")]
+    "mp3",
+];
+
+/// A codec this crate can decode, and the cargo feature that turns it on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Codec {
+    /// Its name, as error messages give it.
+    pub name: &'static str,
+    /// The cargo feature of this crate that decodes it.
+    pub feature: &'static str,
+    /// The file extensions that name it.
+    pub extensions: &'static [&'static str],
+}
+
+impl Codec {
+    /// WAV (PCM integer and float), feature `wav`.
+    pub const WAV: Codec = Codec {
+        name: "WAV",
+        feature: "wav",
+        extensions: &["wav", "wave"],
+    };
+    /// FLAC, feature `flac`.
+    pub const FLAC: Codec = Codec {
+        name: "FLAC",
+        feature: "flac",
+        extensions: &["flac"],
+    };
+    /// Ogg Vorbis, feature `vorbis`.
+    pub const VORBIS: Codec = Codec {
+        name: "Ogg Vorbis",
+        feature: "vorbis",
+        extensions: &["ogg", "oga"],
+    };
+    /// MP3, feature `mp3`.
+    pub const MP3: Codec = Codec {
+        name: "MP3",
+        feature: "mp3",
+        extensions: &["mp3"],
+    };
+    /// Every codec the crate has a feature for, on or off in this build.
+    pub const ALL: [Codec; 4] = [Codec::WAV, Codec::FLAC, Codec::VORBIS, Codec::MP3];
+
+    /// Whether this build decodes it (its cargo feature is on).
+    pub fn enabled(&self) -> bool {
+        CODECS.contains(self)
+    }
+
+    /// The codec a file's first bytes announce (`RIFF….WAVE`, `fLaC`, `OggS`, an ID3 tag or an
+    /// MPEG audio frame header), if any.
+    pub fn sniff(head: &[u8]) -> Option<Codec> {
+        match head {
+            [
+                b'R',
+                b'I',
+                b'F',
+                b'F',
+                _,
+                _,
+                _,
+                _,
+                b'W',
+                b'A',
+                b'V',
+                b'E',
+                ..,
+            ] => Some(Codec::WAV),
+            [b'f', b'L', b'a', b'C', ..] => Some(Codec::FLAC),
+            [b'O', b'g', b'g', b'S', ..] => Some(Codec::VORBIS),
+            [b'I', b'D', b'3', ..] => Some(Codec::MP3),
+            // An MPEG audio frame: 11 sync bits, a version other than "reserved" (01), layer III.
+            [0xFF, b, ..] if b & 0xE0 == 0xE0 && b & 0x18 != 0x08 && b & 0x06 == 0x02 => {
+                Some(Codec::MP3)
+            }
+            _ => None,
+        }
+    }
+
+    /// The codec an extension names (case-insensitive), if any.
+    pub fn from_extension(extension: &str) -> Option<Codec> {
+        Codec::ALL.into_iter().find(|codec| {
+            codec
+                .extensions
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(extension))
+        })
+    }
+
+    /// The error for a file of this codec when its feature is off.
+    fn disabled_error(&self) -> AudioLoadError {
+        AudioLoadError::UnsupportedCodec(format!(
+            "{} decoding is off in this build: enable bevy_webaudio's `{}` cargo feature",
+            self.name, self.feature
+        ))
+    }
+}
+
+/// The disabled codec `source` (or, if its bytes do not say, `extension`) is, if any. Reads the
+/// first bytes of a seekable source and seeks back; costs nothing when every codec is on.
+fn disabled_codec(
+    source: &mut dyn symphonia::core::io::MediaSource,
+    extension: Option<&str>,
+) -> Option<Codec> {
+    use std::io::SeekFrom;
+    if CODECS.len() == Codec::ALL.len() {
+        return None;
+    }
+    let mut head = [0u8; 12];
+    let mut sniffed = None;
+    if source.is_seekable() {
+        let mut read = 0;
+        while read < head.len() {
+            match source.read(&mut head[read..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+        source.seek(SeekFrom::Start(0)).ok()?;
+        sniffed = Codec::sniff(&head[..read]);
+    }
+    sniffed
+        .or_else(|| extension.and_then(Codec::from_extension))
+        .filter(|codec| !codec.enabled())
+}
 
 /// Bevy's loader for `AudioBuffer` assets (`asset_server.load("sounds/hit.ogg")`).
 #[derive(Default, TypePath)]
@@ -219,9 +375,12 @@ pub(crate) struct OpenStream {
 impl OpenStream {
     /// Probes `source` and opens a decoder for its first audio track.
     pub(crate) fn open(
-        source: Box<dyn symphonia::core::io::MediaSource>,
+        mut source: Box<dyn symphonia::core::io::MediaSource>,
         extension: Option<&str>,
     ) -> Result<Self, AudioLoadError> {
+        if let Some(codec) = disabled_codec(source.as_mut(), extension) {
+            return Err(codec.disabled_error());
+        }
         let stream = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(extension) = extension {

@@ -8,7 +8,8 @@ use std::process::Command;
 use bevy::asset::{AssetPlugin, LoadState};
 use bevy::prelude::*;
 use bevy_webaudio::asset::export::{WavFormat, quantize, wav_bytes};
-use bevy_webaudio::asset::{AudioLoadError, decode_audio_data};
+use bevy_webaudio::asset::loader::{CODECS, Codec, EXTENSIONS};
+use bevy_webaudio::asset::{AudioLoadError, AudioLoader, decode_audio_data};
 use bevy_webaudio::prelude::*;
 
 use crate::support::*;
@@ -179,6 +180,7 @@ fn as_16_bit(original: &[Vec<f32>]) -> Vec<Vec<f32>> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "flac"), ignore = "needs the `flac` feature")]
 fn flac_round_trips_losslessly() {
     let dir = temp_dir("flac");
     let original = signal(2, 22_050, 44_100);
@@ -208,6 +210,7 @@ fn lossy_quality(decoded: &AudioBuffer, original: &[Vec<f32>], rate: u32) -> (f6
 }
 
 #[test]
+#[cfg_attr(not(feature = "vorbis"), ignore = "needs the `vorbis` feature")]
 fn ogg_vorbis_round_trips_within_the_codec_precision() {
     let dir = temp_dir("vorbis");
     let original = signal(2, 44_100, 44_100);
@@ -228,6 +231,7 @@ fn ogg_vorbis_round_trips_within_the_codec_precision() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "mp3"), ignore = "needs the `mp3` feature")]
 fn mp3_round_trips_within_the_codec_precision() {
     let dir = temp_dir("mp3");
     let original = signal(2, 44_100, 44_100);
@@ -336,6 +340,7 @@ fn unsupported_wav_codec_is_named() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "flac"), ignore = "needs the `flac` feature")]
 fn corrupt_and_truncated_flac_are_errors() {
     let dir = temp_dir("bad_flac");
     let original = signal(1, 44_100, 44_100);
@@ -484,6 +489,11 @@ fn repository_sounds_decode_with_their_rates_and_layouts() {
     for (file, rate, channels, frames) in expected {
         let bytes = std::fs::read(dir.join(file)).unwrap();
         let extension = file.rsplit('.').next();
+        let codec = Codec::sniff(&bytes).unwrap();
+        if !codec.enabled() {
+            // Its cargo feature is off: see `a_disabled_codec_is_unsupported_and_names_its_feature`.
+            continue;
+        }
         let buffer = decode_audio_data(bytes, extension).unwrap();
         assert_eq!(buffer.sample_rate(), rate, "{file}");
         assert_eq!(buffer.number_of_channels(), channels, "{file}");
@@ -578,6 +588,7 @@ fn a_file_that_would_decode_past_the_limit_is_too_large() {
 /// One corrupt FLAC frame (its checksum fails) is skipped, silence in its place; the rest of
 /// the file decodes, in its place.
 #[test]
+#[cfg_attr(not(feature = "flac"), ignore = "needs the `flac` feature")]
 fn one_corrupt_packet_does_not_fail_the_whole_file() {
     let dir = temp_dir("corrupt-flac");
     let original = signal(1, 48_000, 48_000);
@@ -611,4 +622,81 @@ fn one_corrupt_packet_does_not_fail_the_whole_file() {
         .zip(&original[0][..1152])
         .all(|(a, b)| (a - b).abs() < 1e-4);
     assert!(exact, "the first block is intact");
+}
+
+/// Each codec is a cargo feature: the loader claims exactly the extensions of the codecs this
+/// build has, the repository's files announce their codecs in their first bytes, and a file
+/// whose codec is off fails with `UnsupportedCodec` naming the feature (through
+/// `decode_audio_data`, a stream, and the asset server, which has no loader for it) while the
+/// others decode. Run with `--no-default-features --features cpal,wav` to see the off side.
+#[test]
+fn a_disabled_codec_is_unsupported_and_names_its_feature() {
+    use bevy::asset::AssetLoader;
+    let on = |feature: &str| match feature {
+        "wav" => cfg!(feature = "wav"),
+        "flac" => cfg!(feature = "flac"),
+        "vorbis" => cfg!(feature = "vorbis"),
+        "mp3" => cfg!(feature = "mp3"),
+        other => panic!("no codec feature {other}"),
+    };
+    let claimed: Vec<&str> = Codec::ALL
+        .iter()
+        .filter(|codec| on(codec.feature))
+        .flat_map(|codec| codec.extensions.iter().copied())
+        .collect();
+    assert_eq!(AudioLoader.extensions(), claimed.as_slice());
+    assert_eq!(EXTENSIONS, claimed.as_slice());
+    assert_eq!(
+        CODECS.len(),
+        Codec::ALL.iter().filter(|c| on(c.feature)).count()
+    );
+
+    let sounds = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sounds");
+    let files = [
+        ("click.wav", Codec::WAV),
+        ("blip.flac", Codec::FLAC),
+        ("chord.ogg", Codec::VORBIS),
+        ("whoosh.mp3", Codec::MP3),
+    ];
+    let dir = temp_dir("codec-features");
+    let mut app = asset_app(&dir, 48_000);
+    for (file, codec) in files {
+        let bytes = std::fs::read(sounds.join(file)).unwrap();
+        assert_eq!(Codec::sniff(&bytes), Some(codec), "{file}");
+        let extension = file.rsplit('.').next().unwrap();
+        assert_eq!(Codec::from_extension(extension), Some(codec), "{file}");
+        assert_eq!(codec.enabled(), on(codec.feature), "{file}");
+        std::fs::write(dir.join(file), &bytes).unwrap();
+        let handle: Handle<AudioBuffer> = app.world().resource::<AssetServer>().load(file);
+        let state = wait_for_load(&mut app, &handle);
+        if codec.enabled() {
+            assert!(
+                decode_audio_data(bytes.clone(), Some(extension)).is_ok(),
+                "{file}"
+            );
+            // Without its extension the bytes decide.
+            assert!(decode_audio_data(bytes, None).is_ok(), "{file}");
+            assert!(matches!(state, LoadState::Loaded), "{file}: {state:?}");
+            continue;
+        }
+        for hint in [Some(extension), None] {
+            match decode_audio_data(bytes.clone(), hint) {
+                Err(AudioLoadError::UnsupportedCodec(why)) => {
+                    assert!(
+                        why.contains(&format!("`{}` cargo feature", codec.feature))
+                            && why.contains(codec.name),
+                        "{file}: {why}"
+                    );
+                }
+                other => panic!("{file} ({hint:?}): {other:?}"),
+            }
+        }
+        let streamed = MediaElementAudioSourceNode::open(dir.join(file));
+        assert!(
+            matches!(&streamed, Err(e) if e.to_string().contains(codec.feature)),
+            "{file}: {:?}",
+            streamed.err()
+        );
+        assert!(matches!(state, LoadState::Failed(_)), "{file}: {state:?}");
+    }
 }
