@@ -466,13 +466,25 @@ fn animate_player(
     *was_flashing = flashing;
 }
 
+/// Frames in a row that must each take less than Bevy's longest virtual-time step (0.25 s)
+/// before the game says it listens: the first frames of a software renderer compile shaders
+/// for seconds, and a frame longer than that step would lose game time (a tone heard then
+/// would steer for less than its length).
+const STEADY_FRAMES: u32 = 10;
+
 /// Says once whether the game listens to a microphone (`scripts/showcase-voice.sh` waits for
-/// `showcase: listening` before it plays its tones).
-fn announce_microphone(mic: Res<Microphone>, time: Res<Time>, mut said: Local<bool>) {
+/// `showcase: listening` before it plays its tones), once frames come steadily.
+fn announce_microphone(
+    mic: Res<Microphone>,
+    time: Res<Time<Real>>,
+    mut said: Local<bool>,
+    mut steady: Local<u32>,
+) {
     if *said {
         return;
     }
-    if mic.is_available() && mic.captured_frames() > 0 {
+    *steady = if time.delta_secs() < 0.25 { *steady + 1 } else { 0 };
+    if mic.is_available() && mic.captured_frames() > 0 && *steady >= STEADY_FRAMES {
         let device = mic.device().map_or("?", |d| d.name.as_str());
         println!("showcase: listening to {device}");
         *said = true;

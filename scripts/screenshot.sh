@@ -8,7 +8,8 @@
 #   Each xdotool command (e.g. "key space", "keydown v") runs, in order, after WAIT seconds
 #   (default 25: a debug build on software Vulkan starts slowly), half a second apart.
 # Env: FEATURES (default "inspector", a superset of "examples"), CARGO_TARGET_DIR as usual,
-#   SKIP_BUILD=1 to use an example binary built already, SCREEN (default 1600x1000).
+#   SKIP_BUILD=1 to use an example binary built already, PROFILE (default dev; e.g. smoke, the
+#   profile scripts/examples.sh builds with), SCREEN (default 1600x1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -16,8 +17,11 @@ example="$1" name="$2"
 shift 2
 ensure_packages xvfb xauth mesa-vulkan-drivers libvulkan1 imagemagick xdotool libasound2-dev \
     pkg-config libx11-6 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0
-[ -n "${SKIP_BUILD:-}" ] || cargo build --example "$example" --features "${FEATURES:-inspector}"
-bin="${CARGO_TARGET_DIR:-target}/debug/examples/$example"
+profile="${PROFILE:-dev}"
+[ "$profile" = dev ] && dir=debug || dir="$profile"
+[ -n "${SKIP_BUILD:-}" ] || cargo build --profile "$profile" --example "$example" \
+    --features "${FEATURES:-inspector}"
+bin="${CARGO_TARGET_DIR:-target}/$dir/examples/$example"
 mkdir -p docs
 xvfb-run -a -s "-screen 0 ${SCREEN:-1600x1000}x24" bash -c '
     bin="$1" name="$2"

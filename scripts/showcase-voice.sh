@@ -5,8 +5,10 @@
 # The default PulseAudio source is the monitor of the output (scripts/pulse.sh), so the game
 # would hear its own music. This script loads a second null sink, `showcase_voice`, and runs
 # the showcase with PULSE_SOURCE set to that sink's monitor (its microphone), under Xvfb, in
-# smoke mode, with a 1,024-frame output buffer. Once the game says it is listening, it plays
-# into that sink, at -6 dBFS (a loud voice):
+# smoke mode, with 1,024-frame output callbacks (1,536 frames asked for: see
+# scripts/examples.sh). Once the game says it is listening (it waits for steady frames: a
+# software renderer's first ones take seconds), it plays into that sink, at -6 dBFS (a loud
+# voice):
 #   150 Hz for 1.5 s (below the 220 Hz reference: run left), 1 s of silence,
 #   400 Hz for 1.5 s (above it: run right).
 # It passes when the exit line reads mic=ok, voice_jumps >= 1 (each tone's onset crosses the
@@ -64,10 +66,10 @@ EOF
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 
 one_run() {
-    local log="$work/showcase.log" i line report
+    local log="${SHOWCASE_LOG:-$work/showcase.log}" i line report
     : >"$log"
     PULSE_SOURCE="$sink.monitor" SHOWCASE_REFERENCE_HZ=220 \
-        WEBAUDIO_SMOKE_SECONDS="${SMOKE_SECONDS:-14}" WEBAUDIO_BUFFER_FRAMES=1024 \
+        WEBAUDIO_SMOKE_SECONDS="${SMOKE_SECONDS:-14}" WEBAUDIO_BUFFER_FRAMES=1536 \
         xvfb-run -a -s "-screen 0 1280x800x24" "$bin" >"$log" 2>&1 &
     app=$!
     for i in $(seq 600); do
