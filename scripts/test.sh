@@ -22,5 +22,7 @@ cargo run "${features[@]}" --example soak -- --seconds 60  # busy graph, stalls,
 bash scripts/examples.sh
 # The showcase played by voice: tones into a second virtual sink that is its microphone.
 SKIP_BUILD=1 PROFILE=smoke bash scripts/showcase-voice.sh
+# The API docs build without a warning (broken or private intra-doc links, bad HTML).
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features inspector_panels
 # Doc examples of both crates (the engine's include the typed-param compile_fail check).
 cargo test --workspace --doc "${features[@]}"

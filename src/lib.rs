@@ -38,6 +38,7 @@
 //! See `DESIGN.md` for the threads, the node lifecycle and the real-time rules.
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod asset;
 mod backend;

@@ -19,6 +19,7 @@
 //! of the render path is proven by tests under a counting allocator.
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod command;
 pub mod error;

@@ -172,7 +172,7 @@ impl PlaySoundExt for Commands<'_, '_> {
 }
 
 /// Settings of a [`PlaySound`] request, chained after [`PlaySoundExt::play_sound`] (they
-/// apply before the voice starts; later, use [`SoundControlExt`]).
+/// apply before the voice starts; later, use [`SoundControlExt`](super::SoundControlExt)).
 ///
 /// # Examples
 /// ```

@@ -4,7 +4,7 @@
 //! - **equalpower**: the spec's algorithm (azimuth, elevation, distance and cone gain per
 //!   sample whenever a panner or listener param is automated this quantum, once per quantum in
 //!   `f64` otherwise). Per sample, the common case — positions moving, the listener still, no
-//!   cone — runs four `f32` lanes at a time ([`FastLanes`], within 1e-6 of the spec's `f64`
+//!   cone — runs four `f32` lanes at a time (`FastLanes`, within 1e-6 of the spec's `f64`
 //!   formulas); otherwise geometry and distance gain are `f64` lanes and the equal-power
 //!   gains come from the same `f32` formulas on components scaled once per quantum.
 //! - **HRTF**: see [`hrtf`] — the browsers' measured set (IRCAM LISTEN "Composite", public
