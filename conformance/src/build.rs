@@ -208,14 +208,7 @@ fn no_attributes<T>(_: &mut T, _: &str, _: &Value, _: &mut BuildCtx) -> Result<b
 /// The crate's [`WebAudioError`] as the exception the spec throws ([`CaseError::Thrown`]; the
 /// case step is filled in by [`at`]).
 fn web_error(what: impl std::fmt::Display, e: WebAudioError) -> CaseError {
-    let name = match e {
-        WebAudioError::Range(_) => "RangeError",
-        WebAudioError::NotSupported(_) => "NotSupportedError",
-        WebAudioError::InvalidState(_) => "InvalidStateError",
-        WebAudioError::IndexSize(_) => "IndexSizeError",
-        WebAudioError::InvalidAccess(_) => "InvalidAccessError",
-        WebAudioError::Encoding(_) => "EncodingError",
-    };
+    let name = e.name();
     CaseError::Thrown {
         at: String::new(),
         name,

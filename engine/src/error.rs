@@ -34,6 +34,20 @@ pub enum WebAudioError {
     Encoding(String),
 }
 
+impl WebAudioError {
+    /// The name of the exception the spec throws (`"RangeError"`, `"NotSupportedError"`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Range(_) => "RangeError",
+            Self::NotSupported(_) => "NotSupportedError",
+            Self::InvalidState(_) => "InvalidStateError",
+            Self::IndexSize(_) => "IndexSizeError",
+            Self::InvalidAccess(_) => "InvalidAccessError",
+            Self::Encoding(_) => "EncodingError",
+        }
+    }
+}
+
 /// The error type of a host's `AudioParam` automation methods (the spec's checks).
 pub type AudioParamError = WebAudioError;
 

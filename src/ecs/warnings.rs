@@ -8,7 +8,6 @@ use std::collections::HashSet;
 use bevy::prelude::*;
 
 use super::AudioGraphError;
-use crate::error::WebAudioError;
 
 /// Which problems are logged (once per kind). Both on by default; the messages are sent
 /// either way.
@@ -60,18 +59,6 @@ impl<K: std::hash::Hash + Eq> WarnOnce<K> {
     }
 }
 
-/// The spec's name of an error's kind.
-fn kind(error: &WebAudioError) -> &'static str {
-    match error {
-        WebAudioError::Range(_) => "RangeError",
-        WebAudioError::NotSupported(_) => "NotSupportedError",
-        WebAudioError::InvalidState(_) => "InvalidStateError",
-        WebAudioError::IndexSize(_) => "IndexSizeError",
-        WebAudioError::InvalidAccess(_) => "InvalidAccessError",
-        WebAudioError::Encoding(_) => "EncodingError",
-    }
-}
-
 /// Logs the first [`AudioGraphError`] of each kind. `Last`.
 pub(crate) fn log_graph_errors(
     mut errors: MessageReader<AudioGraphError>,
@@ -80,11 +67,11 @@ pub(crate) fn log_graph_errors(
 ) {
     let enabled = warnings.is_none_or(|w| w.graph_errors);
     for AudioGraphError { entity, error } in errors.read() {
-        if enabled && logged.first(kind(error)) {
+        if enabled && logged.first(error.name()) {
             warn!(
                 "audio graph error on {entity}: {error} (further {} errors are not logged: \
                  read AudioGraphError messages)",
-                kind(error)
+                error.name()
             );
         }
     }

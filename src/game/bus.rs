@@ -4,7 +4,8 @@
 //! destination. Nothing bypasses the graph: a bus is an ordinary node entity with a [`Bus`]
 //! marker, and its volume and ducking are automation on its `gain`.
 //!
-//! - **Names** are typed ([`MixBus::of`] a value of the game's own [`AudioLabel`] type, or
+//! - **Names** are typed ([`MixBus::of`] a value of the game's own
+//!   [`AudioLabel`](super::AudioLabel) type, or
 //!   one of the built-in [`MixBus::MASTER`], [`MixBus::MUSIC`], [`MixBus::EFFECTS`],
 //!   [`MixBus::VOICE`]): a misspelt bus does not compile.
 //! - **Volumes** come from the [`BusVolumes`] resource, linear or in decibels ([`Volume`]). A
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 
-use super::label::{AudioLabel, Label};
+use super::label::Label;
 use super::volume::{Fade, Volume};
 use crate::context::AudioContext;
 use crate::ecs::connection::AudioConnectExt;
@@ -33,8 +34,8 @@ use crate::node::gain::GainNode;
 pub const VOLUME_GLIDE: f64 = 0.02;
 
 /// A bus: one of the built-in four or [`MixBus::of`] a label of the game's own type (see
-/// [`AudioLabel`]). Every API that takes a bus takes `impl Into<MixBus>`, so a label value
-/// can be passed as it is.
+/// [`AudioLabel`](super::AudioLabel)). Every API that takes a bus takes `impl Into<MixBus>`, so
+/// a label value can be passed as it is.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Reflect)]
 pub struct MixBus(Label);
 
@@ -47,29 +48,9 @@ impl MixBus {
     pub const EFFECTS: Self = Self(Label::builtin("effects"));
     /// Dialogue and voice chat.
     pub const VOICE: Self = Self(Label::builtin("voice"));
-
-    /// The bus named by `label`.
-    pub fn of(label: impl AudioLabel) -> Self {
-        Self(Label::of(&label))
-    }
-
-    /// Its name.
-    pub fn name(&self) -> &'static str {
-        self.0.name
-    }
 }
 
-impl<L: AudioLabel> From<L> for MixBus {
-    fn from(label: L) -> Self {
-        Self::of(label)
-    }
-}
-
-impl std::fmt::Debug for MixBus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MixBus({})", self.0.name)
-    }
-}
+super::label::labelled!(MixBus, "The bus");
 
 impl std::fmt::Display for MixBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,29 +62,7 @@ impl std::fmt::Display for MixBus {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Reflect)]
 pub struct DuckFlag(Label);
 
-impl DuckFlag {
-    /// The flag named by `label`.
-    pub fn of(label: impl AudioLabel) -> Self {
-        Self(Label::of(&label))
-    }
-
-    /// Its name.
-    pub fn name(&self) -> &'static str {
-        self.0.name
-    }
-}
-
-impl<L: AudioLabel> From<L> for DuckFlag {
-    fn from(label: L) -> Self {
-        Self::of(label)
-    }
-}
-
-impl std::fmt::Debug for DuckFlag {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DuckFlag({})", self.0.name)
-    }
-}
+super::label::labelled!(DuckFlag, "The flag");
 
 impl Default for MixBus {
     fn default() -> Self {

@@ -63,3 +63,34 @@ impl Label {
         }
     }
 }
+
+/// `of`, `name`, `From<impl AudioLabel>` and `Debug` for a newtype over [`Label`].
+macro_rules! labelled {
+    ($type:ident, $what:literal) => {
+        impl $type {
+            #[doc = concat!($what, " named by `label`.")]
+            pub fn of(label: impl $crate::game::AudioLabel) -> Self {
+                Self($crate::game::label::Label::of(&label))
+            }
+
+            /// Its name.
+            pub fn name(&self) -> &'static str {
+                self.0.name
+            }
+        }
+
+        impl<L: $crate::game::AudioLabel> From<L> for $type {
+            fn from(label: L) -> Self {
+                Self::of(label)
+            }
+        }
+
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($type), "({})"), self.0.name)
+            }
+        }
+    };
+}
+
+pub(crate) use labelled;
