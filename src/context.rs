@@ -32,13 +32,25 @@ pub struct AudioContextStateChanged {
 
 /// The context, like the Web Audio `AudioContext`: names the destination node entity and
 /// reports sample rate, `currentTime`, latency, state and the engine's health.
-#[derive(Resource, Clone, Debug)]
+///
+/// Reflected for inspection: the readings refreshed from the render side every frame (the
+/// clock, backend, device, load, counters) are fields; what the running context is fixed to
+/// or changes only through its methods (the destination entity, sample rate, channel count,
+/// state) is not, so a scene that carries this resource cannot retarget or re-rate a running
+/// context (it describes the running device: leave it out of scenes).
+#[derive(Resource, Clone, Debug, Reflect)]
+#[reflect(Resource)]
 pub struct AudioContext {
+    #[reflect(ignore, default = "no_destination")]
     pub(crate) destination: Entity,
+    #[reflect(ignore)]
     pub(crate) sample_rate: f32,
+    #[reflect(ignore)]
     pub(crate) channels: u16,
     pub(crate) frames: u64,
+    #[reflect(ignore)]
     pub(crate) state: AudioContextState,
+    #[reflect(ignore)]
     pub(crate) requested_state: Option<AudioContextState>,
     pub(crate) backend: ActiveBackend,
     pub(crate) device: DeviceInfo,
@@ -56,7 +68,7 @@ pub struct AudioContext {
 
 /// Counters of the render side that should stay at zero, read each frame
 /// ([`AudioContext::counters`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Reflect)]
 pub struct RenderCounters {
     /// Feedback messages that waited in the render side's overflow queue because the feedback
     /// ring was full (they arrive later, in order).
@@ -81,6 +93,12 @@ pub struct RenderCounters {
     pub deferred_command_quanta: u64,
     /// The most commands the render side applied before one quantum (at most the budget).
     pub peak_commands_per_quantum: u64,
+}
+
+/// What an `AudioContext` built from reflection names as its destination: no entity (such a
+/// context is never the running one; the plugin inserts that).
+fn no_destination() -> Entity {
+    Entity::PLACEHOLDER
 }
 
 impl AudioContext {

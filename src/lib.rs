@@ -268,7 +268,10 @@ impl Plugin for WebAudioPlugin {
         asset::register(app);
         quiet_contained_panics();
         let (engine, context) = start_engine(app.world_mut(), &self.backend, self.render_hooks);
-        app.insert_resource(context).insert_resource(engine);
+        app.insert_resource(context)
+            .insert_resource(engine)
+            .register_type::<AudioContext>()
+            .register_type::<ecs::access::AudioNodeRegistry>();
         app.register_type::<ecs::spatial::SpatialAudio>()
             .register_type::<ecs::spatial::SpatialSettings>()
             .init_resource::<ecs::spatial::SpatialSettings>()

@@ -164,7 +164,7 @@ impl Backend {
 }
 
 /// What was opened.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reflect)]
 pub struct DeviceInfo {
     /// Device name ("null" or "offline" without one).
     pub name: String,
@@ -179,7 +179,7 @@ pub struct DeviceInfo {
 }
 
 /// Which backend is running now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Reflect)]
 pub enum ActiveBackend {
     /// A cpal stream.
     Cpal,

@@ -114,8 +114,13 @@ fn set_param<T: AudioNode>(
 }
 
 /// Every registered node type, by its component's `TypeId`.
-#[derive(Resource, Default, Debug)]
+///
+/// Reflected as an opaque resource: its entries are function pointers, built by
+/// [`add_audio_node`](crate::AudioNodeAppExt::add_audio_node), not data.
+#[derive(Resource, Default, Debug, Reflect)]
+#[reflect(Resource, Default)]
 pub struct AudioNodeRegistry {
+    #[reflect(ignore)]
     kinds: HashMap<TypeId, NodeAccess>,
 }
 
@@ -138,5 +143,11 @@ impl AudioNodeRegistry {
     /// The access functions of the node type whose component has `TypeId` `kind`.
     pub fn get(&self, kind: TypeId) -> Option<NodeAccess> {
         self.kinds.get(&kind).copied()
+    }
+
+    /// Every registered node type: its component's `TypeId` and access functions (in no
+    /// particular order).
+    pub fn iter(&self) -> impl Iterator<Item = (TypeId, NodeAccess)> + '_ {
+        self.kinds.iter().map(|(&kind, &access)| (kind, access))
     }
 }

@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use bevy::prelude::{Reflect, ReflectDefault};
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
@@ -48,7 +49,7 @@ pub fn peak(samples: &[f32]) -> f32 {
 }
 
 /// What the analysis settles on for one window.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Reflect)]
 pub struct Analysis {
     /// RMS level over the window, dBFS.
     pub level_dbfs: f32,
@@ -79,7 +80,8 @@ pub enum VoiceEdge {
 }
 
 /// Tuning of the analysis (times in milliseconds, levels in dBFS).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Reflect)]
+#[reflect(Default)]
 pub struct AnalysisSettings {
     /// Analysis window in input frames (level, peak and pitch are measured over it). The
     /// lowest detectable pitch is `sample_rate / (window / 2)`: 47 Hz for 2048 at 48 kHz.

@@ -52,6 +52,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+use bevy::prelude::Reflect;
 use crossbeam_queue::{ArrayQueue, SegQueue};
 use rtrb::{Producer, RingBuffer};
 pub use webaudio_engine::stream::{CaptureConsumer, ConsumerStats, speaker_mix};
@@ -73,7 +74,7 @@ const CONVERT_FRAMES: usize = 2048;
 pub use crate::device::DeviceSample as InputSample;
 
 /// Who reads a ring (for the diagnostics).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Reflect)]
 pub enum ConsumerKind {
     /// The level/pitch/voice analysis worker.
     Analysis,

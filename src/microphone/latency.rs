@@ -50,7 +50,7 @@ const SETTLE_SECONDS: f64 = 0.3;
 pub const MIN_CORRELATION: f32 = 0.5;
 
 /// A finished measurement.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Reflect)]
 pub struct LatencyMeasurement {
     /// Input→output latency in milliseconds (graph frame the chirp left → graph frame it
     /// came back through the microphone).
@@ -160,10 +160,22 @@ impl AudioWorkletProcessor for ProbeProcessor {
 
 /// A running measurement: the control side of the probe node on the same entity (see the
 /// module docs). The microphone plugin reads it and despawns the entity when done.
-#[derive(Component)]
+///
+/// Reflected as an opaque marker: its fields are the queue its probe node's processor fills
+/// on the render thread, which only [`LatencyProbe::bundle`] can connect. One built from
+/// reflection (a scene) has no node feeding it and never completes.
+#[derive(Component, Reflect)]
+#[reflect(Component)]
 pub struct LatencyProbe {
+    #[reflect(ignore, default = "unconnected_recordings")]
     recordings: Arc<ArrayQueue<Arc<Recording>>>,
+    #[reflect(ignore)]
     latest: Option<Arc<Recording>>,
+}
+
+/// The queue of a probe that no node feeds.
+fn unconnected_recordings() -> Arc<ArrayQueue<Arc<Recording>>> {
+    Arc::new(ArrayQueue::new(1))
 }
 
 impl LatencyProbe {

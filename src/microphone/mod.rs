@@ -87,7 +87,7 @@ const RETRY: Duration = Duration::from_secs(2);
 const ANALYSIS_RING_SECONDS: f32 = 0.5;
 
 /// Where the microphone's samples come from.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Reflect)]
 pub enum MicrophoneInput {
     /// A cpal input device (by name, or the default).
     #[default]
@@ -103,7 +103,8 @@ pub enum MicrophoneInput {
 }
 
 /// How to open the microphone.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Reflect)]
+#[reflect(Default)]
 pub struct MicrophoneConfig {
     /// A device or a simulated input.
     pub input: MicrophoneInput,
@@ -170,6 +171,8 @@ impl Plugin for MicrophonePlugin {
             .add_message::<VoiceStopped>()
             .add_message::<MicrophoneFault>()
             .insert_resource(Microphone::open(self.config.clone()))
+            .register_type::<Microphone>()
+            .register_type::<LatencyProbe>()
             .add_systems(
                 First,
                 (update_microphone, read_latency_probes)
@@ -181,7 +184,7 @@ impl Plugin for MicrophonePlugin {
 
 /// A microphone problem. The game keeps running; the resource says
 /// [`MicrophoneStatus::Unavailable`] until the device works again.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[derive(Clone, Debug, Error, PartialEq, Eq, Reflect)]
 pub enum MicrophoneError {
     /// No input device, no permission, or no audio server.
     #[error("no microphone: {0}")]
@@ -227,7 +230,7 @@ impl From<crate::device::DeviceError> for MicrophoneError {
 }
 
 /// Whether the microphone delivers samples.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Reflect)]
 pub enum MicrophoneStatus {
     /// A stream (or the simulated input) is running.
     Running,
@@ -256,7 +259,7 @@ pub struct VoiceStopped {
 pub struct MicrophoneFault(pub MicrophoneError);
 
 /// What was opened.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reflect)]
 pub struct InputDeviceInfo {
     /// Device name (`"simulated"` for a simulated input).
     pub name: String,
@@ -271,7 +274,7 @@ pub struct InputDeviceInfo {
 }
 
 /// One reader of the capture rings, for the diagnostics.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Reflect)]
 pub struct ConsumerReport {
     /// Who reads.
     pub kind: ConsumerKind,
@@ -408,35 +411,91 @@ impl Drop for AnalysisWorker {
 ///
 /// Readings are those of the latest analysis window (see [`AnalysisSettings`]: 2048 frames,
 /// a new one every 512 at 48 kHz). When the microphone is unavailable they read silence.
-#[derive(Resource)]
+///
+/// Reflected for inspection: the readings (status, device, analysis, readers) are fields;
+/// the device, the capture rings and the worker are not (they are threads and lock-free
+/// queues), nor is the configuration, which takes effect only when the input is opened. It
+/// describes a running device, so leave it out of scenes. Built from reflection (a scene that
+/// carries it, loaded where there is none) it is an unopened microphone: unavailable, no
+/// device, no thread.
+#[derive(Resource, Reflect)]
+#[reflect(Resource, FromReflect, from_reflect = false)]
 pub struct Microphone {
+    #[reflect(ignore)]
     config: MicrophoneConfig,
+    #[reflect(ignore)]
     stream: MediaStream,
+    #[reflect(ignore)]
     slot: CoreSlot,
     /// The open stream; dropping it releases it through the device layer (bounded wait).
     #[cfg(feature = "cpal")]
+    #[reflect(ignore)]
     device: SyncCell<Option<capture::device::InputStream>>,
+    #[reflect(ignore)]
     worker: Option<SyncCell<AnalysisWorker>>,
     status: MicrophoneStatus,
     info: Option<InputDeviceInfo>,
     analysis: Analysis,
+    #[reflect(ignore)]
     registry: Vec<(ConsumerKind, Arc<ConsumerStats>)>,
     reports: Vec<ConsumerReport>,
+    #[reflect(ignore)]
     fault_pending: Option<MicrophoneError>,
     /// The current outage was logged and sent (once per outage, however many retries fail).
+    #[reflect(ignore)]
     outage_reported: bool,
+    #[reflect(ignore)]
     measured_latency: Option<Result<LatencyMeasurement, MicrophoneError>>,
+    #[reflect(ignore)]
     last_retry: Instant,
     /// The format of the device opened last (the simulated input's, for one).
+    #[reflect(ignore)]
     format: Option<(u32, u16)>,
     /// A refused reader was logged (once per microphone).
+    #[reflect(ignore)]
     refusal_logged: bool,
+}
+
+impl FromReflect for Microphone {
+    /// An unopened microphone (the default configuration, never opened: no device, no worker
+    /// thread) with the reflected readings applied.
+    fn from_reflect(reflect: &dyn PartialReflect) -> Option<Self> {
+        let mut mic = Self::unopened(MicrophoneConfig::default());
+        mic.try_apply(reflect).ok()?;
+        Some(mic)
+    }
 }
 
 impl Microphone {
     /// Opens the configured input (the plugin does this); never fails: without a device the
     /// resource is [`MicrophoneStatus::Unavailable`].
     pub fn open(config: MicrophoneConfig) -> Self {
+        let mut mic = Self::unopened(config);
+        if let MicrophoneInput::Simulated {
+            sample_rate,
+            channels,
+        } = mic.config.input
+        {
+            mic.slot.with(|core| core.prepare(channels));
+            mic.info = Some(InputDeviceInfo {
+                name: "simulated".into(),
+                sample_rate,
+                channels,
+                sample_format: "F32".into(),
+                requested_buffer_frames: None,
+            });
+            mic.status = MicrophoneStatus::Running;
+            mic.format = Some((sample_rate, channels));
+            mic.start_worker();
+        } else {
+            mic.try_open();
+        }
+        mic
+    }
+
+    /// The resource before anything is opened: [`MicrophoneStatus::Unavailable`], no stream,
+    /// no worker.
+    fn unopened(config: MicrophoneConfig) -> Self {
         let (rate, channels) = match config.input {
             MicrophoneInput::Simulated {
                 sample_rate,
@@ -448,7 +507,7 @@ impl Microphone {
             ),
         };
         let (stream, slot) = MediaStream::new(rate, channels);
-        let mut mic = Self {
+        Self {
             config,
             stream,
             slot,
@@ -470,23 +529,7 @@ impl Microphone {
             last_retry: Instant::now(),
             format: None,
             refusal_logged: false,
-        };
-        if let MicrophoneInput::Simulated { .. } = mic.config.input {
-            mic.slot.with(|core| core.prepare(channels));
-            mic.info = Some(InputDeviceInfo {
-                name: "simulated".into(),
-                sample_rate: rate,
-                channels,
-                sample_format: "F32".into(),
-                requested_buffer_frames: None,
-            });
-            mic.status = MicrophoneStatus::Running;
-            mic.format = Some((rate, channels));
-            mic.start_worker();
-        } else {
-            mic.try_open();
         }
-        mic
     }
 
     fn start_worker(&mut self) {

@@ -37,6 +37,7 @@ mod realtime;
 mod realtime_more_nodes;
 mod realtime_nodes;
 mod reference;
+mod reflect;
 mod reflected_params;
 mod reliability_more;
 mod spatial;
