@@ -483,7 +483,11 @@ fn announce_microphone(
     if *said {
         return;
     }
-    *steady = if time.delta_secs() < 0.25 { *steady + 1 } else { 0 };
+    *steady = if time.delta_secs() < 0.25 {
+        *steady + 1
+    } else {
+        0
+    };
     if mic.is_available() && mic.captured_frames() > 0 && *steady >= STEADY_FRAMES {
         let device = mic.device().map_or("?", |d| d.name.as_str());
         println!("showcase: listening to {device}");

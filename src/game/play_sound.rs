@@ -39,7 +39,8 @@ pub struct PlaySound {
     pub buffer: Handle<AudioBuffer>,
     /// Linear gain (≥ 0).
     pub volume: f32,
-    /// A fade from silence to `volume`, from the start (`None`: full volume at once).
+    /// A fade from silence to `volume`, from the start (`None`: full volume at once). A voice
+    /// that starts virtual (out of range) comes in later at full volume.
     pub fade_in: Option<Fade>,
     /// `playbackRate` of the source.
     pub playback_rate: f32,
