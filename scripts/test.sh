@@ -17,6 +17,10 @@ cargo clippy -p webaudio_engine --all-targets -- -D warnings
 # buffer, which two cores shared with the rest of the tests cannot promise.
 cargo test --workspace --all-targets "${features[@]}" -- --skip device_suite
 cargo test "${features[@]}" --test all device_suite
+# Scenes (feature `scene`: Bevy's world serialization, which rebuilds Bevy with its ECS
+# serialization on, so it is not in the features above): a graph saved and loaded plays the same.
+cargo test --features bevy_webaudio/scene --test all scene
+cargo test --features bevy_webaudio/scene --doc scene
 cargo run "${features[@]}" --example soak -- --seconds 60  # busy graph, stalls, no loss/leak/growth
 # Every example as a user runs it: windowed ones under Xvfb on the virtual card, in smoke mode.
 bash scripts/examples.sh

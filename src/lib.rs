@@ -51,6 +51,8 @@ pub mod inspector;
 pub mod microphone;
 pub mod node;
 pub mod param;
+#[cfg(feature = "scene")]
+pub mod scene;
 
 /// The render engine this crate drives (no Bevy): processors, timelines, the schedule
 /// compiler, the command protocol, offline rendering.

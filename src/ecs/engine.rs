@@ -251,6 +251,11 @@ impl AudioEngine {
             buffers,
         };
         let render_node = crate::node::build_render_node(node, &mut ctx, TIMELINE_CAPACITY);
+        // A new render node gets the source's recorded start/stop (also those of a component
+        // rebuilt from a scene, which has nothing queued); `drain_schedule` sends them.
+        if let Some(source) = node.scheduled() {
+            source.queue_recorded();
+        }
         let params: Vec<_> = node.params().iter().map(|p| (p.id(), p.slot())).collect();
         let shape = node.shape();
         let record = NodeRecord {

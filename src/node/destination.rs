@@ -9,6 +9,7 @@ use webaudio_engine::param::NoParams;
 use super::{
     AudioNode, BuildContext, ChannelConfig, ChannelCountMode, ChannelInterpretation, NodeShape,
 };
+use crate::ecs::connection::{ConnectionFrom, ConnectionTo};
 use crate::error::WebAudioError;
 use crate::param::AudioParam;
 
@@ -40,10 +41,53 @@ impl AudioDestinationNode {
     }
 }
 
+/// A destination restored from a scene (an `AudioDestinationNode` added to an entity other
+/// than the context's) stands for the context's destination: the connections into (and out
+/// of) it move to the context's destination, and it is despawned before the sync sees it. So
+/// a saved graph, whose connections name the saving context's destination entity, plays
+/// through the running context's output. Only this frame's added destinations are looked at:
+/// an idle frame costs nothing.
+fn merge_restored_destinations(
+    context: Res<crate::AudioContext>,
+    added: Query<Entity, Added<AudioDestinationNode>>,
+    into: Query<(Entity, &ConnectionTo)>,
+    out_of: Query<(Entity, &ConnectionFrom)>,
+    mut commands: Commands,
+) {
+    let destination = context.destination();
+    for alias in &added {
+        if alias == destination {
+            continue;
+        }
+        for (edge, to) in &into {
+            if to.0 == alias {
+                commands.entity(edge).insert(ConnectionTo(destination));
+            }
+        }
+        for (edge, from) in &out_of {
+            if from.0 == alias {
+                commands.entity(edge).insert(ConnectionFrom(destination));
+            }
+        }
+        // Its edges have moved by now (commands apply in order), so despawning it despawns
+        // none of them.
+        commands.entity(alias).despawn();
+    }
+}
+
 impl AudioNode for AudioDestinationNode {
     type Processor = DestinationProcessor;
     type Attributes = ();
     const NAME: &'static str = "AudioDestinationNode";
+
+    /// A system that merges a destination loaded from a scene into the context's (its
+    /// connections move there, the loaded entity is despawned).
+    fn register(app: &mut App) {
+        app.add_systems(
+            crate::WebAudioSync,
+            merge_restored_destinations.in_set(crate::WebAudioSystems::WriteNodes),
+        );
+    }
 
     fn shape(&self) -> NodeShape {
         NodeShape::ONE_TO_ONE

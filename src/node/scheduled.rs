@@ -43,9 +43,21 @@ pub trait AudioScheduledSourceNode: Sized {
 
 /// The control-side half: remembers what was called so the spec's errors can be raised, and
 /// queues the calls for the sync.
+///
+/// What was called is reflected (`start_time`, `stop_time`), so a source saved in a scene and
+/// loaded again is still started: when the sync builds a node's render side it sends the
+/// recorded `start(when)` and the latest `stop(when)`, whether the calls were made on this
+/// component or on the one it was rebuilt from. A time already past when it is loaded takes
+/// effect at once, as the spec says of past times (a source started at 0 plays from the
+/// loading frame; one stopped in the past ends).
 #[derive(Clone, Debug, Default, Reflect)]
 pub struct ScheduledSource {
-    started: bool,
+    /// `when` of the `start(when)` call, once made.
+    start_time: Option<f64>,
+    /// `when` of the latest `stop(when)` call, if any.
+    stop_time: Option<f64>,
+    /// Calls not yet sent to the render side, in call order (not reflected: the times above
+    /// are what a rebuilt component sends).
     #[reflect(ignore)]
     pending: Vec<ScheduleEvent>,
 }
@@ -59,7 +71,7 @@ impl ScheduledSource {
     pub fn start(&mut self, when: f64) -> Result<(), WebAudioError> {
         self.check_not_started()?;
         error::time("when", when)?;
-        self.started = true;
+        self.start_time = Some(when);
         self.pending.push(ScheduleEvent::Start(when));
         Ok(())
     }
@@ -70,12 +82,13 @@ impl ScheduledSource {
     /// `InvalidStateError` if `start` was not called (checked first); `RangeError` for a
     /// negative or non-finite `when`.
     pub fn stop(&mut self, when: f64) -> Result<(), WebAudioError> {
-        if !self.started {
+        if self.start_time.is_none() {
             return Err(WebAudioError::InvalidState(
                 "stop() called before start()".into(),
             ));
         }
         error::time("when", when)?;
+        self.stop_time = Some(when);
         self.pending.push(ScheduleEvent::Stop(when));
         Ok(())
     }
@@ -86,7 +99,7 @@ impl ScheduledSource {
     /// # Errors
     /// `InvalidStateError` after `start`.
     pub fn check_not_started(&self) -> Result<(), WebAudioError> {
-        if self.started {
+        if self.start_time.is_some() {
             return Err(WebAudioError::InvalidState(
                 "start() may only be called once".into(),
             ));
@@ -96,7 +109,31 @@ impl ScheduledSource {
 
     /// Whether `start` has been called.
     pub fn is_started(&self) -> bool {
-        self.started
+        self.start_time.is_some()
+    }
+
+    /// `when` of the `start(when)` call, once made.
+    pub fn start_time(&self) -> Option<f64> {
+        self.start_time
+    }
+
+    /// `when` of the latest `stop(when)` call, if any.
+    pub fn stop_time(&self) -> Option<f64> {
+        self.stop_time
+    }
+
+    /// For a node whose render side is being built: the calls to send are the recorded ones
+    /// (the start, then the latest stop), whatever was queued. Same result for calls made
+    /// before the first sync (a later `stop` replaces an earlier one), and the only record for
+    /// a component rebuilt through reflection, whose queue is empty.
+    pub(crate) fn queue_recorded(&mut self) {
+        self.pending.clear();
+        if let Some(when) = self.start_time {
+            self.pending.push(ScheduleEvent::Start(when));
+            if let Some(when) = self.stop_time {
+                self.pending.push(ScheduleEvent::Stop(when));
+            }
+        }
     }
 
     pub(crate) fn has_pending(&self) -> bool {

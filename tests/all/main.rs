@@ -40,6 +40,8 @@ mod reference;
 mod reflect;
 mod reflected_params;
 mod reliability_more;
+#[cfg(feature = "scene")]
+mod scene;
 mod spatial;
 mod splitter_merger;
 mod support;
