@@ -16,7 +16,7 @@ source scripts/lib.sh
 ensure_packages xvfb xauth mesa-vulkan-drivers libvulkan1 libasound2-dev pkg-config libudev-dev \
     libx11-dev libx11-6 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0
 
-features=(--features inspector,bevy_webaudio/inspector_tests)
+features=(--features inspector,bevy_webaudio/inspector_tests,bevy_webaudio/scene)
 target="${CARGO_TARGET_DIR:-target}"
 # The binaries run from the target directory: point Bevy's asset server at assets/ here.
 export BEVY_ASSET_ROOT="$PWD"

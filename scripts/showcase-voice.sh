@@ -30,7 +30,7 @@ profile="${PROFILE:-dev}"
 bin="$target/$dir/examples/showcase"
 # The same features as scripts/examples.sh, so the two can share one build.
 [ -n "${SKIP_BUILD:-}" ] || cargo build --profile "$profile" --example showcase \
-    --features inspector,bevy_webaudio/inspector_tests
+    --features inspector,bevy_webaudio/inspector_tests,bevy_webaudio/scene
 scripts/pulse.sh start
 
 work=$(mktemp -d)

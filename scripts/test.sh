@@ -9,7 +9,9 @@ ensure_packages pulseaudio libasound2-dev pkg-config flac vorbis-tools lame
 scripts/pulse.sh start
 trap 'scripts/pulse.sh stop' EXIT
 export WEBAUDIO_DEVICE_TESTS=1
-features=(--features bevy_webaudio/inspector_tests)
+# `scene` (Bevy's world serialization) is on for every build here, tests and examples alike, so
+# Bevy is built once with its ECS serialization rather than twice.
+features=(--features bevy_webaudio/inspector_tests,bevy_webaudio/scene)
 # The engine's real-time rules (no locks, printing, threads or wall clock on the render side)
 # are its clippy.toml, enforced here; its doc tests include the typed-param compile_fail check.
 cargo clippy -p webaudio_engine --all-targets -- -D warnings
@@ -17,16 +19,12 @@ cargo clippy -p webaudio_engine --all-targets -- -D warnings
 # buffer, which two cores shared with the rest of the tests cannot promise.
 cargo test --workspace --all-targets "${features[@]}" -- --skip device_suite
 cargo test "${features[@]}" --test all device_suite
-# Scenes (feature `scene`: Bevy's world serialization, which rebuilds Bevy with its ECS
-# serialization on, so it is not in the features above): a graph saved and loaded plays the same.
-cargo test --features bevy_webaudio/scene --test all scene
-cargo test --features bevy_webaudio/scene --doc scene
 cargo run "${features[@]}" --example soak -- --seconds 60  # busy graph, stalls, no loss/leak/growth
 # Every example as a user runs it: windowed ones under Xvfb on the virtual card, in smoke mode.
 bash scripts/examples.sh
 # The showcase played by voice: tones into a second virtual sink that is its microphone.
 SKIP_BUILD=1 PROFILE=smoke bash scripts/showcase-voice.sh
 # The API docs build without a warning (broken or private intra-doc links, bad HTML).
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features inspector_panels
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features inspector_panels,scene
 # Doc examples of both crates (the engine's include the typed-param compile_fail check).
 cargo test --workspace --doc "${features[@]}"
