@@ -161,10 +161,11 @@ fn pause(world: &mut World, entity: Entity) {
     let Some(voice) = world.get::<Voice>(entity) else {
         return;
     };
-    let state = voice.state;
-    let at = now + PAUSE_FADE;
-    match state {
+    // When the play head stops: after the fade for a voice with nodes; now for a virtual one
+    // (it has no nodes, only its clock).
+    let at = match voice.state {
         VoiceState::Playing => {
+            let at = now + PAUSE_FADE;
             let volume = world.get::<PlaySound>(entity).map_or(1.0, |s| s.volume);
             if let Some(mut gain) = voice_gain(world, entity) {
                 fade_param(&mut gain.gain, volume, 0.0, now, Fade::linear(PAUSE_FADE));
@@ -174,15 +175,10 @@ fn pause(world: &mut World, entity: Entity) {
                 let _ = source.playback_rate.cancel_scheduled_values(now);
                 let _ = source.playback_rate.set_value_at_time(0.0, at);
             }
+            at
         }
-        // A virtual voice has no nodes: its clock stops now.
-        VoiceState::Virtual => {}
+        VoiceState::Virtual => now,
         VoiceState::Paused { .. } | VoiceState::Stopping { .. } => return,
-    }
-    let at = if state == VoiceState::Virtual {
-        now
-    } else {
-        at
     };
     if let Some(mut voice) = world.get_mut::<Voice>(entity) {
         voice.state = VoiceState::Paused { at };
@@ -269,10 +265,8 @@ fn seek(world: &mut World, entity: Entity, position: f64) {
             .despawn_related::<Children>();
         // The request passed validation when it was admitted: its numbers build.
         voice.gain = build_voice(&mut commands, entity, &sound, &start).ok();
-        if paused {
-            voice.state = VoiceState::Paused { at: now };
-        }
-    } else if paused {
+    }
+    if paused {
         voice.state = VoiceState::Paused { at: now };
     }
     world.entity_mut(entity).insert(voice);
